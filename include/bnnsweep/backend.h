@@ -1,0 +1,51 @@
+/* backend.h - the compute interface: GEMM and the fused per-parameter kernels.
+ *
+ * Everything in a training step that touches every parameter goes through
+ * these few functions, so a faster (SIMD) or CUDA backend replaces one file.
+ * Arrays are flat float vectors of n parameters; matrices are row-major.
+ */
+#ifndef BNNSWEEP_BACKEND_H
+#define BNNSWEEP_BACKEND_H
+
+#include <stddef.h>
+
+#include "bnnsweep/prior.h"
+#include "bnnsweep/rng.h"
+
+/* C = alpha * op(A) op(B) + beta * C, row-major (cblas_sgemm). */
+void bns_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+              const float *b, int ldb, float beta, float *c, int ldc);
+/* Number of BLAS threads for this process (OpenBLAS). */
+void bns_set_blas_threads(int n);
+int bns_blas_threads(void);
+
+/* Reparameterised sample w = mu + softplus(rho) * eps, eps ~ N(0,1) numbers
+ * [offset, offset + n) of substream `sub` (METHODS.md s.1 step 1). eps may be
+ * NULL when the noise is not needed afterwards (prediction). */
+void bns_gauss_sample(const float *mu, const float *rho, size_t n, const bns_stream *stream,
+                      uint64_t sub, uint64_t offset, float *eps, float *w);
+
+/* One weight sample's share of the BBB gradient (METHODS.md s.1 steps 2-3).
+ * grad_w holds dNLL/dw for this sample (already scaled); kl_scale weights
+ * log q(w) - log p(w) in the objective. Accumulates into grad_mu/grad_rho:
+ *   g       = grad_w - kl_scale * dlog p(w)/dw
+ *   grad_mu  += g
+ *   grad_rho += (g * eps - kl_scale / sigma) * sigmoid(rho)
+ * (d log q / d sigma along the reparameterisation path is -1/sigma.)
+ * Returns this sample's log q(w) - log p(w), unscaled. */
+double bns_bbb_accumulate_grad(const float *mu, const float *rho, const float *eps, const float *w,
+                               const float *grad_w, size_t n, const bns_prior *prior,
+                               double kl_scale, float *grad_mu, float *grad_rho);
+
+/* Closed-form KL to a N(0, sp^2) prior and its gradient w.r.t. mu and rho,
+ * scaled by kl_scale and accumulated (METHODS.md s.2). Returns the unscaled KL. */
+double bns_gaussian_kl_accumulate_grad(const float *mu, const float *rho, size_t n, double sigma_p,
+                                       double kl_scale, float *grad_mu, float *grad_rho);
+
+/* Optimizer updates (PyTorch conventions). */
+void bns_sgd_momentum_update(float *param, const float *grad, float *velocity, size_t n, float lr,
+                             float momentum);
+void bns_adam_update(float *param, const float *grad, float *m, float *v, size_t n, float lr,
+                     float beta1, float beta2, float eps, long step);
+
+#endif

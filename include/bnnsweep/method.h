@@ -1,0 +1,54 @@
+/* method.h - the inference-method interface and registry.
+ *
+ * A method (deterministic+L2, Bayes by Backprop, LRT, ...) is one file in
+ * src/methods/ defining a `const bns_method`, plus one line in registry.c.
+ * Training calls only these hooks; evaluation only needs weight samples.
+ */
+#ifndef BNNSWEEP_METHOD_H
+#define BNNSWEEP_METHOD_H
+
+#include <stdint.h>
+
+#include "bnnsweep/model.h"
+
+/* The minibatch objective is nll_scale * (sum_i NLL_i + batch * per_example_reg),
+ * where per_example_reg is KL/N (Bayesian) or lambda * penalty (L2):
+ * nll_scale = 1/batch for the per-example mean, 1 for the sum (METHODS.md s.1). */
+typedef struct {
+    double nll_scale;
+    double reg_scale;       /* nll_scale * batch: the weight of a per-example regulariser */
+    double n_train;         /* N, the training-set size (the KL is spread over it) */
+    uint64_t step;          /* global step number: the substream of per-step noise */
+} bns_objective;
+
+typedef struct {
+    double nll_sum;         /* sum over the batch (averaged over samples) */
+    double reg_per_example; /* the regulariser per example: KL / N, or lambda * penalty */
+    double kl;              /* KL(q || p) of the whole model (0 for deterministic) */
+    int correct;            /* training predictions that were right */
+} bns_step_stats;
+
+typedef struct bns_method {
+    const char *name;
+    const char *summary;
+    int bayesian;           /* parameters are mu then rho */
+    /* Reject settings the method cannot use (e.g. LRT needs a Gaussian prior). */
+    int (*validate)(const bns_config *cfg);
+    void (*init)(bns_model *m, const bns_stream *init_stream);
+    /* Per-run training buffers, allocated once. */
+    void *(*trainer_create)(const bns_model *m, int max_batch);
+    void (*trainer_free)(void *trainer);
+    /* Objective value pieces and its gradient w.r.t. m->params (overwritten). */
+    void (*loss_grad)(void *trainer, const bns_model *m, const float *x, const uint8_t *y, int batch,
+                      const bns_objective *obj, float *grad, bns_step_stats *stats);
+} bns_method;
+
+const bns_method *bns_method_find(const char *name);
+/* NULL-terminated list of all registered methods. */
+const bns_method *const *bns_method_list(void);
+
+/* Shared by Gaussian-posterior methods: mu ~ N(0, std^2) truncated at 2 std,
+ * biases' mu = 0, rho = rho_init (METHODS.md s.1). */
+void bns_init_truncated_normal(float *w, const bns_arch *arch, double std, const bns_stream *stream);
+
+#endif

@@ -1,0 +1,72 @@
+/* model.h - a trainable model: configuration, parameters, and its inference method.
+ *
+ * bns_config holds every setting of one training run (METHODS.md s.1-4); it
+ * is saved with the model. A model's parameters are one flat vector: the
+ * weights w for a deterministic net, or mu then rho (each arch.n_weights
+ * long) for a Gaussian posterior. The inference method (method.h) says how
+ * to initialise, train and sample them.
+ */
+#ifndef BNNSWEEP_MODEL_H
+#define BNNSWEEP_MODEL_H
+
+#include <stdint.h>
+
+#include "bnnsweep/mlp.h"
+#include "bnnsweep/prior.h"
+#include "bnnsweep/rng.h"
+
+enum bns_reduction { BNS_REDUCE_MEAN = 0, BNS_REDUCE_SUM = 1 };
+enum bns_optimizer { BNS_OPT_SGD = 0, BNS_OPT_ADAM = 1 };
+
+typedef struct {
+    /* model */
+    char arch[64];          /* "FC-100-100-10" */
+    char method[32];        /* registered method name: deterministic, bbb, lrt */
+    bns_prior prior;
+    double rho_init;        /* constant initial rho (sigma = softplus(rho)) */
+    double init_std;        /* std of the truncated-normal init of mu / w; 0 = the prior's std */
+    double l2_lambda;       /* METHODS.md s.3 penalty (deterministic) */
+    int samples;            /* weight samples per step (S) */
+    /* objective and optimiser */
+    int reduction;          /* enum bns_reduction: per-example mean (default) or sum */
+    int optimizer;          /* enum bns_optimizer */
+    double lr, momentum, beta1, beta2, adam_eps;
+    int batch_size;
+    int max_epochs;
+    int patience;           /* early stopping on validation accuracy; 0 = off */
+    int val_samples;        /* Bayesian validation: 0 = posterior mean, N = N-sample ensemble */
+    /* data */
+    double pixel_scale;     /* 1/127.5 maps pixels to [0, 2] */
+    long train_limit;       /* use only the first N rows of train/val (0 = all) */
+    /* randomness: every stream is keyed by (seed, task, purpose) */
+    uint64_t seed;
+    uint64_t task;
+} bns_config;
+
+void bns_config_defaults(bns_config *cfg);
+
+struct bns_method;
+
+typedef struct {
+    bns_config cfg;
+    bns_arch arch;
+    const struct bns_method *method;
+    size_t n_params;        /* arch.n_weights, or 2 * arch.n_weights for mu and rho */
+    float *params;
+} bns_model;
+
+/* Validate cfg, allocate and initialise (method's init with the INIT stream). */
+int bns_model_create(const bns_config *cfg, int n_inputs, bns_model *out);
+/* Allocate without initialising (for loading). */
+int bns_model_alloc(const bns_config *cfg, int n_inputs, bns_model *out);
+void bns_model_free(bns_model *m);
+
+int bns_model_is_bayesian(const bns_model *m);
+/* The deterministic weights, or the posterior mean mu. */
+const float *bns_model_mean(const bns_model *m);
+/* rho of a Gaussian posterior (NULL for deterministic models). */
+const float *bns_model_rho(const bns_model *m);
+/* Weight sample `index` of `stream` (the mean weights for deterministic models). */
+void bns_model_sample_weights(const bns_model *m, const bns_stream *stream, uint64_t index, float *w);
+
+#endif

@@ -1,0 +1,31 @@
+/* predict.h - predictive probabilities of a model on a set of inputs.
+ *
+ * p(y|x) = (1/N) sum_n softmax(f(x; w_n)) over weight samples w_n drawn from
+ * a stream (METHODS.md s.1 "Prediction"), or softmax(f(x; mean weights)).
+ * A predictor owns every buffer it needs: nothing is allocated per call.
+ */
+#ifndef BNNSWEEP_PREDICT_H
+#define BNNSWEEP_PREDICT_H
+
+#include "bnnsweep/model.h"
+
+typedef struct {
+    bns_mlp_workspace ws;
+    int chunk_rows;          /* rows per forward pass */
+    float *w;                /* one weight sample */
+    float *chunk_probs;      /* chunk_rows x classes */
+} bns_predictor;
+
+void bns_predictor_init(bns_predictor *p, const bns_model *m);
+void bns_predictor_free(bns_predictor *p);
+
+/* probs (rows x classes) = mean over samples [first, first + n_samples) of
+ * the stream; n_samples = 0 uses the mean weights (the weights themselves
+ * for a deterministic model). */
+void bns_predict_probs(bns_predictor *p, const bns_model *m, const float *x, size_t rows, int n_samples,
+                       const bns_stream *stream, uint64_t first, float *probs);
+
+/* fraction of rows whose argmax is the label */
+double bns_accuracy_of_probs(const float *probs, const uint8_t *labels, size_t rows, int n_classes);
+
+#endif

@@ -1,0 +1,52 @@
+/* train.h - the training loop: minibatch SGD/Adam, early stopping, divergence.
+ *
+ * One epoch = one pass over a permutation of the training set drawn from the
+ * (seed, task, SHUFFLE) stream, substream = epoch. After each epoch the
+ * validation accuracy decides early stopping (patience, best parameters kept).
+ * A non-finite loss stops training with status "diverged" and restores the
+ * best parameters seen (if any epoch finished).
+ */
+#ifndef BNNSWEEP_TRAIN_H
+#define BNNSWEEP_TRAIN_H
+
+#include "bnnsweep/dataset.h"
+#include "bnnsweep/model.h"
+
+enum bns_train_status {
+    BNS_TRAIN_MAX_EPOCHS = 0,   /* ran all max_epochs */
+    BNS_TRAIN_EARLY_STOPPED = 1,
+    BNS_TRAIN_DIVERGED = 2,
+};
+
+typedef struct {
+    double train_loss;      /* per-example objective: mean NLL + per-example regulariser */
+    double train_nll;       /* mean NLL */
+    double train_kl;        /* KL(q || p) at the last step of the epoch (0 for deterministic) */
+    double train_acc;       /* accuracy of the training forward passes */
+    double val_acc;
+    double seconds;         /* wall time of the epoch's training steps */
+    double val_seconds;     /* wall time of its validation */
+} bns_epoch_record;
+
+typedef struct {
+    int status;                 /* enum bns_train_status */
+    int epochs_run;
+    int best_epoch;             /* 1-based; 0 if no epoch finished */
+    double best_val_acc;
+    char message[256];          /* e.g. where the loss diverged */
+    bns_epoch_record *epochs;   /* epochs_run records (capacity max_epochs) */
+} bns_train_history;
+
+typedef void (*bns_epoch_callback)(const bns_model *m, const bns_train_history *h, void *ctx);
+
+/* Trains m in place. Returns 0 when it finished (any status, with the best
+ * parameters restored), -1 on an error (message in bns_last_error()). */
+int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bns_train_history *h,
+              bns_epoch_callback on_epoch, void *ctx);
+void bns_train_history_free(bns_train_history *h);
+const char *bns_train_status_name(int status);
+
+/* Validation accuracy as training measures it (cfg.val_samples). */
+double bns_validation_accuracy(const bns_model *m, const bns_dataset *val);
+
+#endif

@@ -1,0 +1,10 @@
+/* cli.h - subcommands of the bnnsweep program. Each returns the exit status. */
+#ifndef BNNSWEEP_CLI_H
+#define BNNSWEEP_CLI_H
+
+int cmd_train(int argc, char **argv);
+
+/* Exit statuses shared by all subcommands. */
+enum { BNS_EXIT_OK = 0, BNS_EXIT_ERROR = 1, BNS_EXIT_USAGE = 2, BNS_EXIT_DIVERGED = 3 };
+
+#endif

@@ -1,0 +1,206 @@
+/* cmd_train.c - `bnnsweep train`: one model from flags, one line per epoch. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bnnsweep/backend.h"
+#include "bnnsweep/config.h"
+#include "bnnsweep/dataset.h"
+#include "bnnsweep/error.h"
+#include "bnnsweep/model_io.h"
+#include "bnnsweep/predict.h"
+#include "bnnsweep/train.h"
+#include "cli.h"
+
+enum { OPT_OUT = 1000, OPT_DATA_DIR, OPT_SET, OPT_TEST_LIMIT, OPT_THREADS, OPT_QUIET, OPT_HELP, OPT_EPOCHS,
+       OPT_LAMBDA, OPT_FIELD_BASE = 2000 };
+
+static void flag_name(const char *field, char *buf, size_t size) {
+    snprintf(buf, size, "%s", field);
+    for (char *p = buf; *p; p++)
+        if (*p == '_') *p = '-';
+}
+
+static void train_usage(FILE *out) {
+    bns_config defaults;
+    bns_config_defaults(&defaults);
+    fprintf(out,
+            "usage: bnnsweep train [OPTIONS] --out MODEL.h5\n\n"
+            "Train one model on MNIST (50k train / 10k validation / 10k test) with early\n"
+            "stopping on validation accuracy, print one line per epoch, report test\n"
+            "accuracy, and save the model (parameters, configuration, curves) to HDF5.\n\n"
+            "options:\n"
+            "  --out FILE          model file to write (atomically); required\n"
+            "  --data-dir DIR      data cache (default $BNNSWEEP_DATA or ~/.cache/bnnsweep)\n"
+            "  --test-limit N      evaluate on the first N validation/test rows only\n"
+            "  --threads N         BLAS threads (default 1)\n"
+            "  --set KEY=VALUE     set any setting below by its key (repeatable)\n"
+            "  --epochs N          alias of --max-epochs;  --lambda X  alias of --l2-lambda\n"
+            "  --quiet             no per-epoch lines\n\n"
+            "settings (flag, default, meaning):\n");
+    for (const bns_config_field *f = bns_config_fields(); f->name; f++) {
+        char flag[64], value[64];
+        flag_name(f->name, flag, sizeof flag);
+        bns_config_format_field(&defaults, f, value, sizeof value);
+        fprintf(out, "  --%-14s %-20s %s\n", flag, value, f->help);
+    }
+    fprintf(out, "\nexit status: 0 trained, 1 error, 2 usage, 3 training diverged (best epoch kept if any)\n");
+}
+
+static void print_epoch(const bns_model *m, const bns_train_history *h, void *ctx) {
+    (void)m;
+    (void)ctx;
+    const bns_epoch_record *r = &h->epochs[h->epochs_run - 1];
+    printf("epoch %4d  loss %.5f  nll %.5f  kl %10.1f  train_acc %.4f  val_acc %.4f%s  %.2fs (+%.2fs val)\n",
+           h->epochs_run, r->train_loss, r->train_nll, r->train_kl, r->train_acc, r->val_acc,
+           h->best_epoch == h->epochs_run ? "*" : " ", r->seconds, r->val_seconds);
+    fflush(stdout);
+}
+
+/* Test accuracy as the papers report it: deterministic, or for a BNN the
+ * posterior mean, single-sample mean +- std over `runs`, and a 10-sample ensemble. */
+static void report_test(const bns_model *m, const bns_dataset *test) {
+    bns_predictor pred;
+    bns_predictor_init(&pred, m);
+    float *probs = bns_xmalloc(sizeof(float) * test->n * test->n_classes);
+    bns_stream stream = bns_stream_make(m->cfg.seed, m->cfg.task, BNS_PURPOSE_PREDICT);
+    bns_predict_probs(&pred, m, test->x, test->n, 0, &stream, 0, probs);
+    double mean_acc = bns_accuracy_of_probs(probs, test->y, test->n, test->n_classes);
+    if (!bns_model_is_bayesian(m)) {
+        printf("test accuracy %.4f (%zu images)\n", mean_acc, test->n);
+    } else {
+        enum { RUNS = 10 };
+        double sum = 0, sum_sq = 0;
+        for (int r = 0; r < RUNS; r++) {
+            bns_predict_probs(&pred, m, test->x, test->n, 1, &stream, (uint64_t)r, probs);
+            double a = bns_accuracy_of_probs(probs, test->y, test->n, test->n_classes);
+            sum += a;
+            sum_sq += a * a;
+        }
+        double mean = sum / RUNS, sd = sqrt(fmax(0.0, sum_sq / RUNS - mean * mean));
+        bns_predict_probs(&pred, m, test->x, test->n, 10, &stream, RUNS, probs);
+        double ens = bns_accuracy_of_probs(probs, test->y, test->n, test->n_classes);
+        printf("test accuracy (%zu images): single-sample %.4f +- %.4f (%d runs), 10-sample ensemble %.4f, "
+               "posterior mean %.4f\n", test->n, mean, sd, RUNS, ens, mean_acc);
+    }
+    free(probs);
+    bns_predictor_free(&pred);
+}
+
+int cmd_train(int argc, char **argv) {
+    bns_config cfg;
+    bns_config_defaults(&cfg);
+    const char *out_path = NULL, *data_dir = NULL;
+    long test_limit = 0;
+    int threads = 1, quiet = 0;
+
+    /* long options: the fixed ones, then one per config field */
+    static char names[64][40];
+    struct option options[96];
+    int n_opt = 0;
+    const struct option fixed[] = {
+        {"out", required_argument, NULL, OPT_OUT},           {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+        {"set", required_argument, NULL, OPT_SET},           {"test-limit", required_argument, NULL, OPT_TEST_LIMIT},
+        {"threads", required_argument, NULL, OPT_THREADS},   {"quiet", no_argument, NULL, OPT_QUIET},
+        {"help", no_argument, NULL, OPT_HELP},               {"epochs", required_argument, NULL, OPT_EPOCHS},
+        {"lambda", required_argument, NULL, OPT_LAMBDA},
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) options[n_opt++] = fixed[i];
+    const bns_config_field *fields = bns_config_fields();
+    for (int i = 0; fields[i].name && i < 64; i++) {
+        flag_name(fields[i].name, names[i], sizeof names[i]);
+        options[n_opt++] = (struct option){names[i], required_argument, NULL, OPT_FIELD_BASE + i};
+    }
+    options[n_opt] = (struct option){NULL, 0, NULL, 0};
+
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        int rc = 0;
+        char *end;
+        switch (c) {
+        case OPT_OUT: out_path = optarg; break;
+        case OPT_DATA_DIR: data_dir = optarg; break;
+        case OPT_SET: rc = bns_config_set_assignment(&cfg, optarg); break;
+        case OPT_TEST_LIMIT:
+            test_limit = strtol(optarg, &end, 10);
+            if (*end || test_limit < 0) rc = bns_fail("--test-limit: '%s' is not a count", optarg);
+            break;
+        case OPT_THREADS:
+            threads = (int)strtol(optarg, &end, 10);
+            if (*end || threads < 1) rc = bns_fail("--threads: '%s' is not a positive count", optarg);
+            break;
+        case OPT_QUIET: quiet = 1; break;
+        case OPT_EPOCHS: rc = bns_config_set(&cfg, "max_epochs", optarg); break;
+        case OPT_LAMBDA: rc = bns_config_set(&cfg, "l2_lambda", optarg); break;
+        case 'h':
+        case OPT_HELP: train_usage(stdout); return BNS_EXIT_OK;
+        case '?':
+            fprintf(stderr, "bnnsweep train: unknown or incomplete option '%s' (see --help)\n", argv[optind - 1]);
+            return BNS_EXIT_USAGE;
+        default: rc = bns_config_set(&cfg, fields[c - OPT_FIELD_BASE].name, optarg); break;
+        }
+        if (rc) {
+            fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
+            return BNS_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "bnnsweep train: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return BNS_EXIT_USAGE;
+    }
+    if (!out_path) {
+        fprintf(stderr, "bnnsweep train: --out FILE is required (see --help)\n");
+        return BNS_EXIT_USAGE;
+    }
+    bns_set_blas_threads(threads);
+
+    bns_model model;
+    if (bns_model_create(&cfg, 784, &model)) {
+        fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
+        return BNS_EXIT_USAGE;
+    }
+    bns_splits data;
+    if (bns_mnist_load(data_dir, (float)cfg.pixel_scale, (size_t)cfg.train_limit, (size_t)test_limit, &data)) {
+        fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
+        bns_model_free(&model);
+        return BNS_EXIT_ERROR;
+    }
+    printf("training %s %s on %zu images (validation %zu): %zu parameters, batch %d, %s lr %g, up to %d epochs, "
+           "patience %d\n", cfg.method, cfg.arch, data.train.n, data.val.n, model.n_params, cfg.batch_size,
+           cfg.optimizer == BNS_OPT_ADAM ? "adam" : "sgd", cfg.lr, cfg.max_epochs, cfg.patience);
+    fflush(stdout);
+
+    bns_train_history history;
+    int status = BNS_EXIT_OK;
+    if (bns_train(&model, &data.train, &data.val, &history, quiet ? NULL : print_epoch, NULL)) {
+        fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
+        status = BNS_EXIT_ERROR;
+    } else {
+        double total = 0;
+        for (int e = 0; e < history.epochs_run; e++) total += history.epochs[e].seconds;
+        printf("stopped: %s%s%s after %d epochs (%.2fs/epoch); best epoch %d, validation accuracy %.4f\n",
+               bns_train_status_name(history.status), history.message[0] ? ": " : "", history.message,
+               history.epochs_run, history.epochs_run ? total / history.epochs_run : 0.0, history.best_epoch,
+               history.best_val_acc);
+        if (history.status == BNS_TRAIN_DIVERGED) status = BNS_EXIT_DIVERGED;
+        if (history.best_epoch > 0) {
+            report_test(&model, &data.test);
+            if (bns_model_save(out_path, &model, &history)) {
+                fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
+                status = BNS_EXIT_ERROR;
+            } else {
+                printf("saved %s\n", out_path);
+            }
+        } else {
+            fprintf(stderr, "bnnsweep train: no epoch finished; nothing saved\n");
+        }
+        bns_train_history_free(&history);
+    }
+    bns_splits_free(&data);
+    bns_model_free(&model);
+    return status;
+}

@@ -1,0 +1,45 @@
+/* main.c - bnnsweep entry point: dispatches to subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"train", cmd_train, "train one model (deterministic, bbb, lrt) on MNIST and save it to HDF5"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: bnnsweep COMMAND [OPTIONS]\n\n"
+            "Bayesian neural network robustness sweeps (Zhang & Chen 2020 and neighbours).\n\n"
+            "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`bnnsweep COMMAND --help` describes a command's options.\n"
+                 "Data: MNIST is read from $BNNSWEEP_DATA (default ~/.cache/bnnsweep), filled by\n"
+                 "`bash src/scripts/fetch-data.sh`.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return BNS_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return BNS_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("bnnsweep %s (commit %s)\n", BNS_VERSION, BNS_GIT_COMMIT);
+        return BNS_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "bnnsweep: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return BNS_EXIT_USAGE;
+}

@@ -1,0 +1,56 @@
+/* predict.c - ensemble predictive probabilities (see predict.h). The loop
+ * is samples-outer, rows-inner, so each weight sample is drawn once. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bnnsweep/error.h"
+#include "bnnsweep/nn.h"
+#include "bnnsweep/predict.h"
+
+void bns_predictor_init(bns_predictor *p, const bns_model *m) {
+    memset(p, 0, sizeof *p);
+    p->chunk_rows = 500;
+    bns_mlp_workspace_init(&p->ws, &m->arch, p->chunk_rows);
+    p->w = bns_xmalloc(sizeof(float) * m->arch.n_weights);
+    p->chunk_probs = bns_xmalloc(sizeof(float) * p->chunk_rows * m->arch.width[m->arch.n_layers]);
+}
+
+void bns_predictor_free(bns_predictor *p) {
+    bns_mlp_workspace_free(&p->ws);
+    free(p->w);
+    free(p->chunk_probs);
+    memset(p, 0, sizeof *p);
+}
+
+void bns_predict_probs(bns_predictor *p, const bns_model *m, const float *x, size_t rows, int n_samples,
+                       const bns_stream *stream, uint64_t first, float *probs) {
+    const bns_arch *arch = &m->arch;
+    int n_classes = arch->width[arch->n_layers], d = arch->width[0];
+    int passes = n_samples > 0 ? n_samples : 1;
+    memset(probs, 0, sizeof(float) * rows * n_classes);
+    for (int s = 0; s < passes; s++) {
+        const float *w;
+        if (n_samples > 0) {
+            bns_model_sample_weights(m, stream, first + s, p->w);
+            w = p->w;
+        } else {
+            w = bns_model_mean(m);
+        }
+        for (size_t begin = 0; begin < rows; begin += p->chunk_rows) {
+            int count = (int)(rows - begin < (size_t)p->chunk_rows ? rows - begin : (size_t)p->chunk_rows);
+            const float *logits = bns_mlp_forward(arch, w, x + begin * d, count, &p->ws);
+            bns_softmax(logits, count, n_classes, p->chunk_probs);
+            float *out = probs + begin * n_classes;
+            for (size_t i = 0; i < (size_t)count * n_classes; i++) out[i] += p->chunk_probs[i];
+        }
+    }
+    float inv = 1.0f / passes;
+    for (size_t i = 0; i < rows * n_classes; i++) probs[i] *= inv;
+}
+
+double bns_accuracy_of_probs(const float *probs, const uint8_t *labels, size_t rows, int n_classes) {
+    if (rows == 0) return 0.0;
+    size_t correct = 0;
+    for (size_t i = 0; i < rows; i++) correct += (size_t)bns_count_correct(probs + i * n_classes, labels + i, 1, n_classes);
+    return (double)correct / rows;
+}

@@ -1,0 +1,151 @@
+/* config.c - the field table of bns_config and its text parsing. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bnnsweep/config.h"
+#include "bnnsweep/error.h"
+
+static const char *const prior_names[] = {"mixture", "gaussian", NULL};
+static const char *const reduction_names[] = {"mean", "sum", NULL};
+static const char *const optimizer_names[] = {"sgd", "adam", NULL};
+
+#define FIELD(key, type, member, choices, help) \
+    {key, type, offsetof(bns_config, member), sizeof(((bns_config *)0)->member), choices, help}
+
+static const bns_config_field fields[] = {
+    FIELD("arch", BNS_FIELD_STRING, arch, NULL, "architecture: FC-<hidden widths>-<classes>, e.g. FC-100-100-10"),
+    FIELD("method", BNS_FIELD_STRING, method, NULL, "inference method: deterministic, bbb, lrt"),
+    FIELD("prior", BNS_FIELD_ENUM, prior.kind, prior_names, "prior: mixture (scale mixture) or gaussian"),
+    FIELD("prior_pi", BNS_FIELD_DOUBLE, prior.pi, NULL, "mixture weight pi of the wide component"),
+    FIELD("prior_sigma1", BNS_FIELD_DOUBLE, prior.sigma1, NULL, "wide mixture component std (default e^-1)"),
+    FIELD("prior_sigma2", BNS_FIELD_DOUBLE, prior.sigma2, NULL, "narrow mixture component std (default e^-7)"),
+    FIELD("prior_sigma", BNS_FIELD_DOUBLE, prior.sigma, NULL, "Gaussian prior std"),
+    FIELD("rho_init", BNS_FIELD_DOUBLE, rho_init, NULL, "initial rho of every weight (sigma = softplus(rho))"),
+    FIELD("init_std", BNS_FIELD_DOUBLE, init_std, NULL, "std of the truncated-normal init of mu/w (0 = prior std)"),
+    FIELD("l2_lambda", BNS_FIELD_DOUBLE, l2_lambda, NULL, "L2 penalty lambda (deterministic; METHODS.md s.3)"),
+    FIELD("samples", BNS_FIELD_INT, samples, NULL, "weight samples per training step (S)"),
+    FIELD("reduction", BNS_FIELD_ENUM, reduction, reduction_names, "minibatch loss: per-example mean or sum"),
+    FIELD("optimizer", BNS_FIELD_ENUM, optimizer, optimizer_names, "sgd (with momentum) or adam"),
+    FIELD("lr", BNS_FIELD_DOUBLE, lr, NULL, "learning rate"),
+    FIELD("momentum", BNS_FIELD_DOUBLE, momentum, NULL, "SGD momentum"),
+    FIELD("beta1", BNS_FIELD_DOUBLE, beta1, NULL, "Adam beta1"),
+    FIELD("beta2", BNS_FIELD_DOUBLE, beta2, NULL, "Adam beta2"),
+    FIELD("adam_eps", BNS_FIELD_DOUBLE, adam_eps, NULL, "Adam epsilon"),
+    FIELD("batch_size", BNS_FIELD_INT, batch_size, NULL, "minibatch size"),
+    FIELD("max_epochs", BNS_FIELD_INT, max_epochs, NULL, "maximum number of epochs"),
+    FIELD("patience", BNS_FIELD_INT, patience, NULL, "early-stopping patience in epochs (0 = off)"),
+    FIELD("val_samples", BNS_FIELD_INT, val_samples, NULL,
+          "Bayesian validation: ensemble size (0 = posterior mean weights)"),
+    FIELD("pixel_scale", BNS_FIELD_DOUBLE, pixel_scale, NULL, "pixel multiplier: 1/127.5 -> [0,2], 1/255 -> [0,1]"),
+    FIELD("train_limit", BNS_FIELD_LONG, train_limit, NULL, "use only the first N training rows (0 = all)"),
+    FIELD("seed", BNS_FIELD_U64, seed, NULL, "random seed"),
+    FIELD("task", BNS_FIELD_U64, task, NULL, "task id (part of every random stream's key)"),
+    {NULL, 0, 0, 0, NULL, NULL},
+};
+
+const bns_config_field *bns_config_fields(void) { return fields; }
+
+const bns_config_field *bns_config_field_find(const char *name) {
+    for (const bns_config_field *f = fields; f->name; f++)
+        if (strcmp(f->name, name) == 0) return f;
+    return NULL;
+}
+
+int bns_config_set(bns_config *cfg, const char *key, const char *value) {
+    const bns_config_field *f = bns_config_field_find(key);
+    if (!f) return bns_fail("unknown setting '%s'", key);
+    char *field = (char *)cfg + f->offset;
+    char *end = NULL;
+    errno = 0;
+    switch (f->type) {
+    case BNS_FIELD_DOUBLE: {
+        double v = strtod(value, &end);
+        if (end == value || *end || errno || !isfinite(v))
+            return bns_fail("setting '%s': '%s' is not a finite number", key, value);
+        *(double *)field = v;
+        return 0;
+    }
+    case BNS_FIELD_INT:
+    case BNS_FIELD_LONG: {
+        long long v = strtoll(value, &end, 10);
+        if (end == value || *end || errno) return bns_fail("setting '%s': '%s' is not an integer", key, value);
+        if (f->type == BNS_FIELD_INT) {
+            if (v < -2147483647LL || v > 2147483647LL) return bns_fail("setting '%s': %s is out of range", key, value);
+            *(int *)field = (int)v;
+        } else {
+            *(long *)field = (long)v;
+        }
+        return 0;
+    }
+    case BNS_FIELD_U64: {
+        if (value[0] == '-') return bns_fail("setting '%s': '%s' must not be negative", key, value);
+        unsigned long long v = strtoull(value, &end, 0);
+        if (end == value || *end || errno) return bns_fail("setting '%s': '%s' is not an unsigned integer", key, value);
+        *(uint64_t *)field = (uint64_t)v;
+        return 0;
+    }
+    case BNS_FIELD_STRING:
+        if (strlen(value) >= f->size) return bns_fail("setting '%s': value longer than %zu characters", key, f->size - 1);
+        if (!value[0]) return bns_fail("setting '%s': empty value", key);
+        memcpy(field, value, strlen(value) + 1);
+        return 0;
+    case BNS_FIELD_ENUM:
+        for (int i = 0; f->choices[i]; i++) {
+            if (strcmp(f->choices[i], value) == 0) {
+                *(int *)field = i;
+                return 0;
+            }
+        }
+        {
+            char list[256] = "";
+            for (int i = 0; f->choices[i]; i++) {
+                strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+                strncat(list, f->choices[i], sizeof list - strlen(list) - 1);
+            }
+            return bns_fail("setting '%s': '%s' is not one of %s", key, value, list);
+        }
+    }
+    return bns_fail("setting '%s': unsupported type", key);
+}
+
+int bns_config_set_assignment(bns_config *cfg, const char *assignment) {
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment) return bns_fail("'%s': expected key=value", assignment);
+    char key[64];
+    size_t len = (size_t)(eq - assignment);
+    if (len >= sizeof key) return bns_fail("'%s': key too long", assignment);
+    memcpy(key, assignment, len);
+    key[len] = '\0';
+    /* accept dotted paths (train.lr) by their last component */
+    const char *leaf = strrchr(key, '.');
+    return bns_config_set(cfg, leaf ? leaf + 1 : key, eq + 1);
+}
+
+void bns_config_format_field(const bns_config *cfg, const bns_config_field *f, char *buf, size_t size) {
+    const char *field = (const char *)cfg + f->offset;
+    switch (f->type) {
+    case BNS_FIELD_DOUBLE: {
+        /* shortest form that parses back to the same double */
+        double v = *(const double *)field;
+        for (int digits = 6; digits <= 17; digits++) {
+            snprintf(buf, size, "%.*g", digits, v);
+            if (strtod(buf, NULL) == v) break;
+        }
+        break;
+    }
+    case BNS_FIELD_INT: snprintf(buf, size, "%d", *(const int *)field); break;
+    case BNS_FIELD_LONG: snprintf(buf, size, "%ld", *(const long *)field); break;
+    case BNS_FIELD_U64: snprintf(buf, size, "%" PRIu64, *(const uint64_t *)field); break;
+    case BNS_FIELD_STRING: snprintf(buf, size, "%s", field); break;
+    case BNS_FIELD_ENUM: {
+        int v = *(const int *)field, count = 0;
+        while (f->choices[count]) count++;
+        snprintf(buf, size, "%s", v >= 0 && v < count ? f->choices[v] : "?");
+        break;
+    }
+    }
+}

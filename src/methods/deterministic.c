@@ -1,0 +1,70 @@
+/* deterministic.c - plain MLP with the per-layer-normalised L2 penalty (METHODS.md s.3):
+ *   L = CE + lambda * sum_l (1/|l|) sum_{w in l} w^2,
+ * |l| = the layer's output units; the penalty covers weights, not biases. */
+#include <stdlib.h>
+
+#include "bnnsweep/error.h"
+#include "bnnsweep/method.h"
+#include "bnnsweep/nn.h"
+
+typedef struct {
+    bns_mlp_workspace ws;
+    float *grad_logits;
+} det_trainer;
+
+static void det_init(bns_model *m, const bns_stream *init_stream) {
+    double std = m->cfg.init_std > 0 ? m->cfg.init_std : bns_prior_std(&m->cfg.prior);
+    bns_init_truncated_normal(m->params, &m->arch, std, init_stream);
+}
+
+static void *det_trainer_create(const bns_model *m, int max_batch) {
+    det_trainer *t = bns_xcalloc(1, sizeof *t);
+    bns_mlp_workspace_init(&t->ws, &m->arch, max_batch);
+    t->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * m->arch.width[m->arch.n_layers]);
+    return t;
+}
+
+static void det_trainer_free(void *trainer) {
+    det_trainer *t = trainer;
+    if (!t) return;
+    bns_mlp_workspace_free(&t->ws);
+    free(t->grad_logits);
+    free(t);
+}
+
+static void det_loss_grad(void *trainer, const bns_model *m, const float *x, const uint8_t *y, int batch,
+                          const bns_objective *obj, float *grad, bns_step_stats *stats) {
+    det_trainer *t = trainer;
+    const bns_arch *arch = &m->arch;
+    int n_classes = arch->width[arch->n_layers];
+    const float *w = m->params;
+    float *logits = bns_mlp_forward(arch, w, x, batch, &t->ws);
+    stats->nll_sum = bns_softmax_xent(logits, y, batch, n_classes, (float)obj->nll_scale, t->grad_logits);
+    stats->correct = bns_count_correct(logits, y, batch, n_classes);
+    bns_mlp_backward(arch, w, batch, &t->ws, t->grad_logits, grad, NULL);
+
+    double penalty = 0.0, lambda = m->cfg.l2_lambda;
+    for (int l = 0; l < arch->n_layers; l++) {
+        double per_unit = 1.0 / arch->width[l + 1];
+        float coef = (float)(obj->reg_scale * lambda * 2.0 * per_unit);
+        double layer_sum = 0.0;
+        for (size_t i = arch->weight_offset[l]; i < arch->bias_offset[l]; i++) {
+            layer_sum += (double)w[i] * w[i];
+            grad[i] += coef * w[i];
+        }
+        penalty += per_unit * layer_sum;
+    }
+    stats->reg_per_example = lambda * penalty;
+    stats->kl = 0.0;
+}
+
+const bns_method bns_method_deterministic = {
+    .name = "deterministic",
+    .summary = "MLP trained by cross-entropy with the per-layer-normalised L2 penalty",
+    .bayesian = 0,
+    .validate = NULL,
+    .init = det_init,
+    .trainer_create = det_trainer_create,
+    .trainer_free = det_trainer_free,
+    .loss_grad = det_loss_grad,
+};

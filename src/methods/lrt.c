@@ -1,0 +1,149 @@
+/* lrt.c - Gaussian posterior trained with the local reparameterisation trick
+ * (Kingma, Salimans & Welling 2015; METHODS.md s.2).
+ *
+ * Pre-activations are sampled per example from their exact Gaussian, so the
+ * KL must be closed form: Gaussian prior only. With S > 1 each sample is a
+ * fresh draw of the noise zeta over the whole network. Noise for sample s,
+ * layer l at step t: normals [s*Z + zoff[l], ...) of substream t, where Z is
+ * batch * (sum of layer widths) and zoff[l] the running offset. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bnnsweep/backend.h"
+#include "bnnsweep/error.h"
+#include "bnnsweep/method.h"
+#include "bnnsweep/nn.h"
+
+typedef struct {
+    bns_stream noise;
+    int samples;
+    float *act[BNS_MAX_LAYERS + 1];   /* act[l], l >= 1: layer outputs (after relu) */
+    float *act_sq[BNS_MAX_LAYERS];    /* squared inputs of each layer */
+    float *std_out[BNS_MAX_LAYERS];   /* sqrt(delta) */
+    float *zeta[BNS_MAX_LAYERS];
+    float *grad_act[2];
+    float *var;                       /* sigma^2 of every parameter (P) */
+    float *grad_mu_sample, *grad_var_sample;
+} lrt_trainer;
+
+static int lrt_validate(const bns_config *cfg) {
+    if (cfg->prior.kind != BNS_PRIOR_GAUSSIAN)
+        return bns_fail("method lrt needs a Gaussian prior (closed-form KL): set prior=gaussian");
+    return 0;
+}
+
+static void lrt_init(bns_model *m, const bns_stream *init_stream) {
+    size_t n = m->arch.n_weights;
+    double std = m->cfg.init_std > 0 ? m->cfg.init_std : bns_prior_std(&m->cfg.prior);
+    bns_init_truncated_normal(m->params, &m->arch, std, init_stream);
+    for (size_t i = 0; i < n; i++) m->params[n + i] = (float)m->cfg.rho_init;
+}
+
+static void *lrt_trainer_create(const bns_model *m, int max_batch) {
+    const bns_arch *arch = &m->arch;
+    lrt_trainer *t = bns_xcalloc(1, sizeof *t);
+    t->noise = bns_stream_make(m->cfg.seed, m->cfg.task, BNS_PURPOSE_LRT);
+    t->samples = m->cfg.samples;
+    for (int l = 0; l < arch->n_layers; l++) {
+        size_t n_in = (size_t)max_batch * arch->width[l], n_out = (size_t)max_batch * arch->width[l + 1];
+        t->act[l + 1] = bns_xmalloc(sizeof(float) * n_out);
+        t->act_sq[l] = bns_xmalloc(sizeof(float) * n_in);
+        t->std_out[l] = bns_xmalloc(sizeof(float) * n_out);
+        t->zeta[l] = bns_xmalloc(sizeof(float) * n_out);
+    }
+    for (int i = 0; i < 2; i++) t->grad_act[i] = bns_xmalloc(sizeof(float) * (size_t)max_batch * arch->max_width);
+    t->var = bns_xmalloc(sizeof(float) * arch->n_weights);
+    t->grad_mu_sample = bns_xmalloc(sizeof(float) * arch->n_weights);
+    t->grad_var_sample = bns_xmalloc(sizeof(float) * arch->n_weights);
+    return t;
+}
+
+static void lrt_trainer_free(void *trainer) {
+    lrt_trainer *t = trainer;
+    if (!t) return;
+    for (int l = 0; l < BNS_MAX_LAYERS; l++) {
+        free(t->act[l + 1]);
+        free(t->act_sq[l]);
+        free(t->std_out[l]);
+        free(t->zeta[l]);
+    }
+    free(t->grad_act[0]);
+    free(t->grad_act[1]);
+    free(t->var);
+    free(t->grad_mu_sample);
+    free(t->grad_var_sample);
+    free(t);
+}
+
+static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, const uint8_t *y, int batch,
+                          const bns_objective *obj, float *grad, bns_step_stats *stats) {
+    lrt_trainer *t = trainer;
+    const bns_arch *arch = &m->arch;
+    size_t n = arch->n_weights;
+    int L = arch->n_layers, n_classes = arch->width[L], S = t->samples;
+    const float *mu = m->params, *rho = m->params + n;
+    float *grad_mu = grad, *grad_rho = grad + n;
+
+    for (size_t i = 0; i < n; i++) {
+        float sigma = (float)bns_softplus(rho[i]);
+        t->var[i] = sigma * sigma;
+    }
+    memset(grad, 0, sizeof(float) * 2 * n);
+    uint64_t noise_per_sample = 0;
+    for (int l = 0; l < L; l++) noise_per_sample += (uint64_t)batch * arch->width[l + 1];
+
+    stats->nll_sum = 0.0;
+    stats->correct = 0;
+    for (int s = 0; s < S; s++) {
+        uint64_t noise_offset = (uint64_t)s * noise_per_sample;
+        const float *in = x;
+        for (int l = 0; l < L; l++) {
+            int n_in = arch->width[l], n_out = arch->width[l + 1];
+            size_t count = (size_t)batch * n_out;
+            bns_stream_normal(&t->noise, obj->step, noise_offset, count, t->zeta[l]);
+            noise_offset += count;
+            bns_lrt_forward(in, batch, n_in, n_out, mu + arch->weight_offset[l], mu + arch->bias_offset[l],
+                            t->var + arch->weight_offset[l], t->var + arch->bias_offset[l], t->zeta[l],
+                            t->act_sq[l], t->std_out[l], t->act[l + 1]);
+            if (l + 1 < L) bns_relu_forward(t->act[l + 1], count);
+            in = t->act[l + 1];
+        }
+        const float *logits = t->act[L];
+        float *grad_out = t->grad_act[L % 2];
+        stats->nll_sum += bns_softmax_xent(logits, y, batch, n_classes, (float)(obj->nll_scale / S), grad_out) / S;
+        stats->correct += bns_count_correct(logits, y, batch, n_classes);
+        for (int l = L - 1; l >= 0; l--) {
+            int n_in = arch->width[l], n_out = arch->width[l + 1];
+            const float *a = l > 0 ? t->act[l] : x;
+            float *grad_in = l > 0 ? t->grad_act[l % 2] : NULL;
+            bns_lrt_backward(a, t->act_sq[l], t->std_out[l], t->zeta[l], grad_out, batch, n_in, n_out,
+                             mu + arch->weight_offset[l], t->var + arch->weight_offset[l],
+                             t->grad_mu_sample + arch->weight_offset[l], t->grad_mu_sample + arch->bias_offset[l],
+                             t->grad_var_sample + arch->weight_offset[l], t->grad_var_sample + arch->bias_offset[l],
+                             grad_in);
+            if (l > 0) bns_relu_backward(t->act[l], grad_in, (size_t)batch * n_in);
+            grad_out = grad_in;
+        }
+        /* d/d rho = d/d sigma^2 * 2 sigma * sigmoid(rho) */
+        for (size_t i = 0; i < n; i++) {
+            double r = rho[i];
+            grad_mu[i] += t->grad_mu_sample[i];
+            grad_rho[i] += (float)(t->grad_var_sample[i] * 2.0 * bns_softplus(r) * bns_sigmoid(r));
+        }
+    }
+    stats->correct /= S;
+    double kl_scale = obj->reg_scale / obj->n_train;
+    stats->kl = bns_gaussian_kl_accumulate_grad(mu, rho, n, m->cfg.prior.sigma, kl_scale, grad_mu, grad_rho);
+    stats->reg_per_example = stats->kl / obj->n_train;
+}
+
+const bns_method bns_method_lrt = {
+    .name = "lrt",
+    .summary = "Gaussian posterior trained with the local reparameterisation trick (Gaussian prior)",
+    .bayesian = 1,
+    .validate = lrt_validate,
+    .init = lrt_init,
+    .trainer_create = lrt_trainer_create,
+    .trainer_free = lrt_trainer_free,
+    .loss_grad = lrt_loss_grad,
+};

@@ -1,0 +1,127 @@
+/* model.c - configuration defaults, model allocation and weight sampling. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bnnsweep/backend.h"
+#include "bnnsweep/error.h"
+#include "bnnsweep/method.h"
+
+void bns_config_defaults(bns_config *cfg) {
+    /* METHODS.md s.4: minibatch 128, SGD lr 0.001 momentum 0.95, patience 5. */
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->arch, sizeof cfg->arch, "FC-100-100-10");
+    snprintf(cfg->method, sizeof cfg->method, "bbb");
+    bns_prior_defaults(&cfg->prior, BNS_PRIOR_MIXTURE);
+    cfg->rho_init = -3.0;
+    cfg->init_std = 0.0;
+    cfg->l2_lambda = 0.0;
+    cfg->samples = 1;
+    cfg->reduction = BNS_REDUCE_MEAN;
+    cfg->optimizer = BNS_OPT_SGD;
+    cfg->lr = 0.001;
+    cfg->momentum = 0.95;
+    cfg->beta1 = 0.9;
+    cfg->beta2 = 0.999;
+    cfg->adam_eps = 1e-8;
+    cfg->batch_size = 128;
+    cfg->max_epochs = 300;
+    cfg->patience = 5;
+    cfg->val_samples = 10;
+    cfg->pixel_scale = 1.0 / 127.5;
+    cfg->train_limit = 0;
+    cfg->seed = 1;
+    cfg->task = 0;
+}
+
+static int validate_config(const bns_config *cfg) {
+    const bns_prior *p = &cfg->prior;
+    if (cfg->samples < 1 || cfg->samples > 1000) return bns_fail("samples must be in 1..1000, got %d", cfg->samples);
+    if (cfg->batch_size < 1) return bns_fail("batch_size must be positive, got %d", cfg->batch_size);
+    if (cfg->max_epochs < 0) return bns_fail("max_epochs must be >= 0, got %d", cfg->max_epochs);
+    if (cfg->patience < 0) return bns_fail("patience must be >= 0, got %d", cfg->patience);
+    if (cfg->val_samples < 0) return bns_fail("val_samples must be >= 0, got %d", cfg->val_samples);
+    if (!(cfg->lr > 0) || !isfinite(cfg->lr)) return bns_fail("lr must be positive, got %g", cfg->lr);
+    if (!(cfg->momentum >= 0 && cfg->momentum < 1)) return bns_fail("momentum must be in [0, 1), got %g", cfg->momentum);
+    if (!(cfg->l2_lambda >= 0) || !isfinite(cfg->l2_lambda)) return bns_fail("lambda must be >= 0, got %g", cfg->l2_lambda);
+    if (!isfinite(cfg->rho_init)) return bns_fail("rho_init must be finite");
+    if (!(cfg->init_std >= 0)) return bns_fail("init_std must be >= 0, got %g", cfg->init_std);
+    if (!(cfg->pixel_scale > 0)) return bns_fail("pixel_scale must be positive, got %g", cfg->pixel_scale);
+    if (p->kind == BNS_PRIOR_MIXTURE) {
+        if (!(p->pi > 0 && p->pi < 1)) return bns_fail("prior pi must be in (0, 1), got %g", p->pi);
+        if (!(p->sigma1 > 0 && p->sigma2 > 0)) return bns_fail("prior sigma1 and sigma2 must be positive");
+    } else if (p->kind == BNS_PRIOR_GAUSSIAN) {
+        if (!(p->sigma > 0)) return bns_fail("prior sigma must be positive, got %g", p->sigma);
+    } else {
+        return bns_fail("unknown prior kind %d", p->kind);
+    }
+    return 0;
+}
+
+int bns_model_alloc(const bns_config *cfg, int n_inputs, bns_model *out) {
+    memset(out, 0, sizeof *out);
+    const bns_method *method = bns_method_find(cfg->method);
+    if (!method) {
+        char names[256] = "";
+        for (const bns_method *const *m = bns_method_list(); *m; m++) {
+            strncat(names, " ", sizeof names - strlen(names) - 1);
+            strncat(names, (*m)->name, sizeof names - strlen(names) - 1);
+        }
+        return bns_fail("unknown method '%s' (known:%s)", cfg->method, names);
+    }
+    if (validate_config(cfg)) return -1;
+    if (method->validate && method->validate(cfg)) return -1;
+    if (bns_arch_parse(cfg->arch, n_inputs, &out->arch)) return -1;
+    out->cfg = *cfg;
+    out->method = method;
+    out->n_params = out->arch.n_weights * (method->bayesian ? 2 : 1);
+    out->params = bns_xcalloc(out->n_params, sizeof(float));
+    return 0;
+}
+
+int bns_model_create(const bns_config *cfg, int n_inputs, bns_model *out) {
+    if (bns_model_alloc(cfg, n_inputs, out)) return -1;
+    bns_stream init = bns_stream_make(cfg->seed, cfg->task, BNS_PURPOSE_INIT);
+    out->method->init(out, &init);
+    return 0;
+}
+
+void bns_model_free(bns_model *m) {
+    free(m->params);
+    memset(m, 0, sizeof *m);
+}
+
+int bns_model_is_bayesian(const bns_model *m) { return m->method->bayesian; }
+
+const float *bns_model_mean(const bns_model *m) { return m->params; }
+
+const float *bns_model_rho(const bns_model *m) {
+    return m->method->bayesian ? m->params + m->arch.n_weights : NULL;
+}
+
+void bns_model_sample_weights(const bns_model *m, const bns_stream *stream, uint64_t index, float *w) {
+    size_t n = m->arch.n_weights;
+    if (!m->method->bayesian) {
+        memcpy(w, m->params, sizeof(float) * n);
+        return;
+    }
+    bns_gauss_sample(m->params, m->params + n, n, stream, index, 0, NULL, w);
+}
+
+void bns_init_truncated_normal(float *w, const bns_arch *arch, double std, const bns_stream *stream) {
+    /* Rejection sampling with a counter-based stream: candidate k of weight i
+     * is normal number i of substream k, so the result is order-independent. */
+    for (int l = 0; l < arch->n_layers; l++) {
+        size_t begin = arch->weight_offset[l], end = arch->bias_offset[l];
+        for (size_t i = begin; i < end; i++) {
+            float z;
+            uint64_t attempt = 0;
+            do {
+                bns_stream_normal(stream, attempt++, i, 1, &z);
+            } while (fabsf(z) > 2.0f);
+            w[i] = (float)(std * z);
+        }
+        memset(w + end, 0, sizeof(float) * (size_t)arch->width[l + 1]);
+    }
+}

@@ -1,0 +1,170 @@
+/* train.c - minibatch training with early stopping (see train.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bnnsweep/backend.h"
+#include "bnnsweep/error.h"
+#include "bnnsweep/method.h"
+#include "bnnsweep/predict.h"
+#include "bnnsweep/train.h"
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+const char *bns_train_status_name(int status) {
+    switch (status) {
+    case BNS_TRAIN_MAX_EPOCHS: return "max_epochs";
+    case BNS_TRAIN_EARLY_STOPPED: return "early_stopped";
+    case BNS_TRAIN_DIVERGED: return "diverged";
+    default: return "unknown";
+    }
+}
+
+void bns_train_history_free(bns_train_history *h) {
+    free(h->epochs);
+    memset(h, 0, sizeof *h);
+}
+
+static double validate(const bns_model *m, const bns_dataset *val, bns_predictor *pred, float *probs) {
+    bns_stream stream = bns_stream_make(m->cfg.seed, m->cfg.task, BNS_PURPOSE_VALIDATE);
+    int samples = bns_model_is_bayesian(m) ? m->cfg.val_samples : 0;
+    bns_predict_probs(pred, m, val->x, val->n, samples, &stream, 0, probs);
+    return bns_accuracy_of_probs(probs, val->y, val->n, val->n_classes);
+}
+
+double bns_validation_accuracy(const bns_model *m, const bns_dataset *val) {
+    bns_predictor pred;
+    bns_predictor_init(&pred, m);
+    float *probs = bns_xmalloc(sizeof(float) * val->n * val->n_classes);
+    double acc = validate(m, val, &pred, probs);
+    free(probs);
+    bns_predictor_free(&pred);
+    return acc;
+}
+
+int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bns_train_history *h,
+              bns_epoch_callback on_epoch, void *ctx) {
+    const bns_config *cfg = &m->cfg;
+    const bns_arch *arch = &m->arch;
+    memset(h, 0, sizeof *h);
+    if (train->n == 0 || val->n == 0) return bns_fail("training and validation sets must not be empty");
+    if ((int)train->d != arch->width[0] || (int)val->d != arch->width[0])
+        return bns_fail("data has %zu features but the model expects %d", train->d, arch->width[0]);
+    if (train->n_classes != arch->width[arch->n_layers])
+        return bns_fail("data has %d classes but the model's output layer has %d", train->n_classes,
+                        arch->width[arch->n_layers]);
+
+    size_t n = train->n, d = train->d, P = m->n_params;
+    int batch = cfg->batch_size < (int)n ? cfg->batch_size : (int)n;
+    size_t n_batches = (n + batch - 1) / batch;
+
+    /* Every buffer of the loop, allocated once. */
+    h->epochs = bns_xcalloc(cfg->max_epochs > 0 ? cfg->max_epochs : 1, sizeof *h->epochs);
+    uint32_t *order = bns_xmalloc(sizeof(uint32_t) * n);
+    float *x_batch = bns_xmalloc(sizeof(float) * batch * d);
+    uint8_t *y_batch = bns_xmalloc(batch);
+    float *grad = bns_xmalloc(sizeof(float) * P);
+    float *state1 = bns_xcalloc(P, sizeof(float)); /* momentum velocity, or Adam's m */
+    float *state2 = cfg->optimizer == BNS_OPT_ADAM ? bns_xcalloc(P, sizeof(float)) : NULL;
+    float *best = bns_xmalloc(sizeof(float) * P);
+    float *val_probs = bns_xmalloc(sizeof(float) * val->n * val->n_classes);
+    bns_predictor pred;
+    bns_predictor_init(&pred, m);
+    void *trainer = m->method->trainer_create(m, batch);
+    bns_stream shuffle = bns_stream_make(cfg->seed, cfg->task, BNS_PURPOSE_SHUFFLE);
+
+    uint64_t step = 0;
+    int since_best = 0;
+    h->status = BNS_TRAIN_MAX_EPOCHS;
+    for (int epoch = 1; epoch <= cfg->max_epochs; epoch++) {
+        double t0 = now_seconds();
+        double nll_sum = 0.0, reg_sum = 0.0, kl_last = 0.0;
+        long correct = 0;
+        int diverged = 0;
+        bns_stream_permutation(&shuffle, (uint64_t)epoch, n, order);
+        for (size_t b = 0; b < n_batches && !diverged; b++) {
+            size_t begin = b * batch;
+            int rows = (int)(n - begin < (size_t)batch ? n - begin : (size_t)batch);
+            for (int i = 0; i < rows; i++) {
+                size_t src = order[begin + i];
+                memcpy(x_batch + (size_t)i * d, train->x + src * d, sizeof(float) * d);
+                y_batch[i] = train->y[src];
+            }
+            bns_objective obj;
+            obj.nll_scale = cfg->reduction == BNS_REDUCE_SUM ? 1.0 : 1.0 / rows;
+            obj.reg_scale = obj.nll_scale * rows;
+            obj.n_train = (double)n;
+            obj.step = ++step;
+            bns_step_stats stats;
+            m->method->loss_grad(trainer, m, x_batch, y_batch, rows, &obj, grad, &stats);
+            if (!isfinite(stats.nll_sum) || !isfinite(stats.reg_per_example)) {
+                diverged = 1;
+                snprintf(h->message, sizeof h->message,
+                         "loss became non-finite at epoch %d, step %llu (nll %g, regulariser %g)", epoch,
+                         (unsigned long long)step, stats.nll_sum, stats.reg_per_example);
+                break;
+            }
+            nll_sum += stats.nll_sum;
+            reg_sum += stats.reg_per_example * rows;
+            kl_last = stats.kl;
+            correct += stats.correct;
+            if (cfg->optimizer == BNS_OPT_ADAM)
+                bns_adam_update(m->params, grad, state1, state2, P, (float)cfg->lr, (float)cfg->beta1,
+                                (float)cfg->beta2, (float)cfg->adam_eps, (long)step);
+            else
+                bns_sgd_momentum_update(m->params, grad, state1, P, (float)cfg->lr, (float)cfg->momentum);
+        }
+        if (diverged) {
+            h->status = BNS_TRAIN_DIVERGED;
+            break;
+        }
+        double t1 = now_seconds();
+        bns_epoch_record *rec = &h->epochs[epoch - 1];
+        rec->train_nll = nll_sum / n;
+        rec->train_loss = (nll_sum + reg_sum) / n;
+        rec->train_kl = kl_last;
+        rec->train_acc = (double)correct / n;
+        rec->seconds = t1 - t0;
+        rec->val_acc = validate(m, val, &pred, val_probs);
+        rec->val_seconds = now_seconds() - t1;
+        h->epochs_run = epoch;
+        if (!isfinite(rec->train_loss)) { /* parameters overflowed in the last update */
+            h->status = BNS_TRAIN_DIVERGED;
+            snprintf(h->message, sizeof h->message, "loss became non-finite in epoch %d", epoch);
+            break;
+        }
+        if (h->best_epoch == 0 || rec->val_acc > h->best_val_acc) {
+            h->best_epoch = epoch;
+            h->best_val_acc = rec->val_acc;
+            memcpy(best, m->params, sizeof(float) * P);
+            since_best = 0;
+        } else {
+            since_best++;
+        }
+        if (on_epoch) on_epoch(m, h, ctx);
+        if (cfg->patience > 0 && since_best >= cfg->patience) {
+            h->status = BNS_TRAIN_EARLY_STOPPED;
+            snprintf(h->message, sizeof h->message, "no validation improvement for %d epochs", cfg->patience);
+            break;
+        }
+    }
+    if (h->best_epoch > 0) memcpy(m->params, best, sizeof(float) * P);
+
+    m->method->trainer_free(trainer);
+    bns_predictor_free(&pred);
+    free(order);
+    free(x_batch);
+    free(y_batch);
+    free(grad);
+    free(state1);
+    free(state2);
+    free(best);
+    free(val_probs);
+    return 0;
+}
