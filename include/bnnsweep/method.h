@@ -51,4 +51,9 @@ const bns_method *const *bns_method_list(void);
  * biases' mu = 0, rho = rho_init (METHODS.md s.1). */
 void bns_init_truncated_normal(float *w, const bns_arch *arch, double std, const bns_stream *stream);
 
+/* The init std of mu (or w): cfg.init_std if set; else the prior's std for the
+ * scale mixture (METHODS.md s.1), and 0.1 for a Gaussian prior, whose N(0,1)
+ * std would start the network far too wide (0.1 is the reference's choice). */
+double bns_init_std(const bns_config *cfg);
+
 #endif

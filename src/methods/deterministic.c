@@ -13,7 +13,7 @@ typedef struct {
 } det_trainer;
 
 static void det_init(bns_model *m, const bns_stream *init_stream) {
-    double std = m->cfg.init_std > 0 ? m->cfg.init_std : bns_prior_std(&m->cfg.prior);
+    double std = bns_init_std(&m->cfg);
     bns_init_truncated_normal(m->params, &m->arch, std, init_stream);
 }
 

@@ -34,7 +34,7 @@ static int lrt_validate(const bns_config *cfg) {
 
 static void lrt_init(bns_model *m, const bns_stream *init_stream) {
     size_t n = m->arch.n_weights;
-    double std = m->cfg.init_std > 0 ? m->cfg.init_std : bns_prior_std(&m->cfg.prior);
+    double std = bns_init_std(&m->cfg);
     bns_init_truncated_normal(m->params, &m->arch, std, init_stream);
     for (size_t i = 0; i < n; i++) m->params[n + i] = (float)m->cfg.rho_init;
 }

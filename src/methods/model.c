@@ -125,3 +125,9 @@ void bns_init_truncated_normal(float *w, const bns_arch *arch, double std, const
         memset(w + end, 0, sizeof(float) * (size_t)arch->width[l + 1]);
     }
 }
+
+double bns_init_std(const bns_config *cfg) {
+    if (cfg->init_std > 0) return cfg->init_std;
+    if (cfg->prior.kind == BNS_PRIOR_GAUSSIAN) return 0.1;
+    return bns_prior_std(&cfg->prior);
+}
