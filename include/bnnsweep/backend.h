@@ -42,6 +42,21 @@ double bns_bbb_accumulate_grad(const float *mu, const float *rho, const float *e
 double bns_gaussian_kl_accumulate_grad(const float *mu, const float *rho, size_t n, double sigma_p,
                                        double kl_scale, float *grad_mu, float *grad_rho);
 
+/* ---- fused float kernels: the fast path of a BBB step ----
+ * Same maths as bns_gauss_sample / bns_bbb_accumulate_grad in float, one
+ * vectorised pass each (libmvec); tests hold them to the reference above. */
+
+/* Per-parameter quantities that depend on rho only, computed once per step. */
+void bns_fused_posterior_prepare(const float *rho, size_t n, float *sigma, float *sigmoid_rho);
+/* w = mu + sigma * eps with eps = normals [offset, offset + n) of substream sub. */
+void bns_fused_sample(const float *mu, const float *sigma, size_t n, const bns_stream *stream, uint64_t sub,
+                      uint64_t offset, float *eps, float *w);
+/* As bns_bbb_accumulate_grad, from the prepared sigma and sigmoid(rho);
+ * returns log q - log p summed over the n parameters. */
+double bns_fused_bbb_grad(const float *rho, const float *sigma, const float *sigmoid_rho, const float *eps,
+                          const float *w, const float *grad_w, size_t n, const bns_prior *prior,
+                          double kl_scale, float *grad_mu, float *grad_rho);
+
 /* Optimizer updates (PyTorch conventions). */
 void bns_sgd_momentum_update(float *param, const float *grad, float *velocity, size_t n, float lr,
                              float momentum);

@@ -1,5 +1,5 @@
 /* rng.c - Philox4x32-10 streams (see rng.h). */
-#include <math.h>
+#include "vecmath.h"
 
 #include <Random123/philox.h>
 
@@ -46,33 +46,80 @@ void bns_stream_uniform(const bns_stream *s, uint64_t sub, uint64_t offset, size
     }
 }
 
-/* Box-Muller on (u0,u1) -> (z0,z1) and (u2,u3) -> (z2,z3). */
-static void normal_block(const bns_stream *s, uint64_t sub, uint64_t blk, float z[4]) {
-    uint32_t r[4];
-    block(s, sub, blk, r);
-    for (int p = 0; p < 4; p += 2) {
-        float radius = sqrtf(-2.0f * logf(u32_to_open01(r[p])));
-        float angle = 6.2831853071795864f * u32_to_open01(r[p + 1]);
-        z[p] = radius * cosf(angle);
-        z[p + 1] = radius * sinf(angle);
+/* Normals come in groups of 64: Philox blocks 16g .. 16g+15 of the substream,
+ * each block's (u0,u1) and (u2,u3) turned into two normals by Box-Muller.
+ * The group is always computed whole, with fixed-trip loops that GCC
+ * vectorises (Philox's 32x32->64 multiplies, libmvec's logf/sinf/cosf), so
+ * normal number j has the same value however a caller slices the stream. */
+enum { GROUP_BLOCKS = 16, GROUP_NORMALS = 4 * GROUP_BLOCKS };
+
+static void philox_group(const bns_stream *s, uint64_t sub, uint64_t first_block, uint32_t r[4][GROUP_BLOCKS]) {
+    uint32_t c0[GROUP_BLOCKS], c1[GROUP_BLOCKS], c2[GROUP_BLOCKS], c3[GROUP_BLOCKS];
+    for (int k = 0; k < GROUP_BLOCKS; k++) {
+        uint64_t blk = first_block + (uint64_t)k;
+        c0[k] = (uint32_t)blk;
+        c1[k] = (uint32_t)(blk >> 32);
+        c2[k] = (uint32_t)sub;
+        c3[k] = (uint32_t)(sub >> 32);
+    }
+    uint32_t k0 = s->key[0], k1 = s->key[1];
+    /* Philox4x32-10 (Salmon et al. 2011), the same bijection as Random123's. */
+    for (int round = 0; round < 10; round++) {
+        for (int k = 0; k < GROUP_BLOCKS; k++) {
+            uint64_t p0 = (uint64_t)0xD2511F53u * c0[k], p1 = (uint64_t)0xCD9E8D57u * c2[k];
+            uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[k] ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3[k] ^ k1;
+            c1[k] = (uint32_t)p1;
+            c3[k] = (uint32_t)p0;
+            c0[k] = n0;
+            c2[k] = n2;
+        }
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    for (int k = 0; k < GROUP_BLOCKS; k++) {
+        r[0][k] = c0[k];
+        r[1][k] = c1[k];
+        r[2][k] = c2[k];
+        r[3][k] = c3[k];
+    }
+}
+
+static void normal_group(const bns_stream *s, uint64_t sub, uint64_t group, float out[GROUP_NORMALS]) {
+    uint32_t r[4][GROUP_BLOCKS];
+    philox_group(s, sub, group * GROUP_BLOCKS, r);
+    /* pair p of block k: (r[0],r[1]) for p = 0, (r[2],r[3]) for p = 1 */
+    float radius[2 * GROUP_BLOCKS], angle[2 * GROUP_BLOCKS], cos_part[2 * GROUP_BLOCKS], sin_part[2 * GROUP_BLOCKS];
+    for (int q = 0; q < 2 * GROUP_BLOCKS; q++) {
+        int p = q / GROUP_BLOCKS, k = q % GROUP_BLOCKS;
+        radius[q] = sqrtf(-2.0f * logf(u32_to_open01(r[2 * p][k])));
+        angle[q] = 6.2831853071795864f * u32_to_open01(r[2 * p + 1][k]);
+    }
+    /* separate loops, so the compiler keeps vector cosf and sinf rather
+     * than fusing them into a scalar sincosf call */
+    for (int q = 0; q < 2 * GROUP_BLOCKS; q++) cos_part[q] = radius[q] * cosf(angle[q]);
+    for (int q = 0; q < 2 * GROUP_BLOCKS; q++) sin_part[q] = radius[q] * sinf(angle[q]);
+    for (int k = 0; k < GROUP_BLOCKS; k++) {
+        out[4 * k + 0] = cos_part[k];
+        out[4 * k + 1] = sin_part[k];
+        out[4 * k + 2] = cos_part[GROUP_BLOCKS + k];
+        out[4 * k + 3] = sin_part[GROUP_BLOCKS + k];
     }
 }
 
 void bns_stream_normal(const bns_stream *s, uint64_t sub, uint64_t offset, size_t n, float *out) {
-    float z[4];
+    float tmp[GROUP_NORMALS];
     size_t i = 0;
-    /* unaligned head */
-    while (i < n && (offset + i) % 4 != 0) {
-        uint64_t idx = offset + i;
-        normal_block(s, sub, idx / 4, z);
-        out[i++] = z[idx % 4];
-    }
-    for (; i + 4 <= n; i += 4) {
-        normal_block(s, sub, (offset + i) / 4, out + i);
-    }
-    if (i < n) {
-        normal_block(s, sub, (offset + i) / 4, z);
-        for (int k = 0; i < n; i++, k++) out[i] = z[k];
+    while (i < n) {
+        uint64_t idx = offset + i, group = idx / GROUP_NORMALS;
+        size_t within = (size_t)(idx % GROUP_NORMALS), take = GROUP_NORMALS - within;
+        if (take > n - i) take = n - i;
+        if (within == 0 && take == GROUP_NORMALS) {
+            normal_group(s, sub, group, out + i);
+        } else {
+            normal_group(s, sub, group, tmp);
+            for (size_t k = 0; k < take; k++) out[i + k] = tmp[within + k];
+        }
+        i += take;
     }
 }
 

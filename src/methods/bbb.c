@@ -19,6 +19,8 @@ typedef struct {
     float *eps;          /* samples x P */
     float *w;            /* samples x P */
     float *grad_w;       /* P: dNLL/dw of one sample */
+    float *sigma;        /* P: softplus(rho), once per step */
+    float *sigmoid_rho;  /* P: d sigma / d rho */
     float *grad_logits;
 } bbb_trainer;
 
@@ -38,6 +40,8 @@ static void *bbb_trainer_create(const bns_model *m, int max_batch) {
     t->eps = bns_xmalloc(sizeof(float) * n * t->samples);
     t->w = bns_xmalloc(sizeof(float) * n * t->samples);
     t->grad_w = bns_xmalloc(sizeof(float) * n);
+    t->sigma = bns_xmalloc(sizeof(float) * n);
+    t->sigmoid_rho = bns_xmalloc(sizeof(float) * n);
     t->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * m->arch.width[m->arch.n_layers]);
     return t;
 }
@@ -49,6 +53,8 @@ static void bbb_trainer_free(void *trainer) {
     free(t->eps);
     free(t->w);
     free(t->grad_w);
+    free(t->sigma);
+    free(t->sigmoid_rho);
     free(t->grad_logits);
     free(t);
 }
@@ -64,8 +70,9 @@ static void bbb_loss_grad(void *trainer, const bns_model *m, const float *x, con
     double kl_scale = obj->reg_scale / obj->n_train / S;
 
     /* Sample s uses normals [s*n, (s+1)*n) of substream `step`. */
+    bns_fused_posterior_prepare(rho, n, t->sigma, t->sigmoid_rho);
     for (int s = 0; s < S; s++)
-        bns_gauss_sample(mu, rho, n, &t->noise, obj->step, (uint64_t)s * n, t->eps + (size_t)s * n,
+        bns_fused_sample(mu, t->sigma, n, &t->noise, obj->step, (uint64_t)s * n, t->eps + (size_t)s * n,
                          t->w + (size_t)s * n);
     for (size_t i = 0; i < 2 * n; i++) grad[i] = 0.0f;
     stats->nll_sum = 0.0;
@@ -78,8 +85,8 @@ static void bbb_loss_grad(void *trainer, const bns_model *m, const float *x, con
                                            t->grad_logits) / S;
         stats->correct += bns_count_correct(logits, y, batch, n_classes);
         bns_mlp_backward(arch, w, batch, &t->ws, t->grad_logits, t->grad_w, NULL);
-        stats->kl += bns_bbb_accumulate_grad(mu, rho, eps, w, t->grad_w, n, &m->cfg.prior, kl_scale,
-                                              grad_mu, grad_rho) / S;
+        stats->kl += bns_fused_bbb_grad(rho, t->sigma, t->sigmoid_rho, eps, w, t->grad_w, n, &m->cfg.prior,
+                                        kl_scale, grad_mu, grad_rho) / S;
     }
     stats->correct /= S;
     stats->reg_per_example = stats->kl / obj->n_train;
