@@ -47,8 +47,8 @@ const bns_method *bns_method_find(const char *name);
 /* NULL-terminated list of all registered methods. */
 const bns_method *const *bns_method_list(void);
 
-/* Shared by Gaussian-posterior methods: mu ~ N(0, std^2) truncated at 2 std,
- * biases' mu = 0, rho = rho_init (METHODS.md s.1). */
+/* Weights (or mu) ~ N(0, std^2) truncated at 2 std, biases 0 (METHODS.md s.1);
+ * std <= 0 means 1/sqrt(fan-in) per layer (LeCun), the deterministic default. */
 void bns_init_truncated_normal(float *w, const bns_arch *arch, double std, const bns_stream *stream);
 
 /* The init std of mu (or w): cfg.init_std if set; else the prior's std for the

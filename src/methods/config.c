@@ -25,7 +25,7 @@ static const bns_config_field fields[] = {
     FIELD("prior_sigma2", BNS_FIELD_DOUBLE, prior.sigma2, NULL, "narrow mixture component std (default e^-7)"),
     FIELD("prior_sigma", BNS_FIELD_DOUBLE, prior.sigma, NULL, "Gaussian prior std"),
     FIELD("rho_init", BNS_FIELD_DOUBLE, rho_init, NULL, "initial rho of every weight (sigma = softplus(rho))"),
-    FIELD("init_std", BNS_FIELD_DOUBLE, init_std, NULL, "std of the truncated-normal init of mu/w (0 = mixture prior std, 0.1 for gaussian)"),
+    FIELD("init_std", BNS_FIELD_DOUBLE, init_std, NULL, "std of the truncated-normal init of mu/w; 0 = the default rule (README)"),
     FIELD("l2_lambda", BNS_FIELD_DOUBLE, l2_lambda, NULL, "L2 penalty lambda (deterministic; METHODS.md s.3)"),
     FIELD("samples", BNS_FIELD_INT, samples, NULL, "weight samples per training step (S)"),
     FIELD("reduction", BNS_FIELD_ENUM, reduction, reduction_names, "minibatch loss: per-example mean or sum"),

@@ -114,13 +114,14 @@ void bns_init_truncated_normal(float *w, const bns_arch *arch, double std, const
      * is normal number i of substream k, so the result is order-independent. */
     for (int l = 0; l < arch->n_layers; l++) {
         size_t begin = arch->weight_offset[l], end = arch->bias_offset[l];
+        double layer_std = std > 0 ? std : 1.0 / sqrt((double)arch->width[l]);
         for (size_t i = begin; i < end; i++) {
             float z;
             uint64_t attempt = 0;
             do {
                 bns_stream_normal(stream, attempt++, i, 1, &z);
             } while (fabsf(z) > 2.0f);
-            w[i] = (float)(std * z);
+            w[i] = (float)(layer_std * z);
         }
         memset(w + end, 0, sizeof(float) * (size_t)arch->width[l + 1]);
     }
