@@ -146,7 +146,7 @@ void bns_stream_permutation(const bns_stream *s, uint64_t sub, size_t n, uint32_
 }
 
 uint64_t bns_hash64(const char *text) {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = 14695981039346656037ull; /* FNV-1a 64-bit offset basis */
     for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
         h ^= *p;
         h *= 1099511628211ull;
