@@ -94,10 +94,12 @@ double bns_fused_bbb_grad(const float *rho, const float *sigma, const float *sig
             float wq = w_[q], u = min_f(wq * wq, 1e30f);
             float l1 = k.c1 - k.a1 * u, l2 = k.c2 - k.a2 * u;
             float e = exp_val[q];
-            float numerator = l1 >= l2 ? 1.0f : e;
-            float r1 = numerator / (1.0f + e);
+            /* both responsibilities from e directly: 1 - r1 would lose the
+             * small one, and a2 (~6e5) amplifies it */
+            float inv = 1.0f / (1.0f + e);
+            float r1 = (l1 >= l2 ? 1.0f : e) * inv, r2 = (l1 >= l2 ? e : 1.0f) * inv;
             float log_p = max_f(l1, l2) + log1pf(e);
-            float dlog_p = -2.0f * wq * (r1 * k.a1 + (1.0f - r1) * k.a2);
+            float dlog_p = -2.0f * wq * (r1 * k.a1 + r2 * k.a2);
             float g = gw_[q] - kls * dlog_p;
             gm_[q] += g;
             g_buf[q] = g;

@@ -1,0 +1,107 @@
+/* test_fused.c - the fused float kernels of a BBB step against the double
+ * reference path (backend.h), for both priors, ordinary and extreme values. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bnnsweep/backend.h"
+
+enum { N = 3000 };
+
+/* mu, rho, grad_w from streams; rho spans [-35, 3] so that the rho < -20
+ * branch, ordinary values and positive rho all occur; a few weights extreme. */
+static void make_inputs(float *mu, float *rho, float *grad_w) {
+    bns_stream s = bns_stream_make(7, 1, BNS_PURPOSE_DATA);
+    float u[N];
+    bns_stream_normal(&s, 0, 0, N, mu);
+    bns_stream_uniform(&s, 1, 0, N, u);
+    bns_stream_normal(&s, 2, 0, N, grad_w);
+    for (int i = 0; i < N; i++) {
+        mu[i] *= 0.2f;
+        rho[i] = -35.0f + 38.0f * u[i];
+        grad_w[i] *= 0.01f;
+    }
+    mu[0] = 1e3f;
+    mu[1] = -50.0f;
+    mu[2] = 0.0f;
+    rho[2] = -30.0f;
+    rho[3] = -100.0f;
+}
+
+static void check_close(const float *a, const float *b, int n, double rel, double abs_floor, const char *what) {
+    for (int i = 0; i < n; i++) {
+        double diff = fabs((double)a[i] - b[i]), scale = fmax(fabs(a[i]), fabs(b[i]));
+        if (!(diff <= rel * scale + abs_floor)) {
+            print_error("%s[%d]: fused %.9g vs reference %.9g\n", what, i, a[i], b[i]);
+            fail();
+        }
+    }
+}
+
+static void test_sample_matches_reference(void **state) {
+    (void)state;
+    static float mu[N], rho[N], g[N], sigma[N], sig_rho[N], eps_f[N], w_f[N], eps_r[N], w_r[N];
+    make_inputs(mu, rho, g);
+    bns_stream noise = bns_stream_make(3, 9, BNS_PURPOSE_WEIGHT);
+    bns_fused_posterior_prepare(rho, N, sigma, sig_rho);
+    for (int i = 0; i < N; i++) {
+        assert_true(isfinite(sigma[i]) && sigma[i] >= 0.0f);
+        if (rho[i] > -80.0f) assert_true(sigma[i] > 0.0f);
+        assert_true(fabs(sigma[i] - bns_softplus(rho[i])) <= 2e-6 * bns_softplus(rho[i]) + 1e-34);
+        assert_true(fabs(sig_rho[i] - bns_sigmoid(rho[i])) <= 2e-6 * bns_sigmoid(rho[i]) + 1e-34);
+    }
+    bns_fused_sample(mu, sigma, N, &noise, 5, 128, eps_f, w_f);
+    bns_gauss_sample(mu, rho, N, &noise, 5, 128, eps_r, w_r);
+    assert_memory_equal(eps_f, eps_r, sizeof eps_f); /* the same stream numbers */
+    check_close(w_f, w_r, N, 1e-6, 1e-7, "w");
+}
+
+static void check_grad_matches(const bns_prior *prior) {
+    static float mu[N], rho[N], gw[N], sigma[N], sig_rho[N], eps[N], w[N];
+    static float gmu_f[N], grho_f[N], gmu_r[N], grho_r[N];
+    make_inputs(mu, rho, gw);
+    bns_stream noise = bns_stream_make(3, 9, BNS_PURPOSE_WEIGHT);
+    bns_fused_posterior_prepare(rho, N, sigma, sig_rho);
+    bns_fused_sample(mu, sigma, N, &noise, 1, 0, eps, w);
+    for (int i = 0; i < N; i++) gmu_f[i] = gmu_r[i] = grho_f[i] = grho_r[i] = 0.0f; /* accumulates */
+    double kl_scale = 0.3; /* large enough that the prior and entropy terms weigh in the comparison */
+    double kl_f = bns_fused_bbb_grad(rho, sigma, sig_rho, eps, w, gw, N, prior, kl_scale, gmu_f, grho_f);
+    double kl_r = bns_bbb_accumulate_grad(mu, rho, eps, w, gw, N, prior, kl_scale, gmu_r, grho_r);
+    for (int i = 0; i < N; i++) assert_true(isfinite(gmu_f[i]) && isfinite(grho_f[i]));
+    check_close(gmu_f, gmu_r, N, 1e-4, 1e-6, "grad_mu");
+    check_close(grho_f, grho_r, N, 1e-4, 1e-6, "grad_rho");
+    assert_true(isfinite(kl_f));
+    if (!(fabs(kl_f - kl_r) <= 1e-5 * fabs(kl_r) + 1e-2)) {
+        print_error("KL: fused %.9g vs reference %.9g\n", kl_f, kl_r);
+        fail();
+    }
+}
+
+static void test_grad_mixture_prior(void **state) {
+    (void)state;
+    bns_prior p;
+    bns_prior_defaults(&p, BNS_PRIOR_MIXTURE);
+    check_grad_matches(&p);
+}
+
+static void test_grad_gaussian_prior(void **state) {
+    (void)state;
+    bns_prior p;
+    bns_prior_defaults(&p, BNS_PRIOR_GAUSSIAN);
+    p.sigma = 0.5;
+    check_grad_matches(&p);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sample_matches_reference),
+        cmocka_unit_test(test_grad_mixture_prior),
+        cmocka_unit_test(test_grad_gaussian_prior),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
