@@ -333,10 +333,9 @@ static void test_hash64(void **state) {
     (void)state;
     /* FNV-1a 64 reference values (offset basis 14695981039346656037 =
      * 0xcbf29ce484222325, prime 1099511628211).
-     * BUG EXPOSED HERE: src/core/rng.c bns_hash64 starts from
-     * 1469598103934665603 (the basis with its last digit "7" dropped), so it is
-     * not FNV-1a as rng.h promises and task ids disagree with any other FNV-1a
-     * implementation (e.g. Python tooling). */
+     * Regression: src/core/rng.c once started from 1469598103934665603 (the
+     * basis without its last digit), which is not FNV-1a as rng.h promises;
+     * fixed in 94a7130. */
     if (bns_hash64("") != 0xcbf29ce484222325ull)
         fail_msg("bns_hash64(\"\") = %016llx, want FNV-1a offset basis cbf29ce484222325 "
                  "(src/core/rng.c: basis constant lacks its last digit)",

@@ -15,7 +15,9 @@ void bns_lrt_forward(const float *a, int batch, int n_in, int n_out, const float
     /* delta = (A*A) sigma^2 + sigma_b^2 into std_out, then its square root */
     for (int i = 0; i < batch; i++) memcpy(std_out + (size_t)i * n_out, bias_var, sizeof(float) * n_out);
     bns_gemm(0, 0, batch, n_out, n_in, 1.0f, act_sq, n_in, weight_var, n_out, 1.0f, std_out, n_out);
-    for (size_t i = 0; i < n_b; i++) std_out[i] = sqrtf(std_out[i]);
+    /* floor delta: at rho < ~-52 sigma^2 underflows to 0 in float, and the
+     * backward pass divides by sqrt(delta) */
+    for (size_t i = 0; i < n_b; i++) std_out[i] = sqrtf(std_out[i] > 1e-30f ? std_out[i] : 1e-30f);
     /* gamma = A mu + mu_b */
     bns_dense_forward(a, batch, n_in, n_out, weight_mu, bias_mu, b);
     for (size_t i = 0; i < n_b; i++) b[i] += std_out[i] * zeta[i];
