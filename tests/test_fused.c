@@ -97,11 +97,31 @@ static void test_grad_gaussian_prior(void **state) {
     check_grad_matches(&p);
 }
 
+static void test_gaussian_kl_matches_reference(void **state) {
+    (void)state;
+    static float mu[N], rho[N], unused[N], sigma[N], sig_rho[N], gmu_f[N], grho_f[N], gmu_r[N], grho_r[N];
+    make_inputs(mu, rho, unused);
+    bns_fused_posterior_prepare(rho, N, sigma, sig_rho);
+    memset(gmu_f, 0, sizeof gmu_f);
+    memset(grho_f, 0, sizeof grho_f);
+    memset(gmu_r, 0, sizeof gmu_r);
+    memset(grho_r, 0, sizeof grho_r);
+    double kl_f = bns_fused_gaussian_kl_grad(mu, rho, sigma, sig_rho, N, 0.7, 0.3, gmu_f, grho_f);
+    double kl_r = bns_gaussian_kl_accumulate_grad(mu, rho, N, 0.7, 0.3, gmu_r, grho_r);
+    check_close(gmu_f, gmu_r, N, 1e-5, 1e-7, "grad_mu");
+    check_close(grho_f, grho_r, N, 1e-4, 1e-6, "grad_rho");
+    if (!(fabs(kl_f - kl_r) <= 1e-5 * fabs(kl_r))) {
+        print_error("KL: fused %.9g vs reference %.9g\n", kl_f, kl_r);
+        fail();
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sample_matches_reference),
         cmocka_unit_test(test_grad_mixture_prior),
         cmocka_unit_test(test_grad_gaussian_prior),
+        cmocka_unit_test(test_gaussian_kl_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

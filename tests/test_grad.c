@@ -591,8 +591,9 @@ static void test_objective_pieces(void **state) {
     size_t n = c.m.arch.n_weights;
     double kl = 0;
     for (size_t i = 0; i < n; i++) kl += bns_gaussian_kl(c.m.params[i], bns_softplus(c.m.params[n + i]), 0.5);
-    assert_true(fabs(st.kl - kl) <= 1e-9 * fabs(kl));
-    assert_true(fabs(st.reg_per_example - kl / c.obj.n_train) <= 1e-9 * fabs(kl));
+    /* the LRT KL comes from the fused float kernel: float-level agreement */
+    assert_true(fabs(st.kl - kl) <= 1e-5 * fabs(kl));
+    assert_true(fabs(st.reg_per_example - st.kl / c.obj.n_train) <= 1e-12 * fabs(kl));
     method_teardown(&c);
 }
 

@@ -57,6 +57,10 @@ double bns_fused_bbb_grad(const float *rho, const float *sigma, const float *sig
                           const float *w, const float *grad_w, size_t n, const bns_prior *prior,
                           double kl_scale, float *grad_mu, float *grad_rho);
 
+/* As bns_gaussian_kl_accumulate_grad, from the prepared sigma and sigmoid(rho). */
+double bns_fused_gaussian_kl_grad(const float *mu, const float *rho, const float *sigma, const float *sigmoid_rho,
+                                  size_t n, double sigma_p, double kl_scale, float *grad_mu, float *grad_rho);
+
 /* Optimizer updates (PyTorch conventions). */
 void bns_sgd_momentum_update(float *param, const float *grad, float *velocity, size_t n, float lr,
                              float momentum);

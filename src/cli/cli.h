@@ -3,6 +3,7 @@
 #define BNNSWEEP_CLI_H
 
 int cmd_train(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Exit statuses shared by all subcommands. */
 enum { BNS_EXIT_OK = 0, BNS_EXIT_ERROR = 1, BNS_EXIT_USAGE = 2, BNS_EXIT_DIVERGED = 3 };

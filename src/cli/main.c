@@ -10,6 +10,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"train", cmd_train, "train one model (deterministic, bbb, lrt) on MNIST and save it to HDF5"},
+    {"bench", cmd_bench, "measure epoch times against the GEMM bound, and prediction throughput"},
 };
 
 static void usage(FILE *out) {

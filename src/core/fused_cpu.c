@@ -119,3 +119,28 @@ double bns_fused_bbb_grad(const float *rho, const float *sigma, const float *sig
     }
     return kl;
 }
+
+double bns_fused_gaussian_kl_grad(const float *mu, const float *rho, const float *sigma, const float *sigmoid_rho,
+                                  size_t n, double sigma_p, double kl_scale, float *grad_mu, float *grad_rho) {
+    /* KL = log(sp/sq) + (sq^2 + mu^2)/(2 sp^2) - 1/2 (METHODS.md s.2) */
+    const float inv_var_p = (float)(1.0 / (sigma_p * sigma_p)), log_sp = (float)log(sigma_p), kls = (float)kl_scale;
+    double kl = 0.0;
+    float kl_terms[CHUNK];
+    for (size_t begin = 0; begin < n; begin += CHUNK) {
+        size_t count = n - begin < CHUNK ? n - begin : CHUNK;
+        const float *restrict m_ = mu + begin, *restrict r_ = rho + begin, *restrict s_ = sigma + begin,
+                    *restrict sr_ = sigmoid_rho + begin;
+        float *restrict gm_ = grad_mu + begin, *restrict gr_ = grad_rho + begin;
+        for (size_t q = 0; q < count; q++) {
+            float r = r_[q], s = max_f(s_[q], 1e-30f), m = m_[q];
+            float ratio_direct = sr_[q] / s, log_s = logf(s);
+            float ratio = r < -20.0f ? 1.0f : ratio_direct;      /* sigmoid(rho) / sigma */
+            float log_sigma = r < -20.0f ? r : log_s;
+            gm_[q] += kls * m * inv_var_p;
+            gr_[q] += kls * (-ratio + s * sr_[q] * inv_var_p);  /* dKL/dsq * dsq/drho */
+            kl_terms[q] = log_sp - log_sigma + 0.5f * (s * s + m * m) * inv_var_p - 0.5f;
+        }
+        for (size_t q = 0; q < count; q++) kl += kl_terms[q];
+    }
+    return kl;
+}

@@ -23,6 +23,7 @@ typedef struct {
     float *zeta[BNS_MAX_LAYERS];
     float *grad_act[2];
     float *var;                       /* sigma^2 of every parameter (P) */
+    float *sigma, *sigmoid_rho;       /* softplus(rho) and its derivative (P) */
     float *grad_mu_sample, *grad_var_sample;
 } lrt_trainer;
 
@@ -53,6 +54,8 @@ static void *lrt_trainer_create(const bns_model *m, int max_batch) {
     }
     for (int i = 0; i < 2; i++) t->grad_act[i] = bns_xmalloc(sizeof(float) * (size_t)max_batch * arch->max_width);
     t->var = bns_xmalloc(sizeof(float) * arch->n_weights);
+    t->sigma = bns_xmalloc(sizeof(float) * arch->n_weights);
+    t->sigmoid_rho = bns_xmalloc(sizeof(float) * arch->n_weights);
     t->grad_mu_sample = bns_xmalloc(sizeof(float) * arch->n_weights);
     t->grad_var_sample = bns_xmalloc(sizeof(float) * arch->n_weights);
     return t;
@@ -70,6 +73,8 @@ static void lrt_trainer_free(void *trainer) {
     free(t->grad_act[0]);
     free(t->grad_act[1]);
     free(t->var);
+    free(t->sigma);
+    free(t->sigmoid_rho);
     free(t->grad_mu_sample);
     free(t->grad_var_sample);
     free(t);
@@ -84,10 +89,8 @@ static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, con
     const float *mu = m->params, *rho = m->params + n;
     float *grad_mu = grad, *grad_rho = grad + n;
 
-    for (size_t i = 0; i < n; i++) {
-        float sigma = (float)bns_softplus(rho[i]);
-        t->var[i] = sigma * sigma;
-    }
+    bns_fused_posterior_prepare(rho, n, t->sigma, t->sigmoid_rho);
+    for (size_t i = 0; i < n; i++) t->var[i] = t->sigma[i] * t->sigma[i];
     memset(grad, 0, sizeof(float) * 2 * n);
     uint64_t noise_per_sample = 0;
     for (int l = 0; l < L; l++) noise_per_sample += (uint64_t)batch * arch->width[l + 1];
@@ -126,14 +129,14 @@ static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, con
         }
         /* d/d rho = d/d sigma^2 * 2 sigma * sigmoid(rho) */
         for (size_t i = 0; i < n; i++) {
-            double r = rho[i];
             grad_mu[i] += t->grad_mu_sample[i];
-            grad_rho[i] += (float)(t->grad_var_sample[i] * 2.0 * bns_softplus(r) * bns_sigmoid(r));
+            grad_rho[i] += t->grad_var_sample[i] * 2.0f * t->sigma[i] * t->sigmoid_rho[i];
         }
     }
     stats->correct /= S;
     double kl_scale = obj->reg_scale / obj->n_train;
-    stats->kl = bns_gaussian_kl_accumulate_grad(mu, rho, n, m->cfg.prior.sigma, kl_scale, grad_mu, grad_rho);
+    stats->kl = bns_fused_gaussian_kl_grad(mu, rho, t->sigma, t->sigmoid_rho, n, m->cfg.prior.sigma, kl_scale,
+                                           grad_mu, grad_rho);
     stats->reg_per_example = stats->kl / obj->n_train;
 }
 

@@ -1,0 +1,288 @@
+/* cmd_bench.c - `bnnsweep bench`: training and prediction speed against the GEMM bound.
+ *
+ * Times the real code paths (a method's loss_grad plus the optimizer update,
+ * bns_predict_probs) on synthetic MNIST-shaped data, so it needs no data set.
+ * The GEMM bound of an epoch is measured, not assumed: the step's actual
+ * matrix products (forward, weight gradient, input gradient except at the
+ * first layer) are timed alone with the same BLAS and thread count.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "bnnsweep/backend.h"
+#include "bnnsweep/config.h"
+#include "bnnsweep/error.h"
+#include "bnnsweep/method.h"
+#include "bnnsweep/predict.h"
+#include "cli.h"
+
+enum { N_TRAIN = 50000, N_INPUTS = 784, N_CLASSES = 10 };
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void bench_usage(FILE *out) {
+    fprintf(out,
+            "usage: bnnsweep bench [OPTIONS]\n\n"
+            "Measure seconds per training epoch (50,000 MNIST-sized examples, batch 128) of the\n"
+            "deterministic MLP, Bayes by Backprop (scale-mixture prior) and the LRT layer, each\n"
+            "against the measured GEMM lower bound of its epoch, and prediction throughput.\n"
+            "Synthetic data: no data set needed.\n\n"
+            "options:\n"
+            "  --arch LIST       architectures (default FC-100-100-10,FC-1200-1200-10)\n"
+            "  --samples LIST    BBB sample counts S (default 1,2,5,10)\n"
+            "  --fraction F      time this fraction of an epoch and scale up (default 0.2)\n"
+            "  --threads N       BLAS threads (default 1)\n"
+            "  --json FILE       also write the figures as JSON\n"
+            "  --quick           FC-100-100-10 only, S = 1,2, fraction 0.1 (well under a minute)\n");
+}
+
+/* Seconds for `steps` steps of the step's GEMMs alone, S weight samples. */
+static double time_gemm_bound(const bns_arch *arch, int batch, int samples, int lrt, int steps) {
+    size_t maxw = (size_t)arch->max_width;
+    float *a = bns_xcalloc((size_t)batch * maxw, sizeof(float));
+    float *b = bns_xcalloc(maxw * maxw, sizeof(float));
+    float *c = bns_xcalloc((size_t)batch * maxw + maxw * maxw, sizeof(float));
+    int products = lrt ? 2 : 1; /* LRT: a second set of products for the variances */
+    double t0 = now_seconds();
+    for (int s = 0; s < steps; s++)
+        for (int k = 0; k < samples * products; k++)
+            for (int l = 0; l < arch->n_layers; l++) {
+                int n_in = arch->width[l], n_out = arch->width[l + 1];
+                bns_gemm(0, 0, batch, n_out, n_in, 1.0f, a, n_in, b, n_out, 0.0f, c, n_out);
+                bns_gemm(1, 0, n_in, n_out, batch, 1.0f, a, n_in, a, n_out, 0.0f, c, n_out);
+                if (l > 0) bns_gemm(0, 1, batch, n_in, n_out, 1.0f, a, n_out, b, n_out, 0.0f, c, n_in);
+            }
+    double t = now_seconds() - t0;
+    free(a);
+    free(b);
+    free(c);
+    return t;
+}
+
+static double sgemm_gflops(void) {
+    int n = 1024;
+    float *a = bns_xcalloc((size_t)n * n, sizeof(float)), *b = bns_xcalloc((size_t)n * n, sizeof(float)),
+          *c = bns_xcalloc((size_t)n * n, sizeof(float));
+    bns_gemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); /* warm-up */
+    int reps = 5;
+    double t0 = now_seconds();
+    for (int r = 0; r < reps; r++) bns_gemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    double t = now_seconds() - t0;
+    free(a);
+    free(b);
+    free(c);
+    return 2.0 * n * n * (double)n * reps / t / 1e9;
+}
+
+typedef struct {
+    char arch[64], mode[32];
+    int samples;
+    double epoch_s, bound_s;
+} bench_row;
+
+/* Seconds per epoch of `method` through its real loss_grad + SGD update. */
+static double time_training(const char *arch, const char *method, int prior_kind, int samples, double fraction,
+                            const float *x, const uint8_t *y) {
+    bns_config cfg;
+    bns_config_defaults(&cfg);
+    snprintf(cfg.arch, sizeof cfg.arch, "%s", arch);
+    snprintf(cfg.method, sizeof cfg.method, "%s", method);
+    bns_prior_defaults(&cfg.prior, prior_kind);
+    cfg.samples = samples;
+    bns_model m;
+    if (bns_model_create(&cfg, N_INPUTS, &m)) return -1;
+    int batch = cfg.batch_size;
+    int steps_per_epoch = (N_TRAIN + batch - 1) / batch;
+    int steps = (int)(steps_per_epoch * fraction);
+    if (steps < 3) steps = 3;
+    void *trainer = m.method->trainer_create(&m, batch);
+    float *grad = bns_xmalloc(sizeof(float) * m.n_params), *velocity = bns_xcalloc(m.n_params, sizeof(float));
+    bns_objective obj = {1.0 / batch, 1.0, N_TRAIN, 0};
+    bns_step_stats stats;
+    double t0 = 0;
+    for (int s = -2; s < steps; s++) { /* two warm-up steps */
+        if (s == 0) t0 = now_seconds();
+        int first = (int)(((long)(s + 2) * batch) % (N_TRAIN - batch));
+        obj.step = (uint64_t)(s + 3);
+        m.method->loss_grad(trainer, &m, x + (size_t)first * N_INPUTS, y + first, batch, &obj, grad, &stats);
+        bns_sgd_momentum_update(m.params, grad, velocity, m.n_params, (float)cfg.lr, (float)cfg.momentum);
+    }
+    double per_step = (now_seconds() - t0) / steps;
+    m.method->trainer_free(trainer);
+    free(grad);
+    free(velocity);
+    bns_model_free(&m);
+    return per_step * steps_per_epoch;
+}
+
+static int parse_list(const char *text, char items[][64], int max) {
+    int n = 0;
+    const char *p = text;
+    while (*p && n < max) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0 || len >= 64) return -1;
+        memcpy(items[n], p, len);
+        items[n++][len] = '\0';
+        p = comma ? comma + 1 : p + len;
+    }
+    return n;
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *arch_list = "FC-100-100-10,FC-1200-1200-10", *sample_list = "1,2,5,10", *json_path = NULL;
+    double fraction = 0.2;
+    int threads = 1;
+    static const struct option options[] = {
+        {"arch", required_argument, NULL, 'a'}, {"samples", required_argument, NULL, 's'},
+        {"fraction", required_argument, NULL, 'f'}, {"threads", required_argument, NULL, 't'},
+        {"json", required_argument, NULL, 'j'}, {"quick", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'a': arch_list = optarg; break;
+        case 's': sample_list = optarg; break;
+        case 'f':
+            fraction = strtod(optarg, &end);
+            if (*end || !(fraction > 0 && fraction <= 10)) {
+                fprintf(stderr, "bnnsweep bench: --fraction '%s' must be in (0, 10]\n", optarg);
+                return BNS_EXIT_USAGE;
+            }
+            break;
+        case 't':
+            threads = (int)strtol(optarg, &end, 10);
+            if (*end || threads < 1) {
+                fprintf(stderr, "bnnsweep bench: --threads '%s' must be a positive count\n", optarg);
+                return BNS_EXIT_USAGE;
+            }
+            break;
+        case 'j': json_path = optarg; break;
+        case 'q': arch_list = "FC-100-100-10"; sample_list = "1,2"; fraction = 0.1; break;
+        case 'h': bench_usage(stdout); return BNS_EXIT_OK;
+        default:
+            fprintf(stderr, "bnnsweep bench: unknown or incomplete option '%s' (see --help)\n", argv[optind - 1]);
+            return BNS_EXIT_USAGE;
+        }
+    }
+    char archs[8][64], sample_text[16][64];
+    int n_arch = parse_list(arch_list, archs, 8), n_samples = parse_list(sample_list, sample_text, 16);
+    if (n_arch < 1 || n_samples < 1) {
+        fprintf(stderr, "bnnsweep bench: --arch and --samples take comma-separated lists\n");
+        return BNS_EXIT_USAGE;
+    }
+    int samples[16];
+    for (int i = 0; i < n_samples; i++) {
+        samples[i] = atoi(sample_text[i]);
+        if (samples[i] < 1 || samples[i] > 100) {
+            fprintf(stderr, "bnnsweep bench: sample count '%s' must be in 1..100\n", sample_text[i]);
+            return BNS_EXIT_USAGE;
+        }
+    }
+    bns_set_blas_threads(threads);
+
+    /* synthetic MNIST-like data: pixels in [0, 2], labels 0..9 */
+    float *x = bns_xmalloc(sizeof(float) * N_TRAIN * N_INPUTS);
+    uint8_t *y = bns_xmalloc(N_TRAIN);
+    bns_stream data = bns_stream_make(1, 0, BNS_PURPOSE_DATA);
+    bns_stream_uniform(&data, 0, 0, (size_t)N_TRAIN * N_INPUTS, x);
+    for (size_t i = 0; i < (size_t)N_TRAIN * N_INPUTS; i++) x[i] *= 2.0f;
+    for (int i = 0; i < N_TRAIN; i++) y[i] = (uint8_t)bns_stream_below(&data, 1, (uint64_t)i, N_CLASSES);
+
+    double gflops = sgemm_gflops();
+    printf("sgemm (1024^3, OpenBLAS, %d thread%s): %.1f GFLOP/s\n", threads, threads > 1 ? "s" : "", gflops);
+    printf("epoch = 50,000 examples, batch 128, timed on %.0f%% of an epoch; bound = the step's GEMMs alone\n\n",
+           fraction * 100);
+    printf("| arch | mode | S | s/epoch | GEMM bound s | ratio |\n| --- | --- | --- | --- | --- | --- |\n");
+    fflush(stdout);
+
+    bench_row rows[128];
+    int n_rows = 0;
+    for (int a = 0; a < n_arch; a++) {
+        bns_arch arch;
+        if (bns_arch_parse(archs[a], N_INPUTS, &arch)) {
+            fprintf(stderr, "bnnsweep bench: %s\n", bns_last_error());
+            free(x);
+            free(y);
+            return BNS_EXIT_USAGE;
+        }
+        int steps_per_epoch = (N_TRAIN + 127) / 128, bound_steps = (int)(steps_per_epoch * fraction);
+        if (bound_steps < 3) bound_steps = 3;
+        struct { const char *method, *mode; int prior, lrt; } kinds[] = {
+            {"deterministic", "deterministic", BNS_PRIOR_MIXTURE, 0},
+            {"bbb", "BBB", BNS_PRIOR_MIXTURE, 0},
+            {"lrt", "LRT", BNS_PRIOR_GAUSSIAN, 1},
+        };
+        for (int k = 0; k < 3; k++) {
+            int count = k == 0 ? 1 : n_samples;
+            for (int i = 0; i < count; i++) {
+                int S = k == 0 ? 1 : samples[i];
+                double epoch = time_training(archs[a], kinds[k].method, kinds[k].prior, S, fraction, x, y);
+                double bound = time_gemm_bound(&arch, 128, S, kinds[k].lrt, bound_steps) * steps_per_epoch / bound_steps;
+                bench_row *r = &rows[n_rows++];
+                snprintf(r->arch, sizeof r->arch, "%s", archs[a]);
+                snprintf(r->mode, sizeof r->mode, "%s", kinds[k].mode);
+                r->samples = S;
+                r->epoch_s = epoch;
+                r->bound_s = bound;
+                printf("| %s | %s | %d | %.3f | %.3f | %.2f |\n", r->arch, r->mode, S, epoch, bound, epoch / bound);
+                fflush(stdout);
+            }
+        }
+    }
+
+    /* prediction throughput on FC-100-100-10 BBB: single sample and a 100-sample ensemble */
+    bns_config cfg;
+    bns_config_defaults(&cfg);
+    bns_model m;
+    bns_model_create(&cfg, N_INPUTS, &m);
+    bns_predictor pred;
+    bns_predictor_init(&pred, &m);
+    size_t rows_eval = 10000;
+    float *probs = bns_xmalloc(sizeof(float) * rows_eval * N_CLASSES);
+    bns_stream stream = bns_stream_make(1, 0, BNS_PURPOSE_PREDICT);
+    double t0 = now_seconds();
+    bns_predict_probs(&pred, &m, x, rows_eval, 1, &stream, 0, probs);
+    double single = rows_eval / (now_seconds() - t0);
+    t0 = now_seconds();
+    bns_predict_probs(&pred, &m, x, 1000, 100, &stream, 0, probs);
+    double ensemble = 1000 / (now_seconds() - t0);
+    printf("\nprediction (FC-100-100-10 BBB): single-sample %.0f images/s, 100-sample ensemble %.0f images/s\n",
+           single, ensemble);
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    printf("peak resident memory: %.1f MiB\n", usage.ru_maxrss / 1024.0);
+
+    if (json_path) {
+        FILE *f = fopen(json_path, "w");
+        if (!f) {
+            fprintf(stderr, "bnnsweep bench: cannot write %s\n", json_path);
+        } else {
+            fprintf(f, "{\"threads\": %d, \"sgemm_gflops\": %.2f, \"fraction\": %g, \"rows\": [", threads, gflops, fraction);
+            for (int i = 0; i < n_rows; i++)
+                fprintf(f, "%s\n  {\"arch\": \"%s\", \"mode\": \"%s\", \"samples\": %d, \"epoch_s\": %.4f, \"gemm_bound_s\": %.4f}",
+                        i ? "," : "", rows[i].arch, rows[i].mode, rows[i].samples, rows[i].epoch_s, rows[i].bound_s);
+            fprintf(f, "],\n \"predict_single_images_per_s\": %.0f, \"predict_ensemble100_images_per_s\": %.0f, "
+                       "\"peak_rss_mib\": %.1f}\n", single, ensemble, usage.ru_maxrss / 1024.0);
+            fclose(f);
+        }
+    }
+    free(probs);
+    bns_predictor_free(&pred);
+    bns_model_free(&m);
+    free(x);
+    free(y);
+    return BNS_EXIT_OK;
+}
