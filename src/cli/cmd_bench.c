@@ -37,7 +37,8 @@ static void bench_usage(FILE *out) {
             "Synthetic data: no data set needed.\n\n"
             "options:\n"
             "  --arch LIST       architectures (default FC-100-100-10,FC-1200-1200-10)\n"
-            "  --samples LIST    BBB sample counts S (default 1,2,5,10)\n"
+            "  --samples LIST    BBB and LRT sample counts S (default 1,2,5,10)\n"
+            "  --modes LIST      deterministic,bbb,lrt (default all three)\n"
             "  --fraction F      time this fraction of an epoch and scale up (default 0.2)\n"
             "  --threads N       BLAS threads (default 1)\n"
             "  --json FILE       also write the figures as JSON\n"
@@ -137,14 +138,23 @@ static int parse_list(const char *text, char items[][64], int max) {
     return n;
 }
 
+static int list_contains(const char *list, const char *item) {
+    size_t len = strlen(item);
+    for (const char *p = list; (p = strstr(p, item)) != NULL; p += len)
+        if ((p == list || p[-1] == ',') && (p[len] == ',' || p[len] == '\0')) return 1;
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv) {
     const char *arch_list = "FC-100-100-10,FC-1200-1200-10", *sample_list = "1,2,5,10", *json_path = NULL;
+    const char *mode_list = "deterministic,bbb,lrt";
     double fraction = 0.2;
     int threads = 1;
     static const struct option options[] = {
         {"arch", required_argument, NULL, 'a'}, {"samples", required_argument, NULL, 's'},
         {"fraction", required_argument, NULL, 'f'}, {"threads", required_argument, NULL, 't'},
         {"json", required_argument, NULL, 'j'}, {"quick", no_argument, NULL, 'q'},
+        {"modes", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -170,6 +180,7 @@ int cmd_bench(int argc, char **argv) {
             }
             break;
         case 'j': json_path = optarg; break;
+        case 'm': mode_list = optarg; break;
         case 'q': arch_list = "FC-100-100-10"; sample_list = "1,2"; fraction = 0.1; break;
         case 'h': bench_usage(stdout); return BNS_EXIT_OK;
         default:
@@ -193,12 +204,12 @@ int cmd_bench(int argc, char **argv) {
     }
     bns_set_blas_threads(threads);
 
-    /* synthetic MNIST-like data: pixels in [0, 2], labels 0..9 */
+    /* synthetic MNIST-like data: pixels in [0, 2], about half of them 0; labels 0..9 */
     float *x = bns_xmalloc(sizeof(float) * N_TRAIN * N_INPUTS);
     uint8_t *y = bns_xmalloc(N_TRAIN);
     bns_stream data = bns_stream_make(1, 0, BNS_PURPOSE_DATA);
-    bns_stream_uniform(&data, 0, 0, (size_t)N_TRAIN * N_INPUTS, x);
-    for (size_t i = 0; i < (size_t)N_TRAIN * N_INPUTS; i++) x[i] *= 2.0f;
+    bns_stream_normal(&data, 0, 0, (size_t)N_TRAIN * N_INPUTS, x);
+    for (size_t i = 0; i < (size_t)N_TRAIN * N_INPUTS; i++) x[i] = x[i] > 0.0f ? (x[i] < 2.0f ? x[i] : 2.0f) : 0.0f;
     for (int i = 0; i < N_TRAIN; i++) y[i] = (uint8_t)bns_stream_below(&data, 1, (uint64_t)i, N_CLASSES);
 
     double gflops = sgemm_gflops();
@@ -226,6 +237,7 @@ int cmd_bench(int argc, char **argv) {
             {"lrt", "LRT", BNS_PRIOR_GAUSSIAN, 1},
         };
         for (int k = 0; k < 3; k++) {
+            if (!list_contains(mode_list, kinds[k].method)) continue;
             int count = k == 0 ? 1 : n_samples;
             for (int i = 0; i < count; i++) {
                 int S = k == 0 ? 1 : samples[i];

@@ -87,13 +87,18 @@ static void philox_group(const bns_stream *s, uint64_t sub, uint64_t first_block
 static void normal_group(const bns_stream *s, uint64_t sub, uint64_t group, float out[GROUP_NORMALS]) {
     uint32_t r[4][GROUP_BLOCKS];
     philox_group(s, sub, group * GROUP_BLOCKS, r);
-    /* pair p of block k: (r[0],r[1]) for p = 0, (r[2],r[3]) for p = 1 */
+    /* pair p of block k: (r[0],r[1]) for p = 0, (r[2],r[3]) for p = 1;
+     * pair q = p * GROUP_BLOCKS + k in the flat arrays below */
     float radius[2 * GROUP_BLOCKS], angle[2 * GROUP_BLOCKS], cos_part[2 * GROUP_BLOCKS], sin_part[2 * GROUP_BLOCKS];
-    for (int q = 0; q < 2 * GROUP_BLOCKS; q++) {
-        int p = q / GROUP_BLOCKS, k = q % GROUP_BLOCKS;
-        radius[q] = sqrtf(-2.0f * logf(u32_to_open01(r[2 * p][k])));
-        angle[q] = 6.2831853071795864f * u32_to_open01(r[2 * p + 1][k]);
+    float u_radius[2 * GROUP_BLOCKS], u_angle[2 * GROUP_BLOCKS];
+    for (int k = 0; k < GROUP_BLOCKS; k++) {
+        u_radius[k] = u32_to_open01(r[0][k]);
+        u_angle[k] = u32_to_open01(r[1][k]);
+        u_radius[GROUP_BLOCKS + k] = u32_to_open01(r[2][k]);
+        u_angle[GROUP_BLOCKS + k] = u32_to_open01(r[3][k]);
     }
+    for (int q = 0; q < 2 * GROUP_BLOCKS; q++) radius[q] = sqrtf(-2.0f * logf(u_radius[q]));
+    for (int q = 0; q < 2 * GROUP_BLOCKS; q++) angle[q] = 6.2831853071795864f * u_angle[q];
     /* separate loops, so the compiler keeps vector cosf and sinf rather
      * than fusing them into a scalar sincosf call */
     for (int q = 0; q < 2 * GROUP_BLOCKS; q++) cos_part[q] = radius[q] * cosf(angle[q]);

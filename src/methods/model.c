@@ -106,7 +106,15 @@ void bns_model_sample_weights(const bns_model *m, const bns_stream *stream, uint
         memcpy(w, m->params, sizeof(float) * n);
         return;
     }
-    bns_gauss_sample(m->params, m->params + n, n, stream, index, 0, NULL, w);
+    /* the fused float path in L1-sized chunks; the stream is slice-independent,
+     * so chunking does not change the numbers */
+    enum { CHUNK = 1024 };
+    float sigma[CHUNK], sigmoid_rho[CHUNK], eps[CHUNK];
+    for (size_t begin = 0; begin < n; begin += CHUNK) {
+        size_t count = n - begin < CHUNK ? n - begin : CHUNK;
+        bns_fused_posterior_prepare(m->params + n + begin, count, sigma, sigmoid_rho);
+        bns_fused_sample(m->params + begin, sigma, count, stream, index, begin, eps, w + begin);
+    }
 }
 
 void bns_init_truncated_normal(float *w, const bns_arch *arch, double std, const bns_stream *stream) {
@@ -115,12 +123,12 @@ void bns_init_truncated_normal(float *w, const bns_arch *arch, double std, const
     for (int l = 0; l < arch->n_layers; l++) {
         size_t begin = arch->weight_offset[l], end = arch->bias_offset[l];
         double layer_std = std > 0 ? std : 1.0 / sqrt((double)arch->width[l]);
+        /* every candidate 0 in one pass; the ~4.6% rejected draw again */
+        bns_stream_normal(stream, 0, begin, end - begin, w + begin);
         for (size_t i = begin; i < end; i++) {
-            float z;
-            uint64_t attempt = 0;
-            do {
-                bns_stream_normal(stream, attempt++, i, 1, &z);
-            } while (fabsf(z) > 2.0f);
+            float z = w[i];
+            uint64_t attempt = 1;
+            while (fabsf(z) > 2.0f) bns_stream_normal(stream, attempt++, i, 1, &z);
             w[i] = (float)(layer_std * z);
         }
         memset(w + end, 0, sizeof(float) * (size_t)arch->width[l + 1]);
