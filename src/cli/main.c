@@ -10,6 +10,8 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"train", cmd_train, "train one model (deterministic, bbb, lrt) on MNIST and save it to HDF5"},
+    {"attack", cmd_attack, "build an adversarial set (min-norm, FGSM, PGD, targeted) from a source model"},
+    {"eval", cmd_eval, "evaluate a model on clean, adversarial or OOD sets (accuracy, ensembles, pruning, uncertainty)"},
     {"bench", cmd_bench, "measure epoch times against the GEMM bound, and prediction throughput"},
 };
 
