@@ -70,7 +70,7 @@ static void check_grad_matches(const bns_prior *prior) {
     bns_fused_sample(mu, sigma, N, &noise, 1, 0, eps, w);
     for (int i = 0; i < N; i++) gmu_f[i] = gmu_r[i] = grho_f[i] = grho_r[i] = 0.0f; /* accumulates */
     double kl_scale = 0.3; /* large enough that the prior and entropy terms weigh in the comparison */
-    double kl_f = bns_fused_bbb_grad(rho, sigma, sig_rho, eps, w, gw, N, prior, kl_scale, gmu_f, grho_f);
+    double kl_f = bns_fused_bbb_grad(rho, sigma, sig_rho, eps, w, gw, N, prior, kl_scale, 1, 1, gmu_f, grho_f);
     double kl_r = bns_bbb_accumulate_grad(mu, rho, eps, w, gw, N, prior, kl_scale, gmu_r, grho_r);
     for (int i = 0; i < N; i++) assert_true(isfinite(gmu_f[i]) && isfinite(grho_f[i]));
     check_close(gmu_f, gmu_r, N, 1e-4, 1e-6, "grad_mu");
@@ -80,6 +80,29 @@ static void check_grad_matches(const bns_prior *prior) {
         print_error("KL: fused %.9g vs reference %.9g\n", kl_f, kl_r);
         fail();
     }
+}
+
+/* accumulate = 0 overwrites (garbage in the output is ignored), and
+ * want_kl = 0 leaves the gradients unchanged and returns 0. */
+static void test_grad_flags(void **state) {
+    (void)state;
+    static float mu[N], rho[N], gw[N], sigma[N], sig_rho[N], eps[N], w[N];
+    static float gmu_a[N], grho_a[N], gmu_b[N], grho_b[N];
+    bns_prior prior;
+    bns_prior_defaults(&prior, BNS_PRIOR_MIXTURE);
+    make_inputs(mu, rho, gw);
+    bns_stream noise = bns_stream_make(3, 9, BNS_PURPOSE_WEIGHT);
+    bns_fused_posterior_prepare(rho, N, sigma, sig_rho);
+    bns_fused_sample(mu, sigma, N, &noise, 1, 0, eps, w);
+    memset(gmu_a, 0, sizeof gmu_a);
+    memset(grho_a, 0, sizeof grho_a);
+    for (int i = 0; i < N; i++) gmu_b[i] = grho_b[i] = NAN;
+    double kl_a = bns_fused_bbb_grad(rho, sigma, sig_rho, eps, w, gw, N, &prior, 0.3, 1, 1, gmu_a, grho_a);
+    double kl_b = bns_fused_bbb_grad(rho, sigma, sig_rho, eps, w, gw, N, &prior, 0.3, 0, 0, gmu_b, grho_b);
+    assert_true(kl_a != 0.0);
+    assert_true(kl_b == 0.0);
+    assert_memory_equal(gmu_a, gmu_b, sizeof gmu_a);
+    assert_memory_equal(grho_a, grho_b, sizeof grho_a);
 }
 
 static void test_grad_mixture_prior(void **state) {
@@ -106,7 +129,7 @@ static void test_gaussian_kl_matches_reference(void **state) {
     memset(grho_f, 0, sizeof grho_f);
     memset(gmu_r, 0, sizeof gmu_r);
     memset(grho_r, 0, sizeof grho_r);
-    double kl_f = bns_fused_gaussian_kl_grad(mu, rho, sigma, sig_rho, N, 0.7, 0.3, gmu_f, grho_f);
+    double kl_f = bns_fused_gaussian_kl_grad(mu, rho, sigma, sig_rho, N, 0.7, 0.3, 1, gmu_f, grho_f);
     double kl_r = bns_gaussian_kl_accumulate_grad(mu, rho, N, 0.7, 0.3, gmu_r, grho_r);
     check_close(gmu_f, gmu_r, N, 1e-5, 1e-7, "grad_mu");
     check_close(grho_f, grho_r, N, 1e-4, 1e-6, "grad_rho");
@@ -119,6 +142,7 @@ static void test_gaussian_kl_matches_reference(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sample_matches_reference),
+        cmocka_unit_test(test_grad_flags),
         cmocka_unit_test(test_grad_mixture_prior),
         cmocka_unit_test(test_grad_gaussian_prior),
         cmocka_unit_test(test_gaussian_kl_matches_reference),

@@ -457,6 +457,7 @@ static void method_setup(method_ctx *c, const method_case *mc, int reduction, in
     c->obj.reg_scale = c->obj.nll_scale * batch;
     c->obj.n_train = 20; /* small N: the KL term weighs as much as the NLL */
     c->obj.step = 7;
+    c->obj.skip_kl_value = 0;
     c->grad_scratch = malloc(sizeof(float) * c->m.n_params);
     c->wrong_reg_weight = 0;
 }

@@ -52,14 +52,18 @@ void bns_fused_posterior_prepare(const float *rho, size_t n, float *sigma, float
 void bns_fused_sample(const float *mu, const float *sigma, size_t n, const bns_stream *stream, uint64_t sub,
                       uint64_t offset, float *eps, float *w);
 /* As bns_bbb_accumulate_grad, from the prepared sigma and sigmoid(rho);
- * returns log q - log p summed over the n parameters. */
+ * returns log q - log p summed over the n parameters, or 0 without
+ * computing it when want_kl is 0. accumulate = 0 overwrites grad_mu and
+ * grad_rho instead of adding (the first sample of a step). */
 double bns_fused_bbb_grad(const float *rho, const float *sigma, const float *sigmoid_rho, const float *eps,
                           const float *w, const float *grad_w, size_t n, const bns_prior *prior,
-                          double kl_scale, float *grad_mu, float *grad_rho);
+                          double kl_scale, int accumulate, int want_kl, float *grad_mu, float *grad_rho);
 
-/* As bns_gaussian_kl_accumulate_grad, from the prepared sigma and sigmoid(rho). */
+/* As bns_gaussian_kl_accumulate_grad, from the prepared sigma and sigmoid(rho);
+ * the KL's value is computed (and returned) only when want_kl is set. */
 double bns_fused_gaussian_kl_grad(const float *mu, const float *rho, const float *sigma, const float *sigmoid_rho,
-                                  size_t n, double sigma_p, double kl_scale, float *grad_mu, float *grad_rho);
+                                  size_t n, double sigma_p, double kl_scale, int want_kl, float *grad_mu,
+                                  float *grad_rho);
 
 /* Optimizer updates (PyTorch conventions). */
 void bns_sgd_momentum_update(float *param, const float *grad, float *velocity, size_t n, float lr,

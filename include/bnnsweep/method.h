@@ -19,6 +19,7 @@ typedef struct {
     double reg_scale;       /* nll_scale * batch: the weight of a per-example regulariser */
     double n_train;         /* N, the training-set size (the KL is spread over it) */
     uint64_t step;          /* global step number: the substream of per-step noise */
+    int skip_kl_value;      /* 1: the gradient only; stats' kl and reg_per_example may be left 0 */
 } bns_objective;
 
 typedef struct {

@@ -19,8 +19,8 @@ enum bns_train_status {
 };
 
 typedef struct {
-    double train_loss;      /* per-example objective: mean NLL + per-example regulariser */
-    double train_nll;       /* mean NLL */
+    double train_loss;      /* per-example objective: mean NLL + the regulariser at the last step */
+    double train_nll;       /* mean NLL over the epoch */
     double train_kl;        /* KL(q || p) at the last step of the epoch (0 for deterministic) */
     double train_acc;       /* accuracy of the training forward passes */
     double val_acc;

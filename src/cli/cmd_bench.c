@@ -106,7 +106,7 @@ static double time_training(const char *arch, const char *method, int prior_kind
     if (steps < 3) steps = 3;
     void *trainer = m.method->trainer_create(&m, batch);
     float *grad = bns_xmalloc(sizeof(float) * m.n_params), *velocity = bns_xcalloc(m.n_params, sizeof(float));
-    bns_objective obj = {1.0 / batch, 1.0, N_TRAIN, 0};
+    bns_objective obj = {1.0 / batch, 1.0, N_TRAIN, 0, 1};
     bns_step_stats stats;
     double t0 = 0;
     for (int s = -2; s < steps; s++) { /* two warm-up steps */

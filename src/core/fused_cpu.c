@@ -64,13 +64,13 @@ enum { CHUNK = 512 };
 
 double bns_fused_bbb_grad(const float *rho, const float *sigma, const float *sigmoid_rho, const float *eps,
                           const float *w, const float *grad_w, size_t n, const bns_prior *prior,
-                          double kl_scale, float *grad_mu, float *grad_rho) {
+                          double kl_scale, int accumulate, int want_kl, float *grad_mu, float *grad_rho) {
     prior_consts k = constants_of(prior);
     const float kls = (float)kl_scale;
     double kl = 0.0;
     /* Each chunk's log q - log p terms go to a small buffer and are summed
-     * in order in double: the main loop vectorises without reassociating a
-     * float sum, and the total does not depend on the vector width. */
+     * in order in double: the loops vectorise without reassociating a float
+     * sum, and the total does not depend on the vector width. */
     float kl_terms[CHUNK], g_buf[CHUNK], exp_arg[CHUNK], exp_val[CHUNK];
     for (size_t begin = 0; begin < n; begin += CHUNK) {
         size_t count = n - begin < CHUNK ? n - begin : CHUNK;
@@ -92,28 +92,33 @@ double bns_fused_bbb_grad(const float *rho, const float *sigma, const float *sig
         for (size_t q = 0; q < count; q++) exp_val[q] = expf(exp_arg[q]);
         for (size_t q = 0; q < count; q++) {
             float wq = w_[q], u = min_f(wq * wq, 1e30f);
-            float l1 = k.c1 - k.a1 * u, l2 = k.c2 - k.a2 * u;
+            float l1_wins = (k.c1 - k.c2) + (k.a2 - k.a1) * u >= 0.0f;
             float e = exp_val[q];
             /* both responsibilities from e directly: 1 - r1 would lose the
              * small one, and a2 (~6e5) amplifies it */
             float inv = 1.0f / (1.0f + e);
-            float r1 = (l1 >= l2 ? 1.0f : e) * inv, r2 = (l1 >= l2 ? e : 1.0f) * inv;
-            float log_p = max_f(l1, l2) + log1pf(e);
+            float r1 = (l1_wins ? 1.0f : e) * inv, r2 = (l1_wins ? e : 1.0f) * inv;
             float dlog_p = -2.0f * wq * (r1 * k.a1 + r2 * k.a2);
             float g = gw_[q] - kls * dlog_p;
-            gm_[q] += g;
+            gm_[q] = accumulate ? gm_[q] + g : g;
             g_buf[q] = g;
-            kl_terms[q] = -LOG_SQRT_2PI_F - 0.5f * e_[q] * e_[q] - log_p;
         }
         for (size_t q = 0; q < count; q++) {
             float r = r_[q], s = max_f(s_[q], 1e-30f);
-            /* sigmoid(rho)/sigma -> 1 and log sigma -> rho as rho -> -inf */
+            /* sigmoid(rho)/sigma -> 1 as rho -> -inf */
             float ratio_direct = sr_[q] / s;
             float ratio = r < -20.0f ? 1.0f : ratio_direct;
-            float log_s = logf(s);
-            float log_sigma = r < -20.0f ? r : log_s;
-            gr_[q] += g_buf[q] * e_[q] * sr_[q] - kls * ratio;
-            kl_terms[q] -= log_sigma;
+            float g_rho = g_buf[q] * e_[q] * sr_[q] - kls * ratio;
+            gr_[q] = accumulate ? gr_[q] + g_rho : g_rho;
+        }
+        if (!want_kl) continue;
+        for (size_t q = 0; q < count; q++) {
+            float wq = w_[q], u = min_f(wq * wq, 1e30f);
+            float l1 = k.c1 - k.a1 * u, l2 = k.c2 - k.a2 * u;
+            float log_p = max_f(l1, l2) + log1pf(exp_val[q]);
+            float r = r_[q], log_s = logf(max_f(s_[q], 1e-30f));
+            float log_sigma = r < -20.0f ? r : log_s;       /* log sigma -> rho as rho -> -inf */
+            kl_terms[q] = -LOG_SQRT_2PI_F - log_sigma - 0.5f * e_[q] * e_[q] - log_p;
         }
         for (size_t q = 0; q < count; q++) kl += kl_terms[q];
     }
@@ -121,7 +126,8 @@ double bns_fused_bbb_grad(const float *rho, const float *sigma, const float *sig
 }
 
 double bns_fused_gaussian_kl_grad(const float *mu, const float *rho, const float *sigma, const float *sigmoid_rho,
-                                  size_t n, double sigma_p, double kl_scale, float *grad_mu, float *grad_rho) {
+                                  size_t n, double sigma_p, double kl_scale, int want_kl, float *grad_mu,
+                                  float *grad_rho) {
     /* KL = log(sp/sq) + (sq^2 + mu^2)/(2 sp^2) - 1/2 (METHODS.md s.2) */
     const float inv_var_p = (float)(1.0 / (sigma_p * sigma_p)), log_sp = (float)log(sigma_p), kls = (float)kl_scale;
     double kl = 0.0;
@@ -133,11 +139,16 @@ double bns_fused_gaussian_kl_grad(const float *mu, const float *rho, const float
         float *restrict gm_ = grad_mu + begin, *restrict gr_ = grad_rho + begin;
         for (size_t q = 0; q < count; q++) {
             float r = r_[q], s = max_f(s_[q], 1e-30f), m = m_[q];
-            float ratio_direct = sr_[q] / s, log_s = logf(s);
+            float ratio_direct = sr_[q] / s;
             float ratio = r < -20.0f ? 1.0f : ratio_direct;      /* sigmoid(rho) / sigma */
-            float log_sigma = r < -20.0f ? r : log_s;
             gm_[q] += kls * m * inv_var_p;
             gr_[q] += kls * (-ratio + s * sr_[q] * inv_var_p);  /* dKL/dsq * dsq/drho */
+        }
+        if (!want_kl) continue;
+        for (size_t q = 0; q < count; q++) {
+            float r = r_[q], s = max_f(s_[q], 1e-30f), m = m_[q];
+            float log_s = logf(s);
+            float log_sigma = r < -20.0f ? r : log_s;
             kl_terms[q] = log_sp - log_sigma + 0.5f * (s * s + m * m) * inv_var_p - 0.5f;
         }
         for (size_t q = 0; q < count; q++) kl += kl_terms[q];

@@ -74,7 +74,6 @@ static void bbb_loss_grad(void *trainer, const bns_model *m, const float *x, con
     for (int s = 0; s < S; s++)
         bns_fused_sample(mu, t->sigma, n, &t->noise, obj->step, (uint64_t)s * n, t->eps + (size_t)s * n,
                          t->w + (size_t)s * n);
-    for (size_t i = 0; i < 2 * n; i++) grad[i] = 0.0f;
     stats->nll_sum = 0.0;
     stats->kl = 0.0;
     stats->correct = 0;
@@ -86,7 +85,7 @@ static void bbb_loss_grad(void *trainer, const bns_model *m, const float *x, con
         stats->correct += bns_count_correct(logits, y, batch, n_classes);
         bns_mlp_backward(arch, w, batch, &t->ws, t->grad_logits, t->grad_w, NULL);
         stats->kl += bns_fused_bbb_grad(rho, t->sigma, t->sigmoid_rho, eps, w, t->grad_w, n, &m->cfg.prior,
-                                        kl_scale, grad_mu, grad_rho) / S;
+                                        kl_scale, s > 0, !obj->skip_kl_value, grad_mu, grad_rho) / S;
     }
     stats->correct /= S;
     stats->reg_per_example = stats->kl / obj->n_train;

@@ -136,7 +136,7 @@ static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, con
     stats->correct /= S;
     double kl_scale = obj->reg_scale / obj->n_train;
     stats->kl = bns_fused_gaussian_kl_grad(mu, rho, t->sigma, t->sigmoid_rho, n, m->cfg.prior.sigma, kl_scale,
-                                           grad_mu, grad_rho);
+                                           !obj->skip_kl_value, grad_mu, grad_rho);
     stats->reg_per_example = stats->kl / obj->n_train;
 }
 
