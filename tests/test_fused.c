@@ -5,11 +5,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "bnnsweep/backend.h"
+#include "bnnsweep/method.h"
+#include "bnnsweep/train.h"
 
 enum { N = 3000 };
 
@@ -70,7 +73,7 @@ static void check_grad_matches(const bns_prior *prior) {
     bns_fused_sample(mu, sigma, N, &noise, 1, 0, eps, w);
     for (int i = 0; i < N; i++) gmu_f[i] = gmu_r[i] = grho_f[i] = grho_r[i] = 0.0f; /* accumulates */
     double kl_scale = 0.3; /* large enough that the prior and entropy terms weigh in the comparison */
-    double kl_f = bns_fused_bbb_grad(rho, sigma, sig_rho, eps, w, gw, N, prior, kl_scale, 1, 1, gmu_f, grho_f);
+    double kl_f = bns_fused_bbb_grad(rho, sigma, sig_rho, eps, w, gw, N, prior, kl_scale, 1, 1, gmu_f, grho_f, NULL, NULL);
     double kl_r = bns_bbb_accumulate_grad(mu, rho, eps, w, gw, N, prior, kl_scale, gmu_r, grho_r);
     for (int i = 0; i < N; i++) assert_true(isfinite(gmu_f[i]) && isfinite(grho_f[i]));
     check_close(gmu_f, gmu_r, N, 1e-4, 1e-6, "grad_mu");
@@ -97,8 +100,8 @@ static void test_grad_flags(void **state) {
     memset(gmu_a, 0, sizeof gmu_a);
     memset(grho_a, 0, sizeof grho_a);
     for (int i = 0; i < N; i++) gmu_b[i] = grho_b[i] = NAN;
-    double kl_a = bns_fused_bbb_grad(rho, sigma, sig_rho, eps, w, gw, N, &prior, 0.3, 1, 1, gmu_a, grho_a);
-    double kl_b = bns_fused_bbb_grad(rho, sigma, sig_rho, eps, w, gw, N, &prior, 0.3, 0, 0, gmu_b, grho_b);
+    double kl_a = bns_fused_bbb_grad(rho, sigma, sig_rho, eps, w, gw, N, &prior, 0.3, 1, 1, gmu_a, grho_a, NULL, NULL);
+    double kl_b = bns_fused_bbb_grad(rho, sigma, sig_rho, eps, w, gw, N, &prior, 0.3, 0, 0, gmu_b, grho_b, NULL, NULL);
     assert_true(kl_a != 0.0);
     assert_true(kl_b == 0.0);
     assert_memory_equal(gmu_a, gmu_b, sizeof gmu_a);
@@ -139,6 +142,60 @@ static void test_gaussian_kl_matches_reference(void **state) {
     }
 }
 
+/* The fused BBB step (optimizer applied chunk by chunk inside the gradient
+ * pass) leaves the parameters exactly as loss_grad + a full update would. */
+static void check_fused_step(int optimizer, int samples) {
+    bns_config cfg;
+    bns_config_defaults(&cfg);
+    snprintf(cfg.arch, sizeof cfg.arch, "FC-40-30-10"); /* > 1 chunk of parameters */
+    cfg.optimizer = optimizer;
+    cfg.samples = samples;
+    cfg.lr = 0.01;
+    bns_model fused, plain;
+    assert_int_equal(bns_model_create(&cfg, 50, &fused), 0);
+    assert_int_equal(bns_model_create(&cfg, 50, &plain), 0);
+    assert_non_null(fused.method->train_step);
+    enum { BATCH = 16 };
+    float x[BATCH * 50];
+    uint8_t y[BATCH];
+    bns_stream data = bns_stream_make(5, 0, BNS_PURPOSE_DATA);
+    bns_stream_uniform(&data, 0, 0, BATCH * 50, x);
+    for (int i = 0; i < BATCH; i++) y[i] = (uint8_t)bns_stream_below(&data, 1, (uint64_t)i, 10);
+    void *tf = fused.method->trainer_create(&fused, BATCH), *tp = plain.method->trainer_create(&plain, BATCH);
+    float *grad = malloc(sizeof(float) * fused.n_params);
+    bns_optimizer of, op;
+    bns_optimizer_init(&of, &cfg, fused.n_params);
+    bns_optimizer_init(&op, &cfg, plain.n_params);
+    for (uint64_t step = 1; step <= 3; step++) {
+        bns_objective obj = bns_make_objective(&cfg, BATCH, 1000, step, 1);
+        bns_step_stats sf, sp;
+        bns_train_step(&fused, tf, &of, x, y, BATCH, &obj, grad, &sf);
+        bns_optimizer_begin_step(&op);
+        plain.method->loss_grad(tp, &plain, x, y, BATCH, &obj, grad, &sp);
+        bns_optimizer_update(&op, plain.params, grad, 0, plain.n_params);
+        assert_true(sf.nll_sum == sp.nll_sum && sf.kl == sp.kl);
+    }
+    assert_memory_equal(fused.params, plain.params, sizeof(float) * fused.n_params);
+    bns_optimizer_free(&of);
+    bns_optimizer_free(&op);
+    free(grad);
+    fused.method->trainer_free(tf);
+    plain.method->trainer_free(tp);
+    bns_model_free(&fused);
+    bns_model_free(&plain);
+}
+
+static void test_fused_step_sgd(void **state) {
+    (void)state;
+    check_fused_step(BNS_OPT_SGD, 1);
+    check_fused_step(BNS_OPT_SGD, 3);
+}
+
+static void test_fused_step_adam(void **state) {
+    (void)state;
+    check_fused_step(BNS_OPT_ADAM, 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sample_matches_reference),
@@ -146,6 +203,8 @@ int main(void) {
         cmocka_unit_test(test_grad_mixture_prior),
         cmocka_unit_test(test_grad_gaussian_prior),
         cmocka_unit_test(test_gaussian_kl_matches_reference),
+        cmocka_unit_test(test_fused_step_sgd),
+        cmocka_unit_test(test_fused_step_adam),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

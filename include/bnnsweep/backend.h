@@ -46,6 +46,10 @@ double bns_gaussian_kl_accumulate_grad(const float *mu, const float *rho, size_t
  * Same maths as bns_gauss_sample / bns_bbb_accumulate_grad in float, one
  * vectorised pass each (libmvec); tests hold them to the reference above. */
 
+/* Called by a kernel when parameters [begin, begin + count) are final (e.g.
+ * to apply the optimizer while they are in cache); NULL for none. */
+typedef void (*bns_chunk_done)(void *ctx, size_t begin, size_t count);
+
 /* Per-parameter quantities that depend on rho only, computed once per step. */
 void bns_fused_posterior_prepare(const float *rho, size_t n, float *sigma, float *sigmoid_rho);
 /* w = mu + sigma * eps with eps = normals [offset, offset + n) of substream sub. */
@@ -57,7 +61,8 @@ void bns_fused_sample(const float *mu, const float *sigma, size_t n, const bns_s
  * grad_rho instead of adding (the first sample of a step). */
 double bns_fused_bbb_grad(const float *rho, const float *sigma, const float *sigmoid_rho, const float *eps,
                           const float *w, const float *grad_w, size_t n, const bns_prior *prior,
-                          double kl_scale, int accumulate, int want_kl, float *grad_mu, float *grad_rho);
+                          double kl_scale, int accumulate, int want_kl, float *grad_mu, float *grad_rho,
+                          bns_chunk_done chunk_done, void *chunk_ctx);
 
 /* As bns_gaussian_kl_accumulate_grad, from the prepared sigma and sigmoid(rho);
  * the KL's value is computed (and returned) only when want_kl is set. */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "bnnsweep/model.h"
+#include "bnnsweep/optim.h"
 
 /* The minibatch objective is nll_scale * (sum_i NLL_i + batch * per_example_reg),
  * where per_example_reg is KL/N (Bayesian) or lambda * penalty (L2):
@@ -42,6 +43,11 @@ typedef struct bns_method {
     /* Objective value pieces and its gradient w.r.t. m->params (overwritten). */
     void (*loss_grad)(void *trainer, const bns_model *m, const float *x, const uint8_t *y, int batch,
                       const bns_objective *obj, float *grad, bns_step_stats *stats);
+    /* Optional fused step: loss_grad followed by the optimizer's update of
+     * every parameter, done in fewer passes over memory. Must leave the
+     * parameters exactly as that sequence would. NULL: training does the two. */
+    void (*train_step)(void *trainer, bns_model *m, const float *x, const uint8_t *y, int batch,
+                       const bns_objective *obj, bns_optimizer *opt, float *grad, bns_step_stats *stats);
 } bns_method;
 
 const bns_method *bns_method_find(const char *name);

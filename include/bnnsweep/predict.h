@@ -3,6 +3,8 @@
  * p(y|x) = (1/N) sum_n softmax(f(x; w_n)) over weight samples w_n drawn from
  * a stream (METHODS.md s.1 "Prediction"), or softmax(f(x; mean weights)).
  * A predictor owns every buffer it needs: nothing is allocated per call.
+ * An optional pruning mask (METHODS.md s.4 "Pruning") zeroes weights of every
+ * sample after it is drawn (and of the mean weights).
  */
 #ifndef BNNSWEEP_PREDICT_H
 #define BNNSWEEP_PREDICT_H
@@ -14,6 +16,8 @@ typedef struct {
     int chunk_rows;          /* rows per forward pass */
     float *w;                /* one weight sample */
     float *chunk_probs;      /* chunk_rows x classes */
+    const uint8_t *mask;     /* NULL, or arch.n_weights flags: 0 = weight set to exactly 0
+                                in every sample (not owned; see evaluate.h bns_snr_mask) */
 } bns_predictor;
 
 void bns_predictor_init(bns_predictor *p, const bns_model *m);
@@ -24,6 +28,12 @@ void bns_predictor_free(bns_predictor *p);
  * for a deterministic model). */
 void bns_predict_probs(bns_predictor *p, const bns_model *m, const float *x, size_t rows, int n_samples,
                        const bns_stream *stream, uint64_t first, float *probs);
+
+/* As bns_predict_probs, and mean_entropy (rows, may be NULL) = mean over the
+ * samples of each sample's predictive entropy H(softmax(f(x; w_s))) in nats,
+ * the second term of BALD (METHODS.md s.6). */
+void bns_predict_probs_entropy(bns_predictor *p, const bns_model *m, const float *x, size_t rows, int n_samples,
+                               const bns_stream *stream, uint64_t first, float *probs, float *mean_entropy);
 
 /* fraction of rows whose argmax is the label */
 double bns_accuracy_of_probs(const float *probs, const uint8_t *labels, size_t rows, int n_classes);

@@ -10,7 +10,9 @@
 #define BNNSWEEP_TRAIN_H
 
 #include "bnnsweep/dataset.h"
+#include "bnnsweep/method.h"
 #include "bnnsweep/model.h"
+#include "bnnsweep/optim.h"
 
 enum bns_train_status {
     BNS_TRAIN_MAX_EPOCHS = 0,   /* ran all max_epochs */
@@ -45,6 +47,13 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
               bns_epoch_callback on_epoch, void *ctx);
 void bns_train_history_free(bns_train_history *h);
 const char *bns_train_status_name(int status);
+
+/* The objective of a minibatch of `rows` (METHODS.md s.1 and method.h). */
+bns_objective bns_make_objective(const bns_config *cfg, int rows, size_t n_train, uint64_t step, int want_kl);
+/* One optimisation step as bns_train takes it: the method's fused
+ * train_step when it has one, else loss_grad and a full update. */
+void bns_train_step(bns_model *m, void *trainer, bns_optimizer *opt, const float *x, const uint8_t *y, int rows,
+                    const bns_objective *obj, float *grad, bns_step_stats *stats);
 
 /* Validation accuracy as training measures it (cfg.val_samples). */
 double bns_validation_accuracy(const bns_model *m, const bns_dataset *val);

@@ -18,6 +18,7 @@
 #include "bnnsweep/error.h"
 #include "bnnsweep/method.h"
 #include "bnnsweep/predict.h"
+#include "bnnsweep/train.h"
 #include "cli.h"
 
 enum { N_TRAIN = 50000, N_INPUTS = 784, N_CLASSES = 10 };
@@ -105,21 +106,21 @@ static double time_training(const char *arch, const char *method, int prior_kind
     int steps = (int)(steps_per_epoch * fraction);
     if (steps < 3) steps = 3;
     void *trainer = m.method->trainer_create(&m, batch);
-    float *grad = bns_xmalloc(sizeof(float) * m.n_params), *velocity = bns_xcalloc(m.n_params, sizeof(float));
-    bns_objective obj = {1.0 / batch, 1.0, N_TRAIN, 0, 1};
+    float *grad = bns_xmalloc(sizeof(float) * m.n_params);
+    bns_optimizer opt;
+    bns_optimizer_init(&opt, &cfg, m.n_params);
     bns_step_stats stats;
     double t0 = 0;
     for (int s = -2; s < steps; s++) { /* two warm-up steps */
         if (s == 0) t0 = now_seconds();
         int first = (int)(((long)(s + 2) * batch) % (N_TRAIN - batch));
-        obj.step = (uint64_t)(s + 3);
-        m.method->loss_grad(trainer, &m, x + (size_t)first * N_INPUTS, y + first, batch, &obj, grad, &stats);
-        bns_sgd_momentum_update(m.params, grad, velocity, m.n_params, (float)cfg.lr, (float)cfg.momentum);
+        bns_objective obj = bns_make_objective(&cfg, batch, N_TRAIN, (uint64_t)(s + 3), 0);
+        bns_train_step(&m, trainer, &opt, x + (size_t)first * N_INPUTS, y + first, batch, &obj, grad, &stats);
     }
     double per_step = (now_seconds() - t0) / steps;
     m.method->trainer_free(trainer);
     free(grad);
-    free(velocity);
+    bns_optimizer_free(&opt);
     bns_model_free(&m);
     return per_step * steps_per_epoch;
 }

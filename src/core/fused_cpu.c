@@ -64,7 +64,8 @@ enum { CHUNK = 512 };
 
 double bns_fused_bbb_grad(const float *rho, const float *sigma, const float *sigmoid_rho, const float *eps,
                           const float *w, const float *grad_w, size_t n, const bns_prior *prior,
-                          double kl_scale, int accumulate, int want_kl, float *grad_mu, float *grad_rho) {
+                          double kl_scale, int accumulate, int want_kl, float *grad_mu, float *grad_rho,
+                          bns_chunk_done chunk_done, void *chunk_ctx) {
     prior_consts k = constants_of(prior);
     const float kls = (float)kl_scale;
     double kl = 0.0;
@@ -74,6 +75,7 @@ double bns_fused_bbb_grad(const float *rho, const float *sigma, const float *sig
     float kl_terms[CHUNK], g_buf[CHUNK], exp_arg[CHUNK], exp_val[CHUNK];
     for (size_t begin = 0; begin < n; begin += CHUNK) {
         size_t count = n - begin < CHUNK ? n - begin : CHUNK;
+        { /* the restrict pointers' block ends before chunk_done may write rho */
         /* restrict: the arrays never overlap, and saying so spares the
          * compiler a runtime alias check per pair of them */
         const float *restrict r_ = rho + begin, *restrict s_ = sigma + begin,
@@ -111,16 +113,19 @@ double bns_fused_bbb_grad(const float *rho, const float *sigma, const float *sig
             float g_rho = g_buf[q] * e_[q] * sr_[q] - kls * ratio;
             gr_[q] = accumulate ? gr_[q] + g_rho : g_rho;
         }
-        if (!want_kl) continue;
-        for (size_t q = 0; q < count; q++) {
-            float wq = w_[q], u = min_f(wq * wq, 1e30f);
-            float l1 = k.c1 - k.a1 * u, l2 = k.c2 - k.a2 * u;
-            float log_p = max_f(l1, l2) + log1pf(exp_val[q]);
-            float r = r_[q], log_s = logf(max_f(s_[q], 1e-30f));
-            float log_sigma = r < -20.0f ? r : log_s;       /* log sigma -> rho as rho -> -inf */
-            kl_terms[q] = -LOG_SQRT_2PI_F - log_sigma - 0.5f * e_[q] * e_[q] - log_p;
+        if (want_kl) {
+            for (size_t q = 0; q < count; q++) {
+                float wq = w_[q], u = min_f(wq * wq, 1e30f);
+                float l1 = k.c1 - k.a1 * u, l2 = k.c2 - k.a2 * u;
+                float log_p = max_f(l1, l2) + log1pf(exp_val[q]);
+                float r = r_[q], log_s = logf(max_f(s_[q], 1e-30f));
+                float log_sigma = r < -20.0f ? r : log_s;   /* log sigma -> rho as rho -> -inf */
+                kl_terms[q] = -LOG_SQRT_2PI_F - log_sigma - 0.5f * e_[q] * e_[q] - log_p;
+            }
+            for (size_t q = 0; q < count; q++) kl += kl_terms[q];
         }
-        for (size_t q = 0; q < count; q++) kl += kl_terms[q];
+        }
+        if (chunk_done) chunk_done(chunk_ctx, begin, count);
     }
     return kl;
 }

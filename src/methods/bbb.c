@@ -59,9 +59,24 @@ static void bbb_trainer_free(void *trainer) {
     free(t);
 }
 
-static void bbb_loss_grad(void *trainer, const bns_model *m, const float *x, const uint8_t *y, int batch,
-                          const bns_objective *obj, float *grad, bns_step_stats *stats) {
-    bbb_trainer *t = trainer;
+/* The optimizer update of one finished chunk of mu and of rho. */
+typedef struct {
+    bns_optimizer *opt;
+    float *params;
+    const float *grad;
+    size_t n;
+} chunk_update;
+
+static void update_chunk(void *ctx, size_t begin, size_t count) {
+    chunk_update *c = ctx;
+    bns_optimizer_update(c->opt, c->params, c->grad, begin, count);
+    bns_optimizer_update(c->opt, c->params, c->grad, c->n + begin, count);
+}
+
+/* One step; with opt, each chunk of the last sample's gradient pass is
+ * applied to mu and rho as soon as it is final (still in cache). */
+static void bbb_run(bbb_trainer *t, const bns_model *m, const float *x, const uint8_t *y, int batch,
+                    const bns_objective *obj, bns_optimizer *opt, float *grad, bns_step_stats *stats) {
     const bns_arch *arch = &m->arch;
     size_t n = arch->n_weights;
     int n_classes = arch->width[arch->n_layers], S = t->samples;
@@ -84,11 +99,24 @@ static void bbb_loss_grad(void *trainer, const bns_model *m, const float *x, con
                                            t->grad_logits) / S;
         stats->correct += bns_count_correct(logits, y, batch, n_classes);
         bns_mlp_backward(arch, w, batch, &t->ws, t->grad_logits, t->grad_w, NULL);
+        chunk_update update = {opt, m->params, grad, n};
+        int last = s + 1 == S;
         stats->kl += bns_fused_bbb_grad(rho, t->sigma, t->sigmoid_rho, eps, w, t->grad_w, n, &m->cfg.prior,
-                                        kl_scale, s > 0, !obj->skip_kl_value, grad_mu, grad_rho) / S;
+                                        kl_scale, s > 0, !obj->skip_kl_value, grad_mu, grad_rho,
+                                        opt && last ? update_chunk : NULL, &update) / S;
     }
     stats->correct /= S;
     stats->reg_per_example = stats->kl / obj->n_train;
+}
+
+static void bbb_loss_grad(void *trainer, const bns_model *m, const float *x, const uint8_t *y, int batch,
+                          const bns_objective *obj, float *grad, bns_step_stats *stats) {
+    bbb_run(trainer, m, x, y, batch, obj, NULL, grad, stats);
+}
+
+static void bbb_train_step(void *trainer, bns_model *m, const float *x, const uint8_t *y, int batch,
+                           const bns_objective *obj, bns_optimizer *opt, float *grad, bns_step_stats *stats) {
+    bbb_run(trainer, m, x, y, batch, obj, opt, grad, stats);
 }
 
 const bns_method bns_method_bbb = {
@@ -100,4 +128,5 @@ const bns_method bns_method_bbb = {
     .trainer_create = bbb_trainer_create,
     .trainer_free = bbb_trainer_free,
     .loss_grad = bbb_loss_grad,
+    .train_step = bbb_train_step,
 };

@@ -8,6 +8,7 @@
 #include "bnnsweep/backend.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/method.h"
+#include "bnnsweep/optim.h"
 #include "bnnsweep/predict.h"
 #include "bnnsweep/train.h"
 
@@ -48,6 +49,27 @@ double bns_validation_accuracy(const bns_model *m, const bns_dataset *val) {
     return acc;
 }
 
+bns_objective bns_make_objective(const bns_config *cfg, int rows, size_t n_train, uint64_t step, int want_kl) {
+    bns_objective obj;
+    obj.nll_scale = cfg->reduction == BNS_REDUCE_SUM ? 1.0 : 1.0 / rows;
+    obj.reg_scale = obj.nll_scale * rows;
+    obj.n_train = (double)n_train;
+    obj.step = step;
+    obj.skip_kl_value = !want_kl;
+    return obj;
+}
+
+void bns_train_step(bns_model *m, void *trainer, bns_optimizer *opt, const float *x, const uint8_t *y, int rows,
+                    const bns_objective *obj, float *grad, bns_step_stats *stats) {
+    bns_optimizer_begin_step(opt);
+    if (m->method->train_step) {
+        m->method->train_step(trainer, m, x, y, rows, obj, opt, grad, stats);
+    } else {
+        m->method->loss_grad(trainer, m, x, y, rows, obj, grad, stats);
+        bns_optimizer_update(opt, m->params, grad, 0, m->n_params);
+    }
+}
+
 int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bns_train_history *h,
               bns_epoch_callback on_epoch, void *ctx) {
     const bns_config *cfg = &m->cfg;
@@ -70,8 +92,8 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
     float *x_batch = bns_xmalloc(sizeof(float) * batch * d);
     uint8_t *y_batch = bns_xmalloc(batch);
     float *grad = bns_xmalloc(sizeof(float) * P);
-    float *state1 = bns_xcalloc(P, sizeof(float)); /* momentum velocity, or Adam's m */
-    float *state2 = cfg->optimizer == BNS_OPT_ADAM ? bns_xcalloc(P, sizeof(float)) : NULL;
+    bns_optimizer opt;
+    bns_optimizer_init(&opt, cfg, P);
     float *best = bns_xmalloc(sizeof(float) * P);
     float *val_probs = bns_xmalloc(sizeof(float) * val->n * val->n_classes);
     bns_predictor pred;
@@ -96,16 +118,11 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
                 memcpy(x_batch + (size_t)i * d, train->x + src * d, sizeof(float) * d);
                 y_batch[i] = train->y[src];
             }
-            bns_objective obj;
-            obj.nll_scale = cfg->reduction == BNS_REDUCE_SUM ? 1.0 : 1.0 / rows;
-            obj.reg_scale = obj.nll_scale * rows;
-            obj.n_train = (double)n;
-            obj.step = ++step;
             /* the KL's value (not its gradient) costs two logs per weight:
              * computed for the epoch's last step, which the epoch line reports */
-            obj.skip_kl_value = b + 1 < n_batches;
+            bns_objective obj = bns_make_objective(cfg, rows, n, ++step, b + 1 == n_batches);
             bns_step_stats stats;
-            m->method->loss_grad(trainer, m, x_batch, y_batch, rows, &obj, grad, &stats);
+            bns_train_step(m, trainer, &opt, x_batch, y_batch, rows, &obj, grad, &stats);
             if (!isfinite(stats.nll_sum) || !isfinite(stats.reg_per_example)) {
                 diverged = 1;
                 snprintf(h->message, sizeof h->message,
@@ -117,11 +134,6 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
             reg_last = stats.reg_per_example;
             kl_last = stats.kl;
             correct += stats.correct;
-            if (cfg->optimizer == BNS_OPT_ADAM)
-                bns_adam_update(m->params, grad, state1, state2, P, (float)cfg->lr, (float)cfg->beta1,
-                                (float)cfg->beta2, (float)cfg->adam_eps, (long)step);
-            else
-                bns_sgd_momentum_update(m->params, grad, state1, P, (float)cfg->lr, (float)cfg->momentum);
         }
         if (diverged) {
             h->status = BNS_TRAIN_DIVERGED;
@@ -165,8 +177,7 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
     free(x_batch);
     free(y_batch);
     free(grad);
-    free(state1);
-    free(state2);
+    bns_optimizer_free(&opt);
     free(best);
     free(val_probs);
     return 0;
