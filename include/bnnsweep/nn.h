@@ -36,6 +36,11 @@ void bns_softmax(const float *logits, int batch, int n_classes, float *probs);
 void bns_lrt_forward(const float *a, int batch, int n_in, int n_out, const float *weight_mu,
                      const float *bias_mu, const float *weight_var, const float *bias_var,
                      const float *zeta, float *act_sq, float *std_out, float *b);
+/* The noise-free part of bns_lrt_forward: act_sq, std_out = sqrt(delta) and
+ * gamma. A layer whose input is the same for every sample (the first) needs
+ * it once per step; each sample then adds std_out * zeta. */
+void bns_lrt_moments(const float *a, int batch, int n_in, int n_out, const float *weight_mu, const float *bias_mu,
+                     const float *weight_var, const float *bias_var, float *act_sq, float *std_out, float *gamma);
 /* Gradients w.r.t. mu and sigma^2 (overwritten) and the input (may be NULL).
  * grad_b and act_sq are consumed (reused as scratch). */
 void bns_lrt_backward(const float *a, float *act_sq, const float *std_out, const float *zeta,

@@ -1,5 +1,6 @@
 /* predict.c - ensemble predictive probabilities (see predict.h). The loop
  * is samples-outer, rows-inner, so each weight sample is drawn once. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,19 +23,27 @@ void bns_predictor_free(bns_predictor *p) {
     memset(p, 0, sizeof *p);
 }
 
-void bns_predict_probs(bns_predictor *p, const bns_model *m, const float *x, size_t rows, int n_samples,
-                       const bns_stream *stream, uint64_t first, float *probs) {
+void bns_predict_probs_entropy(bns_predictor *p, const bns_model *m, const float *x, size_t rows, int n_samples,
+                               const bns_stream *stream, uint64_t first, float *probs, float *mean_entropy) {
     const bns_arch *arch = &m->arch;
     int n_classes = arch->width[arch->n_layers], d = arch->width[0];
     int passes = n_samples > 0 ? n_samples : 1;
     memset(probs, 0, sizeof(float) * rows * n_classes);
+    if (mean_entropy) memset(mean_entropy, 0, sizeof(float) * rows);
     for (int s = 0; s < passes; s++) {
         const float *w;
         if (n_samples > 0) {
             bns_model_sample_weights(m, stream, first + s, p->w);
             w = p->w;
+        } else if (p->mask) {
+            memcpy(p->w, bns_model_mean(m), sizeof(float) * arch->n_weights);
+            w = p->w;
         } else {
             w = bns_model_mean(m);
+        }
+        if (p->mask) { /* pruned weights are exactly zero (not -0.0f) in every sample */
+            const uint8_t *mask = p->mask;
+            for (size_t i = 0; i < arch->n_weights; i++) p->w[i] = mask[i] ? p->w[i] : 0.0f;
         }
         for (size_t begin = 0; begin < rows; begin += p->chunk_rows) {
             int count = (int)(rows - begin < (size_t)p->chunk_rows ? rows - begin : (size_t)p->chunk_rows);
@@ -42,10 +51,26 @@ void bns_predict_probs(bns_predictor *p, const bns_model *m, const float *x, siz
             bns_softmax(logits, count, n_classes, p->chunk_probs);
             float *out = probs + begin * n_classes;
             for (size_t i = 0; i < (size_t)count * n_classes; i++) out[i] += p->chunk_probs[i];
+            if (mean_entropy) {
+                for (int r = 0; r < count; r++) {
+                    const float *q = p->chunk_probs + (size_t)r * n_classes;
+                    double h = 0;
+                    for (int c = 0; c < n_classes; c++)
+                        if (q[c] > 0) h -= (double)q[c] * log((double)q[c]);
+                    mean_entropy[begin + r] += (float)h;
+                }
+            }
         }
     }
     float inv = 1.0f / passes;
     for (size_t i = 0; i < rows * n_classes; i++) probs[i] *= inv;
+    if (mean_entropy)
+        for (size_t i = 0; i < rows; i++) mean_entropy[i] *= inv;
+}
+
+void bns_predict_probs(bns_predictor *p, const bns_model *m, const float *x, size_t rows, int n_samples,
+                       const bns_stream *stream, uint64_t first, float *probs) {
+    bns_predict_probs_entropy(p, m, x, rows, n_samples, stream, first, probs, NULL);
 }
 
 double bns_accuracy_of_probs(const float *probs, const uint8_t *labels, size_t rows, int n_classes) {

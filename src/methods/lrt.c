@@ -3,7 +3,10 @@
  *
  * Pre-activations are sampled per example from their exact Gaussian, so the
  * KL must be closed form: Gaussian prior only. With S > 1 each sample is a
- * fresh draw of the noise zeta over the whole network. Noise for sample s,
+ * fresh draw of the noise zeta over the whole network. The first layer's
+ * input is the same for all samples, so its moments are computed once per
+ * step, and its weight gradients once from the gradients summed over
+ * samples (X^T sum_s dB_s): S samples cost far less than S steps. Noise for sample s,
  * layer l at step t: normals [s*Z + zoff[l], ...) of substream t, where Z is
  * batch * (sum of layer widths) and zoff[l] the running offset. */
 #include <stdlib.h>
@@ -25,6 +28,8 @@ typedef struct {
     float *var;                       /* sigma^2 of every parameter (P) */
     float *sigma, *sigmoid_rho;       /* softplus(rho) and its derivative (P) */
     float *grad_mu_sample, *grad_var_sample;
+    float *gamma0;                    /* first layer's mean pre-activation */
+    float *grad_gamma0, *grad_delta0; /* first layer's output gradients summed over samples */
 } lrt_trainer;
 
 static int lrt_validate(const bns_config *cfg) {
@@ -58,6 +63,10 @@ static void *lrt_trainer_create(const bns_model *m, int max_batch) {
     t->sigmoid_rho = bns_xmalloc(sizeof(float) * arch->n_weights);
     t->grad_mu_sample = bns_xmalloc(sizeof(float) * arch->n_weights);
     t->grad_var_sample = bns_xmalloc(sizeof(float) * arch->n_weights);
+    size_t first_out = (size_t)max_batch * arch->width[1];
+    t->gamma0 = bns_xmalloc(sizeof(float) * first_out);
+    t->grad_gamma0 = bns_xmalloc(sizeof(float) * first_out);
+    t->grad_delta0 = bns_xmalloc(sizeof(float) * first_out);
     return t;
 }
 
@@ -77,6 +86,9 @@ static void lrt_trainer_free(void *trainer) {
     free(t->sigmoid_rho);
     free(t->grad_mu_sample);
     free(t->grad_var_sample);
+    free(t->gamma0);
+    free(t->grad_gamma0);
+    free(t->grad_delta0);
     free(t);
 }
 
@@ -95,12 +107,25 @@ static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, con
     uint64_t noise_per_sample = 0;
     for (int l = 0; l < L; l++) noise_per_sample += (uint64_t)batch * arch->width[l + 1];
 
+    /* layer 0: moments once per step; its gradients accumulate over samples */
+    int in0 = arch->width[0], out0 = arch->width[1];
+    size_t count0 = (size_t)batch * out0;
+    bns_lrt_moments(x, batch, in0, out0, mu, mu + arch->bias_offset[0], t->var, t->var + arch->bias_offset[0],
+                    t->act_sq[0], t->std_out[0], t->gamma0);
+    memset(t->grad_gamma0, 0, sizeof(float) * count0);
+    memset(t->grad_delta0, 0, sizeof(float) * count0);
+    size_t upper = arch->n_layers > 1 ? arch->weight_offset[1] : n; /* layers >= 1 start here */
+
     stats->nll_sum = 0.0;
     stats->correct = 0;
     for (int s = 0; s < S; s++) {
         uint64_t noise_offset = (uint64_t)s * noise_per_sample;
-        const float *in = x;
-        for (int l = 0; l < L; l++) {
+        bns_stream_normal(&t->noise, obj->step, noise_offset, count0, t->zeta[0]);
+        noise_offset += count0;
+        for (size_t i = 0; i < count0; i++) t->act[1][i] = t->gamma0[i] + t->std_out[0][i] * t->zeta[0][i];
+        if (L > 1) bns_relu_forward(t->act[1], count0);
+        const float *in = t->act[1];
+        for (int l = 1; l < L; l++) {
             int n_in = arch->width[l], n_out = arch->width[l + 1];
             size_t count = (size_t)batch * n_out;
             bns_stream_normal(&t->noise, obj->step, noise_offset, count, t->zeta[l]);
@@ -115,23 +140,35 @@ static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, con
         float *grad_out = t->grad_act[L % 2];
         stats->nll_sum += bns_softmax_xent(logits, y, batch, n_classes, (float)(obj->nll_scale / S), grad_out) / S;
         stats->correct += bns_count_correct(logits, y, batch, n_classes);
-        for (int l = L - 1; l >= 0; l--) {
+        for (int l = L - 1; l >= 1; l--) {
             int n_in = arch->width[l], n_out = arch->width[l + 1];
-            const float *a = l > 0 ? t->act[l] : x;
-            float *grad_in = l > 0 ? t->grad_act[l % 2] : NULL;
-            bns_lrt_backward(a, t->act_sq[l], t->std_out[l], t->zeta[l], grad_out, batch, n_in, n_out,
+            float *grad_in = t->grad_act[l % 2];
+            bns_lrt_backward(t->act[l], t->act_sq[l], t->std_out[l], t->zeta[l], grad_out, batch, n_in, n_out,
                              mu + arch->weight_offset[l], t->var + arch->weight_offset[l],
                              t->grad_mu_sample + arch->weight_offset[l], t->grad_mu_sample + arch->bias_offset[l],
                              t->grad_var_sample + arch->weight_offset[l], t->grad_var_sample + arch->bias_offset[l],
                              grad_in);
-            if (l > 0) bns_relu_backward(t->act[l], grad_in, (size_t)batch * n_in);
+            bns_relu_backward(t->act[l], grad_in, (size_t)batch * n_in);
             grad_out = grad_in;
         }
-        /* d/d rho = d/d sigma^2 * 2 sigma * sigmoid(rho) */
-        for (size_t i = 0; i < n; i++) {
+        /* layer 0: dgamma = dB, d delta = dB * zeta / (2 sqrt(delta)), summed over samples */
+        for (size_t i = 0; i < count0; i++) {
+            t->grad_gamma0[i] += grad_out[i];
+            t->grad_delta0[i] += grad_out[i] * t->zeta[0][i] / (2.0f * t->std_out[0][i]);
+        }
+        /* layers >= 1: d/d rho = d/d sigma^2 * 2 sigma * sigmoid(rho) */
+        for (size_t i = upper; i < n; i++) {
             grad_mu[i] += t->grad_mu_sample[i];
             grad_rho[i] += t->grad_var_sample[i] * 2.0f * t->sigma[i] * t->sigmoid_rho[i];
         }
+    }
+    bns_dense_backward(x, t->grad_gamma0, batch, in0, out0, mu, t->grad_mu_sample,
+                       t->grad_mu_sample + arch->bias_offset[0], NULL);
+    bns_dense_backward(t->act_sq[0], t->grad_delta0, batch, in0, out0, t->var, t->grad_var_sample,
+                       t->grad_var_sample + arch->bias_offset[0], NULL);
+    for (size_t i = 0; i < upper; i++) {
+        grad_mu[i] += t->grad_mu_sample[i];
+        grad_rho[i] += t->grad_var_sample[i] * 2.0f * t->sigma[i] * t->sigmoid_rho[i];
     }
     stats->correct /= S;
     double kl_scale = obj->reg_scale / obj->n_train;

@@ -10,6 +10,13 @@
 void bns_lrt_forward(const float *a, int batch, int n_in, int n_out, const float *weight_mu,
                      const float *bias_mu, const float *weight_var, const float *bias_var,
                      const float *zeta, float *act_sq, float *std_out, float *b) {
+    bns_lrt_moments(a, batch, n_in, n_out, weight_mu, bias_mu, weight_var, bias_var, act_sq, std_out, b);
+    size_t n_b = (size_t)batch * n_out;
+    for (size_t i = 0; i < n_b; i++) b[i] += std_out[i] * zeta[i];
+}
+
+void bns_lrt_moments(const float *a, int batch, int n_in, int n_out, const float *weight_mu, const float *bias_mu,
+                     const float *weight_var, const float *bias_var, float *act_sq, float *std_out, float *gamma) {
     size_t n_a = (size_t)batch * n_in, n_b = (size_t)batch * n_out;
     for (size_t i = 0; i < n_a; i++) act_sq[i] = a[i] * a[i];
     /* delta = (A*A) sigma^2 + sigma_b^2 into std_out, then its square root */
@@ -19,8 +26,7 @@ void bns_lrt_forward(const float *a, int batch, int n_in, int n_out, const float
      * backward pass divides by sqrt(delta) */
     for (size_t i = 0; i < n_b; i++) std_out[i] = sqrtf(std_out[i] > 1e-30f ? std_out[i] : 1e-30f);
     /* gamma = A mu + mu_b */
-    bns_dense_forward(a, batch, n_in, n_out, weight_mu, bias_mu, b);
-    for (size_t i = 0; i < n_b; i++) b[i] += std_out[i] * zeta[i];
+    bns_dense_forward(a, batch, n_in, n_out, weight_mu, bias_mu, gamma);
 }
 
 void bns_lrt_backward(const float *a, float *act_sq, const float *std_out, const float *zeta,

@@ -1,0 +1,43 @@
+/* ood.h - out-of-distribution image sets for detection tests (METHODS.md s.6).
+ *
+ * Every set comes out as a bns_dataset of 28x28 images (d = 784) in MNIST's
+ * polarity (bright strokes on a dark background), pixels in
+ * [0, 255 * pixel_scale], labels all 0 (unused), n_classes 10.
+ * Fashion-MNIST is loaded by dataset.h (bns_fashion_load_test).
+ */
+#ifndef BNNSWEEP_OOD_H
+#define BNNSWEEP_OOD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bnnsweep/dataset.h"
+
+/* Noise images after Hendrycks & Gimpel (2017), in intensity units [0, 1]
+ * then scaled by 255 * pixel_scale:
+ *   gaussian: each pixel i.i.d. N(0.5, 1), clipped to [0, 1];
+ *   uniform:  each pixel i.i.d. U(0, 1).
+ * Pixel j of image i is number i*784 + j of substream `kind` of the stream
+ * bns_stream_make(seed, 0, BNS_PURPOSE_DATA): a pure function of the seed. */
+enum bns_noise_kind { BNS_NOISE_GAUSSIAN = 1, BNS_NOISE_UNIFORM = 2 };
+#define BNS_NOISE_GAUSSIAN_MEAN 0.5
+#define BNS_NOISE_GAUSSIAN_STD 1.0
+int bns_noise_images(int kind, size_t n, uint64_t seed, float pixel_scale, bns_dataset *out);
+
+/* notMNIST in IDX format: path is the images file (raw or gzip) or a
+ * directory holding t10k-images-idx3-ubyte[.gz]. limit > 0 keeps the first
+ * limit images. Labels are not read. */
+int bns_notmnist_load(const char *path, float pixel_scale, size_t limit, bns_dataset *out);
+
+/* Omniglot from a zip of PNGs (alphabet/characterNN/NNNN_NN.png, 105x105
+ * 1-bit; any size and bit depth libpng reads is accepted), in zip order.
+ * Each image is converted to 8-bit grey, inverted when its mean is above
+ * half scale (Omniglot draws dark strokes on white), and area-averaged to
+ * 28x28 (each output pixel = mean of the source area it covers, fractional
+ * overlaps weighted). limit > 0 keeps the first limit images. */
+int bns_omniglot_load(const char *zip_path, float pixel_scale, size_t limit, bns_dataset *out);
+
+/* Area-average a w x h grey image (bytes) to 28x28 floats in [0, 255]. */
+void bns_area_downsample_28(const uint8_t *src, int w, int h, float *out);
+
+#endif
