@@ -31,13 +31,10 @@ packages=(build-essential cmake pkg-config git libopenmpi-dev openmpi-bin libope
           python3 python3-h5py python3-numpy python3-matplotlib)
 missing=()
 for p in "${packages[@]}"; do
+  # A machine may carry its own node/npm outside Debian's packages: use it.
+  [[ "$p" == npm ]] && command -v npm >/dev/null && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# A machine may carry its own node/npm outside Debian's packages: use it.
-if [[ " ${missing[*]} " == *" npm "* ]] && command -v npm >/dev/null; then
-  missing=("${missing[@]/npm}")
-fi
-read -r -a missing <<< "${missing[*]}"
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]]; then
     say "installing ${missing[*]}"
