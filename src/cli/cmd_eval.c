@@ -1,11 +1,452 @@
-/* cmd_eval.c - placeholder until the evaluation module lands. */
+/* cmd_eval.c - `bnnsweep eval`: accuracy over runs, ensembles, SNR pruning,
+ * NLL/ECE and OOD detection of one saved model (METHODS.md s.4 and s.6).
+ *
+ * Every weight sample comes from the (seed, task, BNS_PURPOSE_PREDICT) stream
+ * of the model's configuration, so each table is a pure function of the
+ * model file and the flags. All analyses start at sample 0 (common random
+ * numbers); within one table runs use disjoint samples (evaluate.h).
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
+#include "bnnsweep/attack_set.h"
+#include "bnnsweep/backend.h"
+#include "bnnsweep/dataset.h"
+#include "bnnsweep/error.h"
+#include "bnnsweep/evaluate.h"
+#include "bnnsweep/metrics.h"
+#include "bnnsweep/model_io.h"
+#include "bnnsweep/ood.h"
 #include "cli.h"
 
+enum { MAX_LIST = 32, MAX_OOD = 16 };
+
+enum { OPT_MODEL = 1000, OPT_SET, OPT_DATA_DIR, OPT_TEST_LIMIT, OPT_RUNS, OPT_ENSEMBLE, OPT_PRUNE, OPT_PRUNE_SAMPLES,
+       OPT_OOD, OPT_OOD_SAMPLES, OPT_SCORE, OPT_JSON, OPT_THREADS, OPT_QUIET, OPT_HELP };
+
+typedef struct { /* one requested OOD set */
+    char kind[16];    /* fashion, gaussian, uniform, notmnist, omniglot */
+    char path[4096];  /* notmnist / omniglot */
+} ood_request;
+
+typedef struct {
+    char set[64];
+    double auroc[BNS_SCORE_COUNT], aupr_in[BNS_SCORE_COUNT], aupr_out[BNS_SCORE_COUNT];
+    size_t rows;
+} ood_result;
+
+static void eval_usage(FILE *out) {
+    fprintf(out,
+            "usage: bnnsweep eval --model MODEL.h5 [OPTIONS]\n\n"
+            "Evaluate one trained model (METHODS.md s.4, s.6): accuracy (a BNN: one weight\n"
+            "sample per run, mean +- sample std over runs), N-sample ensembles (mean of\n"
+            "softmax) over R/N disjoint runs, SNR pruning, NLL and ECE (15 equal-width\n"
+            "bins), and OOD detection (AUROC, AUPR-in, AUPR-out) by uncertainty scores.\n\n"
+            "options:\n"
+            "  --model FILE        model file (from bnnsweep train); required\n"
+            "  --set SET           test (default), val, or an attack-set FILE.h5\n"
+            "  --data-dir DIR      data cache (default $BNNSWEEP_DATA or ~/.cache/bnnsweep)\n"
+            "  --test-limit N      first N rows of the evaluation set and of each OOD set\n"
+            "  --runs R            single-sample runs; ensembles of N use R/N runs (default 100)\n"
+            "  --ensemble LIST     ensemble sizes (default 1,5,10,25,100)\n"
+            "  --prune LIST        SNR pruning rates, e.g. 0.25,0.5,0.75,0.9,0.95,0.98 (default none);\n"
+            "                      weights only (biases kept), round(rate * count) removed\n"
+            "  --prune-samples N   ensemble size for pruned models (default 100)\n"
+            "  --ood LIST          fashion,gaussian,uniform (default), notmnist=PATH (IDX file or dir),\n"
+            "                      omniglot=ZIP; 'none' for no OOD evaluation\n"
+            "  --ood-samples N     ensemble size for uncertainty scores (default 100)\n"
+            "  --score LIST        entropy,vr,bald (default all; higher = more OOD)\n"
+            "  --json FILE         also write every number as JSON\n"
+            "  --threads N         BLAS threads (default 1)\n"
+            "  --quiet             no progress lines (on stderr)\n\n"
+            "noise sets: gaussian N(0.5, 1) / uniform U(0, 1) per pixel in [0, 1] intensity,\n"
+            "clipped, scaled to the model's pixel range; drawn from the model seed's DATA stream.\n"
+            "exit status: 0 done, 1 error, 2 usage\n");
+}
+
+/* ---- progress on stderr ---- */
+
+static int quiet;
+static double t_start;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void progress(const char *fmt, ...) BNS_PRINTF(1, 2);
+static void progress(const char *fmt, ...) {
+    if (quiet) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "[%7.1fs] ", now_seconds() - t_start);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* ---- flag parsing ---- */
+
+static int parse_count(const char *flag, const char *text, long *out) {
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (*text == '\0' || *end || v < 1) return bns_fail("%s: '%s' is not a positive count", flag, text);
+    *out = v;
+    return 0;
+}
+
+/* comma-separated numbers into out[max]; integers > 0 if `counts` */
+static int parse_list(const char *flag, const char *text, int counts, double *out, int *n) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", text);
+    *n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *end;
+        double v = strtod(tok, &end);
+        if (*end || (counts && (v < 1 || v != floor(v) || v > 1e6)) || (!counts && !(v >= 0 && v <= 1)))
+            return bns_fail("%s: '%s' is not %s", flag, tok, counts ? "a positive count" : "a rate in [0, 1]");
+        if (*n == MAX_LIST) return bns_fail("%s: more than %d entries", flag, MAX_LIST);
+        out[(*n)++] = v;
+    }
+    if (*n == 0) return bns_fail("%s: empty list", flag);
+    return 0;
+}
+
+static int parse_ood(const char *text, ood_request *out, int *n) {
+    char buf[8192];
+    snprintf(buf, sizeof buf, "%s", text);
+    *n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (strcmp(tok, "none") == 0) continue;
+        if (*n == MAX_OOD) return bns_fail("--ood: more than %d sets", MAX_OOD);
+        ood_request *r = &out[*n];
+        memset(r, 0, sizeof *r);
+        char *eq = strchr(tok, '=');
+        if (eq) *eq = '\0';
+        snprintf(r->kind, sizeof r->kind, "%s", tok);
+        int needs_path = !strcmp(tok, "notmnist") || !strcmp(tok, "omniglot");
+        if (!needs_path && strcmp(tok, "fashion") && strcmp(tok, "gaussian") && strcmp(tok, "uniform"))
+            return bns_fail("--ood: unknown set '%s' (fashion, gaussian, uniform, notmnist=PATH, omniglot=ZIP)", tok);
+        if (needs_path != (eq != NULL))
+            return bns_fail("--ood: %s %s", tok, needs_path ? "needs =PATH" : "takes no path");
+        if (eq) snprintf(r->path, sizeof r->path, "%s", eq + 1);
+        (*n)++;
+    }
+    return 0;
+}
+
+static int parse_scores(const char *text, int *use) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    memset(use, 0, sizeof(int) * BNS_SCORE_COUNT);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int s = bns_score_parse(tok);
+        if (s < 0) return bns_fail_prefix("--score: ");
+        use[s] = 1;
+    }
+    return 0;
+}
+
+/* Load one OOD set; returns 1 (and says why on stderr) when it is skipped. */
+static int load_ood(const ood_request *r, const char *data_dir, float scale, size_t rows, size_t limit,
+                    uint64_t seed, bns_dataset *out) {
+    int rc;
+    if (!strcmp(r->kind, "fashion")) rc = bns_fashion_load_test(data_dir, scale, limit, out);
+    else if (!strcmp(r->kind, "gaussian")) rc = bns_noise_images(BNS_NOISE_GAUSSIAN, rows, seed, scale, out);
+    else if (!strcmp(r->kind, "uniform")) rc = bns_noise_images(BNS_NOISE_UNIFORM, rows, seed, scale, out);
+    else if (!strcmp(r->kind, "notmnist")) rc = bns_notmnist_load(r->path, scale, limit, out);
+    else rc = bns_omniglot_load(r->path, scale, limit, out);
+    if (rc) {
+        fprintf(stderr, "bnnsweep eval: OOD set %s skipped: %s\n", r->kind, bns_last_error());
+        return 1;
+    }
+    return 0;
+}
+
+static void json_summary(FILE *f, const bns_run_summary *s) {
+    fprintf(f, "\"runs\": %d, \"acc_mean\": %.6f, \"acc_std\": %.6f, \"nll_mean\": %.6f, \"nll_std\": %.6f, "
+               "\"ece_mean\": %.6f, \"ece_std\": %.6f", s->runs, s->mean.acc, s->std.acc, s->mean.nll, s->std.nll,
+            s->mean.ece, s->std.ece);
+}
+
+static void json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        if ((unsigned char)*s >= 0x20) fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 int cmd_eval(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "bnnsweep eval: not implemented yet\n");
-    return BNS_EXIT_ERROR;
+    const char *model_path = NULL, *set_name = "test", *data_dir = NULL, *json_path = NULL;
+    long test_limit = 0, runs = 100, prune_samples = 100, ood_samples = 100, threads = 1;
+    double ens_list[MAX_LIST] = {1, 5, 10, 25, 100}, prune_list[MAX_LIST];
+    int n_ens = 5, n_prune = 0, n_ood = 3, use_score[BNS_SCORE_COUNT] = {1, 1, 1};
+    static ood_request ood[MAX_OOD];
+    memset(ood, 0, sizeof ood);
+    snprintf(ood[0].kind, sizeof ood[0].kind, "fashion");
+    snprintf(ood[1].kind, sizeof ood[1].kind, "gaussian");
+    snprintf(ood[2].kind, sizeof ood[2].kind, "uniform");
+    quiet = 0;
+    t_start = now_seconds();
+
+    const struct option options[] = {
+        {"model", required_argument, NULL, OPT_MODEL},         {"set", required_argument, NULL, OPT_SET},
+        {"data-dir", required_argument, NULL, OPT_DATA_DIR},   {"test-limit", required_argument, NULL, OPT_TEST_LIMIT},
+        {"runs", required_argument, NULL, OPT_RUNS},           {"ensemble", required_argument, NULL, OPT_ENSEMBLE},
+        {"prune", required_argument, NULL, OPT_PRUNE},         {"prune-samples", required_argument, NULL, OPT_PRUNE_SAMPLES},
+        {"ood", required_argument, NULL, OPT_OOD},             {"ood-samples", required_argument, NULL, OPT_OOD_SAMPLES},
+        {"score", required_argument, NULL, OPT_SCORE},         {"json", required_argument, NULL, OPT_JSON},
+        {"threads", required_argument, NULL, OPT_THREADS},     {"quiet", no_argument, NULL, OPT_QUIET},
+        {"help", no_argument, NULL, OPT_HELP},                 {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case OPT_MODEL: model_path = optarg; break;
+        case OPT_SET: set_name = optarg; break;
+        case OPT_DATA_DIR: data_dir = optarg; break;
+        case OPT_TEST_LIMIT: rc = parse_count("--test-limit", optarg, &test_limit); break;
+        case OPT_RUNS: rc = parse_count("--runs", optarg, &runs); break;
+        case OPT_ENSEMBLE: rc = parse_list("--ensemble", optarg, 1, ens_list, &n_ens); break;
+        case OPT_PRUNE: rc = parse_list("--prune", optarg, 0, prune_list, &n_prune); break;
+        case OPT_PRUNE_SAMPLES: rc = parse_count("--prune-samples", optarg, &prune_samples); break;
+        case OPT_OOD: rc = parse_ood(optarg, ood, &n_ood); break;
+        case OPT_OOD_SAMPLES: rc = parse_count("--ood-samples", optarg, &ood_samples); break;
+        case OPT_SCORE: rc = parse_scores(optarg, use_score); break;
+        case OPT_JSON: json_path = optarg; break;
+        case OPT_THREADS: rc = parse_count("--threads", optarg, &threads); break;
+        case OPT_QUIET: quiet = 1; break;
+        case 'h':
+        case OPT_HELP: eval_usage(stdout); return BNS_EXIT_OK;
+        default:
+            fprintf(stderr, "bnnsweep eval: unknown or incomplete option '%s' (see --help)\n", argv[optind - 1]);
+            return BNS_EXIT_USAGE;
+        }
+        if (rc) {
+            fprintf(stderr, "bnnsweep eval: %s\n", bns_last_error());
+            return BNS_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "bnnsweep eval: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return BNS_EXIT_USAGE;
+    }
+    if (!model_path) {
+        fprintf(stderr, "bnnsweep eval: --model FILE is required (see --help)\n");
+        return BNS_EXIT_USAGE;
+    }
+    bns_set_blas_threads((int)threads);
+
+    /* ---- model and evaluation set ---- */
+    bns_model model;
+    if (bns_model_load(model_path, &model, NULL)) {
+        fprintf(stderr, "bnnsweep eval: %s\n", bns_last_error());
+        return BNS_EXIT_ERROR;
+    }
+    float scale = (float)model.cfg.pixel_scale;
+    bns_dataset set;
+    memset(&set, 0, sizeof set);
+    int load_rc;
+    if (!strcmp(set_name, "test") || !strcmp(set_name, "val")) {
+        bns_splits splits;
+        load_rc = bns_mnist_load(data_dir, scale, 1, (size_t)test_limit, &splits);
+        if (!load_rc) {
+            bns_dataset *keep = !strcmp(set_name, "test") ? &splits.test : &splits.val;
+            set = *keep;
+            memset(keep, 0, sizeof *keep);
+            bns_splits_free(&splits);
+        }
+    } else {
+        load_rc = bns_attack_set_load(set_name, &set);
+        if (!load_rc && test_limit > 0 && (size_t)test_limit < set.n) set.n = (size_t)test_limit;
+    }
+    if (!load_rc && set.d != (size_t)model.arch.width[0]) {
+        load_rc = bns_fail("%s has %zu features per row, the model takes %d", set.name, set.d, model.arch.width[0]);
+        bns_dataset_free(&set);
+    }
+    if (load_rc) {
+        fprintf(stderr, "bnnsweep eval: %s\n", bns_last_error());
+        bns_model_free(&model);
+        return BNS_EXIT_ERROR;
+    }
+    int bayes = bns_model_is_bayesian(&model);
+    size_t k = (size_t)set.n_classes;
+    printf("model %s: %s %s (seed %llu, task %llu); set %s, %zu images\n", model_path, model.cfg.method,
+           model.cfg.arch, (unsigned long long)model.cfg.seed, (unsigned long long)model.cfg.task, set.name, set.n);
+
+    bns_stream stream = bns_stream_make(model.cfg.seed, model.cfg.task, BNS_PURPOSE_PREDICT);
+    bns_predictor pred;
+    bns_predictor_init(&pred, &model);
+    float *probs = bns_xmalloc(sizeof(float) * set.n * k);
+
+    FILE *json = NULL;
+    if (json_path && !(json = fopen(json_path, "w"))) {
+        fprintf(stderr, "bnnsweep eval: cannot write %s\n", json_path);
+        free(probs);
+        bns_predictor_free(&pred);
+        bns_dataset_free(&set);
+        bns_model_free(&model);
+        return BNS_EXIT_ERROR;
+    }
+    if (json) {
+        fprintf(json, "{\n  \"model\": ");
+        json_string(json, model_path);
+        fprintf(json, ",\n  \"method\": \"%s\", \"arch\": \"%s\", \"set\": ", model.cfg.method, model.cfg.arch);
+        json_string(json, set.name);
+        fprintf(json, ", \"rows\": %zu, \"ece_bins\": %d,\n", set.n, BNS_ECE_BINS);
+    }
+
+    /* ---- accuracy: mean weights, single samples, ensembles (METHODS.md s.4) ---- */
+    bns_run_summary mean_w;
+    bns_eval_runs(&pred, &model, &set, 0, 1, &stream, 0, probs, NULL, &mean_w);
+    printf("\n%s accuracy %.4f  NLL %.4f  ECE %.4f\n", bayes ? "posterior-mean" : "deterministic", mean_w.mean.acc,
+           mean_w.mean.nll, mean_w.mean.ece);
+    if (json) {
+        fprintf(json, "  \"mean_weights\": {");
+        json_summary(json, &mean_w);
+        fprintf(json, "},\n");
+    }
+    if (bayes) {
+        bns_run_summary single;
+        progress("single-sample accuracy, %ld runs", runs);
+        bns_eval_single_sample(&pred, &model, &set, (int)runs, &stream, 0, probs, NULL, &single);
+        printf("single-sample accuracy %.4f +- %.4f (%ld runs, one weight sample each)\n", single.mean.acc,
+               single.std.acc, runs);
+        if (json) {
+            fprintf(json, "  \"single_sample\": {");
+            json_summary(json, &single);
+            fprintf(json, "},\n  \"ensembles\": [");
+        }
+        printf("\nensembles (mean of softmax over N samples; R/N disjoint runs):\n");
+        printf("  %6s %5s  %-18s %-18s %-18s\n", "N", "runs", "accuracy", "NLL", "ECE");
+        for (int e = 0; e < n_ens; e++) {
+            int n = (int)ens_list[e], r = (int)(runs / n) > 0 ? (int)(runs / n) : 1;
+            progress("ensemble N = %d, %d runs", n, r);
+            bns_run_summary s;
+            bns_eval_runs(&pred, &model, &set, n, r, &stream, 0, probs, NULL, &s);
+            printf("  %6d %5d  %.4f +- %.4f    %.4f +- %.4f    %.4f +- %.4f\n", n, r, s.mean.acc, s.std.acc,
+                   s.mean.nll, s.std.nll, s.mean.ece, s.std.ece);
+            if (json) {
+                fprintf(json, "%s\n    {\"n\": %d, ", e ? "," : "", n);
+                json_summary(json, &s);
+                fprintf(json, "}");
+            }
+        }
+        if (json) fprintf(json, "\n  ],\n");
+    }
+
+    /* ---- SNR pruning (METHODS.md s.4) ---- */
+    if (n_prune > 0 && !bayes) printf("\npruning skipped: SNR pruning needs a Bayesian model\n");
+    if (n_prune > 0 && bayes) {
+        uint8_t *mask = bns_xmalloc(model.arch.n_weights);
+        size_t n_w = bns_arch_matrix_weights(&model.arch);
+        printf("\nSNR pruning (|mu|/sigma, weights only, biases kept; %ld-sample ensemble, %zu weights):\n",
+               prune_samples, n_w);
+        printf("  %6s %8s  %-8s %-8s %-8s\n", "rate", "pruned", "accuracy", "NLL", "ECE");
+        if (json) fprintf(json, "  \"pruning\": {\"samples\": %ld, \"weights\": %zu, \"rates\": [", prune_samples, n_w);
+        for (int i = 0; i < n_prune; i++) {
+            size_t pruned = 0;
+            bns_snr_mask(&model, prune_list[i], mask, &pruned);
+            progress("pruning %.0f%% (%zu weights), %ld samples", 100 * prune_list[i], pruned, prune_samples);
+            pred.mask = mask;
+            bns_run_summary s;
+            bns_eval_runs(&pred, &model, &set, (int)prune_samples, 1, &stream, 0, probs, NULL, &s);
+            pred.mask = NULL;
+            printf("  %5.1f%% %8zu  %.4f   %.4f   %.4f\n", 100 * prune_list[i], pruned, s.mean.acc, s.mean.nll,
+                   s.mean.ece);
+            if (json)
+                fprintf(json, "%s\n    {\"rate\": %g, \"pruned\": %zu, \"acc\": %.6f, \"nll\": %.6f, \"ece\": %.6f}",
+                        i ? "," : "", prune_list[i], pruned, s.mean.acc, s.mean.nll, s.mean.ece);
+        }
+        if (json) fprintf(json, "\n  ]},\n");
+        free(mask);
+    }
+
+    /* ---- OOD detection (METHODS.md s.6) ---- */
+    int n_samples = bayes ? (int)ood_samples : 0;
+    if (!bayes && use_score[BNS_SCORE_BALD]) {
+        use_score[BNS_SCORE_BALD] = 0;
+        if (n_ood > 0) printf("\n(BALD is 0 for a deterministic model: not scored)\n");
+    }
+    if (json) fprintf(json, "  \"ood\": {\"samples\": %d, \"sets\": [", n_samples);
+    if (n_ood > 0) {
+        progress("uncertainty scores of %s (%d samples)", set.name, n_samples);
+        float *mean_h = bns_xmalloc(sizeof(float) * set.n), *in_scores[BNS_SCORE_COUNT];
+        bns_predict_probs_entropy(&pred, &model, set.x, set.n, n_samples, &stream, 0, probs, mean_h);
+        for (int s = 0; s < BNS_SCORE_COUNT; s++) {
+            in_scores[s] = bns_xmalloc(sizeof(float) * set.n);
+            bns_uncertainty_score(probs, mean_h, set.n, (int)k, s, in_scores[s]);
+        }
+        ood_result results[MAX_OOD];
+        int n_done = 0;
+        for (int i = 0; i < n_ood; i++) {
+            bns_dataset o;
+            if (load_ood(&ood[i], data_dir, scale, set.n, (size_t)test_limit, model.cfg.seed, &o)) continue;
+            if (o.d != set.d) {
+                fprintf(stderr, "bnnsweep eval: OOD set %s skipped: %zu features per row\n", o.name, o.d);
+                bns_dataset_free(&o);
+                continue;
+            }
+            progress("OOD set %s: %zu images", o.name, o.n);
+            float *o_probs = bns_xmalloc(sizeof(float) * o.n * k), *o_h = bns_xmalloc(sizeof(float) * o.n);
+            float *o_score = bns_xmalloc(sizeof(float) * o.n);
+            bns_predict_probs_entropy(&pred, &model, o.x, o.n, n_samples, &stream, 0, o_probs, o_h);
+            ood_result *res = &results[n_done++];
+            snprintf(res->set, sizeof res->set, "%s", o.name);
+            res->rows = o.n;
+            for (int s = 0; s < BNS_SCORE_COUNT; s++) {
+                if (!use_score[s]) continue;
+                bns_uncertainty_score(o_probs, o_h, o.n, (int)k, s, o_score);
+                res->auroc[s] = bns_auroc(in_scores[s], set.n, o_score, o.n);
+                res->aupr_in[s] = bns_aupr_in(in_scores[s], set.n, o_score, o.n);
+                res->aupr_out[s] = bns_aupr_out(in_scores[s], set.n, o_score, o.n);
+            }
+            free(o_score);
+            free(o_h);
+            free(o_probs);
+            bns_dataset_free(&o);
+        }
+        printf("\nOOD detection (in-distribution: %s; %s; higher score = more OOD):\n", set.name,
+               bayes ? "scores from the ensemble" : "scores from the deterministic softmax");
+        if (bayes) printf("  ensemble of %d samples\n", n_samples);
+        printf("  %-20s %7s %-8s %7s %8s %8s\n", "OOD set", "rows", "score", "AUROC", "AUPR-in", "AUPR-out");
+        for (int i = 0, first = 1; i < n_done; i++) {
+            ood_result *res = &results[i];
+            for (int s = 0; s < BNS_SCORE_COUNT; s++) {
+                if (!use_score[s]) continue;
+                printf("  %-20s %7zu %-8s %7.4f %8.4f %8.4f\n", res->set, res->rows, bns_score_name(s), res->auroc[s],
+                       res->aupr_in[s], res->aupr_out[s]);
+                if (json)
+                    fprintf(json, "%s\n    {\"set\": \"%s\", \"rows\": %zu, \"score\": \"%s\", \"auroc\": %.6f, "
+                                  "\"aupr_in\": %.6f, \"aupr_out\": %.6f}",
+                            first ? "" : ",", res->set, res->rows, bns_score_name(s), res->auroc[s],
+                            res->aupr_in[s], res->aupr_out[s]);
+                first = 0;
+            }
+        }
+        for (int s = 0; s < BNS_SCORE_COUNT; s++) free(in_scores[s]);
+        free(mean_h);
+    }
+    if (json) {
+        fprintf(json, "\n  ]}\n}\n");
+        if (fclose(json) != 0) fprintf(stderr, "bnnsweep eval: error writing %s\n", json_path);
+        else printf("\nwrote %s\n", json_path);
+    }
+    progress("done");
+    free(probs);
+    bns_predictor_free(&pred);
+    bns_dataset_free(&set);
+    bns_model_free(&model);
+    return BNS_EXIT_OK;
 }
