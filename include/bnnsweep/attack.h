@@ -12,8 +12,10 @@
  * bns_mlp_forward / bns_mlp_backward.
  *
  * Attacks (pixel ranges: inputs live in [0, xmax], xmax = 255 * pixel_scale):
- *   minnorm   Zhang & Chen (s.4): per example minimise c*|r|_2 + CE(f(x+r), y)
- *             by gradient descent on r; an example stops as soon as the
+ *   minnorm   Zhang & Chen (s.4): per example minimise c*|r|_2 - CE(f(x+r), y)
+ *             by gradient descent on r (the untargeted loss: the true label's
+ *             cross-entropy is raised; lowering it, as a literal "+ CE(y)"
+ *             reads, would never misclassify); an example stops as soon as the
  *             source misclassifies x+r, and the smallest successful r over a
  *             per-example geometric bisection on c is kept
  *   fgsm      x' = clip(x + eps*xmax * sign(grad_x CE(x, y)))            (s.5)

@@ -47,14 +47,20 @@ void bns_attack_defaults(bns_attack_settings *s, int kind) {
     s->task = 0;
     s->clip = 1;
     s->batch = 100;
-    /* min-norm (s.4): normalised gradient descent, steps of L2 length lr */
+    /* min-norm (s.4): normalised gradient descent, steps of L2 length lr =
+     * 0.05 pixel units, at most 200 of them (|r| <= 10). The CE gradient of a
+     * confident example can be ~1e-8, so any c much above that stalls r at
+     * the origin: the default c is tiny, and the first misclassified iterate
+     * of the steepest-ascent path already has a small norm (on a
+     * FC-200-200-10 a search over c improved the mean distortion by < 1% at
+     * 5-8x the time), hence one value of c by default. */
     s->optimizer = BNS_MINNORM_NGD;
-    s->c = 0.1;
+    s->c = 1e-9;
     s->lr = 0.05;
     s->max_steps = 200;
-    s->search_steps = 5;
-    s->c_min = 1e-4;
-    s->c_max = 100.0;
+    s->search_steps = 1;
+    s->c_min = 1e-12;
+    s->c_max = 10.0;
     s->beta1 = 0.9;
     s->beta2 = 0.999;
     /* s.5, [0, 1] pixel scale */

@@ -35,7 +35,7 @@ static void attack_usage(FILE *out) {
             "the model's scale: [0, 255 * pixel_scale], [0, 2] by default.\n\n"
             "attacks:\n"
             "  minnorm   Zhang & Chen (METHODS.md s.4): per example, gradient descent on r for\n"
-            "            c*|r|_2 + CE(f(x+r), y); stops at the first misclassified x+r; keeps the\n"
+            "            c*|r|_2 - CE(f(x+r), y); stops at the first misclassified x+r; keeps the\n"
             "            smallest successful r over a per-example bisection on c\n"
             "  fgsm      x + eps * sign(grad_x CE), clipped (s.5)\n"
             "  pgd       L-infinity PGD: signed steps projected on the eps-ball and pixel range (s.5)\n"
