@@ -100,7 +100,6 @@ typedef struct {
     float *w;               /* n_w x arch.n_weights (NULL for BNS_SOURCE_WEIGHTS: the model's mean) */
     bns_mlp_workspace ws;
     float *grad_logits;     /* max_batch x classes */
-    float *grad_w;          /* arch.n_weights: the weight gradient backward also writes (discarded) */
     float *grad_tmp;        /* max_batch x d: one sample's input gradient (expectation) */
     float *probs_tmp;       /* max_batch x classes */
 } bns_attack_source;

@@ -43,8 +43,9 @@ void bns_mlp_workspace_free(bns_mlp_workspace *ws);
 /* Forward x (batch x width[0]) through weights w; returns the logits (in ws). */
 float *bns_mlp_forward(const bns_arch *arch, const float *w, const float *x, int batch,
                        bns_mlp_workspace *ws);
-/* Backward from grad_logits (batch x classes, consumed) to grad_w (overwritten)
- * and, if grad_x is not NULL, the input gradient (used by attacks). */
+/* Backward from grad_logits (batch x classes, consumed) to grad_w (overwritten;
+ * NULL skips the weight gradients) and, if grad_x is not NULL, the input
+ * gradient (used by attacks). */
 void bns_mlp_backward(const bns_arch *arch, const float *w, int batch, bns_mlp_workspace *ws,
                       float *grad_logits, float *grad_w, float *grad_x);
 

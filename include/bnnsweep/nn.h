@@ -14,7 +14,7 @@
 
 void bns_dense_forward(const float *x, int batch, int n_in, int n_out, const float *weight,
                        const float *bias, float *y);
-/* grad_weight, grad_bias are overwritten; grad_x (may be NULL) is overwritten. */
+/* grad_weight, grad_bias are overwritten (both NULL: skipped); grad_x (may be NULL) is overwritten. */
 void bns_dense_backward(const float *x, const float *grad_y, int batch, int n_in, int n_out,
                         const float *weight, float *grad_weight, float *grad_bias, float *grad_x);
 

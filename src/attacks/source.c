@@ -31,7 +31,6 @@ int bns_attack_source_init(bns_attack_source *src, const bns_model *m, const bns
     }
     bns_mlp_workspace_init(&src->ws, a, max_batch);
     src->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * classes);
-    src->grad_w = bns_xmalloc(sizeof(float) * a->n_weights);
     src->grad_tmp = bns_xmalloc(sizeof(float) * (size_t)max_batch * d);
     src->probs_tmp = bns_xmalloc(sizeof(float) * (size_t)max_batch * classes);
     return 0;
@@ -41,7 +40,6 @@ void bns_attack_source_free(bns_attack_source *src) {
     free(src->w);
     bns_mlp_workspace_free(&src->ws);
     free(src->grad_logits);
-    free(src->grad_w);
     free(src->grad_tmp);
     free(src->probs_tmp);
     memset(src, 0, sizeof *src);
@@ -65,7 +63,7 @@ double bns_attack_input_grad(bns_attack_source *src, const float *x, const uint8
         }
         if (grad_x) {
             float *dst = k == 0 ? grad_x : src->grad_tmp;
-            bns_mlp_backward(a, w, batch, &src->ws, src->grad_logits, src->grad_w, dst);
+            bns_mlp_backward(a, w, batch, &src->ws, src->grad_logits, NULL, dst);
             if (k > 0)
                 for (size_t i = 0; i < nx; i++) grad_x[i] += src->grad_tmp[i];
         }

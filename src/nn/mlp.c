@@ -94,7 +94,8 @@ void bns_mlp_backward(const bns_arch *arch, const float *w, int batch, bns_mlp_w
         const float *in = l > 0 ? ws->act[l] : ws->input;
         float *grad_in = l > 0 ? ws->grad[l % 2] : grad_x;
         bns_dense_backward(in, grad_out, batch, n_in, n_out, w + arch->weight_offset[l],
-                           grad_w + arch->weight_offset[l], grad_w + arch->bias_offset[l], grad_in);
+                           grad_w ? grad_w + arch->weight_offset[l] : NULL,
+                           grad_w ? grad_w + arch->bias_offset[l] : NULL, grad_in);
         if (l > 0) bns_relu_backward(ws->act[l], grad_in, (size_t)batch * n_in);
         grad_out = grad_in;
     }
