@@ -55,7 +55,8 @@ const bns_method *bns_method_find(const char *name);
 const bns_method *const *bns_method_list(void);
 
 /* Weights (or mu) ~ N(0, std^2) truncated at 2 std, biases 0 (METHODS.md s.1);
- * std <= 0 means 1/sqrt(fan-in) per layer (LeCun), the deterministic default. */
+ * std <= 0 means 1/sqrt(3 fan-in) per layer (the std of PyTorch's nn.Linear
+ * init), the deterministic default. */
 void bns_init_truncated_normal(float *w, const bns_arch *arch, double std, const bns_stream *stream);
 
 /* The init std of mu (or w): cfg.init_std if set; else the prior's std for the

@@ -122,7 +122,7 @@ void bns_init_truncated_normal(float *w, const bns_arch *arch, double std, const
      * is normal number i of substream k, so the result is order-independent. */
     for (int l = 0; l < arch->n_layers; l++) {
         size_t begin = arch->weight_offset[l], end = arch->bias_offset[l];
-        double layer_std = std > 0 ? std : 1.0 / sqrt((double)arch->width[l]);
+        double layer_std = std > 0 ? std : 1.0 / sqrt(3.0 * arch->width[l]);
         /* every candidate 0 in one pass; the ~4.6% rejected draw again */
         bns_stream_normal(stream, 0, begin, end - begin, w + begin);
         for (size_t i = begin; i < end; i++) {
