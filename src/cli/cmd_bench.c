@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bnnsweep/attack.h"
 #include "bnnsweep/backend.h"
 #include "bnnsweep/config.h"
 #include "bnnsweep/error.h"
@@ -220,7 +221,8 @@ int cmd_bench(int argc, char **argv) {
     printf("sgemm (1024^3, OpenBLAS, %d thread%s): %.1f GFLOP/s\n", threads, threads > 1 ? "s" : "", gflops);
     printf("epoch = 50,000 examples, batch 128, timed on %.0f%% of an epoch; bound = the step's GEMMs alone\n\n",
            fraction * 100);
-    printf("| arch | mode | S | s/epoch | GEMM bound s | ratio |\n| --- | --- | --- | --- | --- | --- |\n");
+    printf("| arch | mode | S | s/epoch | GEMM bound s | ratio | GEMM share |\n"
+           "| --- | --- | --- | --- | --- | --- | --- |\n");
     fflush(stdout);
 
     bench_row rows[128];
@@ -253,10 +255,36 @@ int cmd_bench(int argc, char **argv) {
                 r->samples = S;
                 r->epoch_s = epoch;
                 r->bound_s = bound;
-                printf("| %s | %s | %d | %.3f | %.3f | %.2f |\n", r->arch, r->mode, S, epoch, bound, epoch / bound);
+                printf("| %s | %s | %d | %.3f | %.3f | %.2f | %.0f%% |\n", r->arch, r->mode, S, epoch, bound,
+                       epoch / bound, 100.0 * bound / epoch);
                 fflush(stdout);
             }
         }
+    }
+
+    /* cost of each extra sample: least-squares line through (S, s/epoch) per arch and mode */
+    int printed_fit_header = 0;
+    for (int i = 0; i < n_rows; i++) {
+        int first_of_kind = 1;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(rows[j].arch, rows[i].arch) && !strcmp(rows[j].mode, rows[i].mode)) first_of_kind = 0;
+        if (!first_of_kind) continue;
+        double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
+        int k = 0;
+        for (int j = i; j < n_rows; j++) {
+            if (strcmp(rows[j].arch, rows[i].arch) || strcmp(rows[j].mode, rows[i].mode)) continue;
+            double xs = rows[j].samples, ys = rows[j].epoch_s;
+            sx += xs, sy += ys, sxx += xs * xs, sxy += xs * ys, syy += ys * ys, k++;
+        }
+        double var_x = k * sxx - sx * sx, var_y = k * syy - sy * sy;
+        if (k < 2 || var_x <= 0) continue;
+        double slope = (k * sxy - sx * sy) / var_x, intercept = (sy - slope * sx) / k;
+        double r2 = var_y > 0 ? (k * sxy - sx * sy) * (k * sxy - sx * sy) / (var_x * var_y) : 1.0;
+        if (!printed_fit_header) {
+            printf("\nper extra sample (least squares over S):\n");
+            printed_fit_header = 1;
+        }
+        printf("  %s %s: %.3f s/epoch per sample + %.3f, R^2 %.4f\n", rows[i].arch, rows[i].mode, slope, intercept, r2);
     }
 
     /* prediction throughput on FC-100-100-10 BBB: single sample and a 100-sample ensemble */
@@ -277,6 +305,32 @@ int cmd_bench(int argc, char **argv) {
     double ensemble = 1000 / (now_seconds() - t0);
     printf("\nprediction (FC-100-100-10 BBB): single-sample %.0f images/s, 100-sample ensemble %.0f images/s\n",
            single, ensemble);
+    /* attack throughput: one input gradient per image per iteration, the
+     * step every attack repeats, against a deterministic FC-200-200-10 */
+    bns_config source_cfg;
+    bns_config_defaults(&source_cfg);
+    snprintf(source_cfg.arch, sizeof source_cfg.arch, "FC-200-200-10");
+    snprintf(source_cfg.method, sizeof source_cfg.method, "deterministic");
+    bns_model source;
+    bns_model_create(&source_cfg, N_INPUTS, &source);
+    bns_attack_settings attack_settings;
+    bns_attack_defaults(&attack_settings, BNS_ATTACK_MINNORM);
+    bns_attack_source attack_source;
+    double attack_rate = 0;
+    if (bns_attack_source_init(&attack_source, &source, &attack_settings, 100) == 0) {
+        float *grad_x = bns_xmalloc(sizeof(float) * 100 * N_INPUTS);
+        int iterations = 200;
+        t0 = now_seconds();
+        for (int it = 0; it < iterations; it++)
+            bns_attack_input_grad(&attack_source, x + (size_t)(it % 400) * 100 * N_INPUTS, y + (it % 400) * 100, 100,
+                                  grad_x, NULL);
+        attack_rate = 100.0 * iterations / (now_seconds() - t0);
+        free(grad_x);
+        bns_attack_source_free(&attack_source);
+        printf("attack (input gradient, FC-200-200-10, batch 100): %.0f image-iterations/s\n", attack_rate);
+    }
+    bns_model_free(&source);
+
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     printf("peak resident memory: %.1f MiB\n", usage.ru_maxrss / 1024.0);
@@ -291,7 +345,8 @@ int cmd_bench(int argc, char **argv) {
                 fprintf(f, "%s\n  {\"arch\": \"%s\", \"mode\": \"%s\", \"samples\": %d, \"epoch_s\": %.4f, \"gemm_bound_s\": %.4f}",
                         i ? "," : "", rows[i].arch, rows[i].mode, rows[i].samples, rows[i].epoch_s, rows[i].bound_s);
             fprintf(f, "],\n \"predict_single_images_per_s\": %.0f, \"predict_ensemble100_images_per_s\": %.0f, "
-                       "\"peak_rss_mib\": %.1f}\n", single, ensemble, usage.ru_maxrss / 1024.0);
+                       "\"attack_image_iterations_per_s\": %.0f, \"peak_rss_mib\": %.1f}\n",
+                    single, ensemble, attack_rate, usage.ru_maxrss / 1024.0);
             fclose(f);
         }
     }
