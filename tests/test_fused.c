@@ -144,12 +144,13 @@ static void test_gaussian_kl_matches_reference(void **state) {
 
 /* The fused BBB step (optimizer applied chunk by chunk inside the gradient
  * pass) leaves the parameters exactly as loss_grad + a full update would. */
-static void check_fused_step(int optimizer, int samples) {
+static void check_fused_step(int optimizer, int samples, int sample_mode) {
     bns_config cfg;
     bns_config_defaults(&cfg);
     snprintf(cfg.arch, sizeof cfg.arch, "FC-40-30-10"); /* > 1 chunk of parameters */
     cfg.optimizer = optimizer;
     cfg.samples = samples;
+    cfg.sample_mode = sample_mode;
     cfg.lr = 0.01;
     bns_model fused, plain;
     assert_int_equal(bns_model_create(&cfg, 50, &fused), 0);
@@ -187,13 +188,54 @@ static void check_fused_step(int optimizer, int samples) {
 
 static void test_fused_step_sgd(void **state) {
     (void)state;
-    check_fused_step(BNS_OPT_SGD, 1);
-    check_fused_step(BNS_OPT_SGD, 3);
+    check_fused_step(BNS_OPT_SGD, 1, BNS_SAMPLES_VECTORIZED);
+    check_fused_step(BNS_OPT_SGD, 3, BNS_SAMPLES_VECTORIZED);
+    check_fused_step(BNS_OPT_SGD, 3, BNS_SAMPLES_SEQUENTIAL);
 }
 
 static void test_fused_step_adam(void **state) {
     (void)state;
-    check_fused_step(BNS_OPT_ADAM, 2);
+    check_fused_step(BNS_OPT_ADAM, 2, BNS_SAMPLES_VECTORIZED);
+}
+
+/* Sequential and vectorized BBB draw the same samples and compute the same
+ * gradient; only the order of float operations in the first layer differs. */
+static void test_sample_modes_agree(void **state) {
+    (void)state;
+    const char *archs[] = {"FC-40-30-10", "FC-40-10", "FC-10"};
+    for (int a = 0; a < 3; a++) {
+        bns_config cfg;
+        bns_config_defaults(&cfg);
+        snprintf(cfg.arch, sizeof cfg.arch, "%s", archs[a]);
+        cfg.samples = 3;
+        bns_model seq_m, vec_m;
+        cfg.sample_mode = BNS_SAMPLES_SEQUENTIAL;
+        assert_int_equal(bns_model_create(&cfg, 50, &seq_m), 0);
+        cfg.sample_mode = BNS_SAMPLES_VECTORIZED;
+        assert_int_equal(bns_model_create(&cfg, 50, &vec_m), 0);
+        enum { BATCH = 16 };
+        float x[BATCH * 50];
+        uint8_t y[BATCH];
+        bns_stream data = bns_stream_make(6, 0, BNS_PURPOSE_DATA);
+        bns_stream_uniform(&data, 0, 0, BATCH * 50, x);
+        for (int i = 0; i < BATCH; i++) y[i] = (uint8_t)bns_stream_below(&data, 1, (uint64_t)i, 10);
+        void *ts = seq_m.method->trainer_create(&seq_m, BATCH), *tv = vec_m.method->trainer_create(&vec_m, BATCH);
+        float *gs = malloc(sizeof(float) * seq_m.n_params), *gv = malloc(sizeof(float) * vec_m.n_params);
+        bns_objective obj = bns_make_objective(&cfg, BATCH, 1000, 4, 1);
+        bns_step_stats ss, sv;
+        seq_m.method->loss_grad(ts, &seq_m, x, y, BATCH, &obj, gs, &ss);
+        vec_m.method->loss_grad(tv, &vec_m, x, y, BATCH, &obj, gv, &sv);
+        check_close(gv, gs, (int)seq_m.n_params, 1e-4, 1e-6, archs[a]);
+        assert_true(fabs(ss.nll_sum - sv.nll_sum) <= 1e-5 * ss.nll_sum);
+        assert_true(fabs(ss.kl - sv.kl) <= 1e-9 * fabs(ss.kl));
+        assert_int_equal(ss.correct, sv.correct);
+        free(gs);
+        free(gv);
+        seq_m.method->trainer_free(ts);
+        vec_m.method->trainer_free(tv);
+        bns_model_free(&seq_m);
+        bns_model_free(&vec_m);
+    }
 }
 
 int main(void) {
@@ -203,6 +245,7 @@ int main(void) {
         cmocka_unit_test(test_grad_mixture_prior),
         cmocka_unit_test(test_grad_gaussian_prior),
         cmocka_unit_test(test_gaussian_kl_matches_reference),
+        cmocka_unit_test(test_sample_modes_agree),
         cmocka_unit_test(test_fused_step_sgd),
         cmocka_unit_test(test_fused_step_adam),
     };

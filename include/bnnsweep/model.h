@@ -17,6 +17,7 @@
 
 enum bns_reduction { BNS_REDUCE_MEAN = 0, BNS_REDUCE_SUM = 1 };
 enum bns_optimizer { BNS_OPT_SGD = 0, BNS_OPT_ADAM = 1 };
+enum bns_sample_mode { BNS_SAMPLES_VECTORIZED = 0, BNS_SAMPLES_SEQUENTIAL = 1 };
 
 typedef struct {
     /* model */
@@ -27,6 +28,7 @@ typedef struct {
     double init_std;        /* std of the truncated-normal init of mu / w; 0 = the prior's std */
     double l2_lambda;       /* METHODS.md s.3 penalty (deterministic) */
     int samples;            /* weight samples per step (S) */
+    int sample_mode;        /* enum bns_sample_mode: how BBB runs its S samples (same numbers) */
     /* objective and optimiser */
     int reduction;          /* enum bns_reduction: per-example mean (default) or sum */
     int optimizer;          /* enum bns_optimizer */

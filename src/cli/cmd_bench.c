@@ -95,14 +95,15 @@ typedef struct {
 } bench_row;
 
 /* Seconds per epoch of `method` through its real loss_grad + SGD update. */
-static double time_training(const char *arch, const char *method, int prior_kind, int samples, double fraction,
-                            const float *x, const uint8_t *y) {
+static double time_training(const char *arch, const char *method, int prior_kind, int samples, int sample_mode,
+                            double fraction, const float *x, const uint8_t *y) {
     bns_config cfg;
     bns_config_defaults(&cfg);
     snprintf(cfg.arch, sizeof cfg.arch, "%s", arch);
     snprintf(cfg.method, sizeof cfg.method, "%s", method);
     bns_prior_defaults(&cfg.prior, prior_kind);
     cfg.samples = samples;
+    cfg.sample_mode = sample_mode;
     bns_model m;
     if (bns_model_create(&cfg, N_INPUTS, &m)) return -1;
     int batch = cfg.batch_size;
@@ -237,17 +238,19 @@ int cmd_bench(int argc, char **argv) {
         }
         int steps_per_epoch = (N_TRAIN + 127) / 128, bound_steps = (int)(steps_per_epoch * fraction);
         if (bound_steps < 3) bound_steps = 3;
-        struct { const char *method, *mode; int prior, lrt; } kinds[] = {
-            {"deterministic", "deterministic", BNS_PRIOR_MIXTURE, 0},
-            {"bbb", "BBB", BNS_PRIOR_MIXTURE, 0},
-            {"lrt", "LRT", BNS_PRIOR_GAUSSIAN, 1},
+        struct { const char *method, *mode; int prior, lrt, sample_mode; } kinds[] = {
+            {"deterministic", "deterministic", BNS_PRIOR_MIXTURE, 0, 0},
+            {"bbb", "BBB sequential", BNS_PRIOR_MIXTURE, 0, BNS_SAMPLES_SEQUENTIAL},
+            {"bbb", "BBB vectorized", BNS_PRIOR_MIXTURE, 0, BNS_SAMPLES_VECTORIZED},
+            {"lrt", "LRT", BNS_PRIOR_GAUSSIAN, 1, 0},
         };
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 4; k++) {
             if (!list_contains(mode_list, kinds[k].method)) continue;
             int count = k == 0 ? 1 : n_samples;
             for (int i = 0; i < count; i++) {
                 int S = k == 0 ? 1 : samples[i];
-                double epoch = time_training(archs[a], kinds[k].method, kinds[k].prior, S, fraction, x, y);
+                double epoch = time_training(archs[a], kinds[k].method, kinds[k].prior, S, kinds[k].sample_mode,
+                                             fraction, x, y);
                 double bound = time_gemm_bound(&arch, 128, S, kinds[k].lrt, bound_steps) * steps_per_epoch / bound_steps;
                 bench_row *r = &rows[n_rows++];
                 snprintf(r->arch, sizeof r->arch, "%s", archs[a]);

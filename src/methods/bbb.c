@@ -1,11 +1,23 @@
 /* bbb.c - Bayes by Backprop (Blundell et al. 2015; METHODS.md s.1).
  *
- * Each step draws S weight samples w_s = mu + softplus(rho) * eps_s in one
- * pass over the posterior, runs each through the shared MLP forward/backward,
- * and folds dNLL/dw_s and the Monte-Carlo KL gradient of log q - log p into
- * d/dmu and d/drho. The noise of sample s at step t is normals
- * [s*P, (s+1)*P) of substream t of the (seed, task, WEIGHT) stream. */
+ * A step draws S weight samples w_s = mu + softplus(rho) * eps_s, runs each
+ * through the network, and folds dNLL/dw_s and the Monte-Carlo KL gradient
+ * of log q - log p into d/dmu and d/drho (bns_fused_bbb_grad). The noise of
+ * sample s at step t is normals [s*P, (s+1)*P) of substream t of the
+ * (seed, task, WEIGHT) stream, so both ways of running the samples
+ * (cfg.sample_mode) see the same numbers:
+ *   sequential  one sample at a time: draw, forward, backward, fold in
+ *               (buffers for one sample);
+ *   vectorized  all S drawn up front; the first layer, whose input is the
+ *               same for every sample, runs as ONE matrix product over the
+ *               samples' weights side by side ([W_1 | ... | W_S]) forward
+ *               and backward, so the minibatch is read once (Semko 2023's
+ *               "vectorized" variant; buffers for S samples).
+ * With an optimizer (train_step), the last sample's gradient pass applies
+ * the update chunk by chunk while the chunk is in cache.
+ */
 #include <stdlib.h>
+#include <string.h>
 
 #include "bnnsweep/backend.h"
 #include "bnnsweep/error.h"
@@ -13,15 +25,22 @@
 #include "bnnsweep/nn.h"
 
 typedef struct {
-    bns_mlp_workspace ws;
+    bns_mlp_workspace ws;    /* a whole-network pass (sequential mode) */
     bns_stream noise;
-    int samples;
-    float *eps;          /* samples x P */
-    float *w;            /* samples x P */
-    float *grad_w;       /* P: dNLL/dw of one sample */
-    float *sigma;        /* P: softplus(rho), once per step */
-    float *sigmoid_rho;  /* P: d sigma / d rho */
+    int samples, vectorized;
+    float *eps;              /* P, or S x P when vectorized */
+    float *w;                /* P, or S x P */
+    float *grad_w;           /* P, or S x P: dNLL/dw of each sample */
+    float *sigma;            /* P: softplus(rho), once per step */
+    float *sigmoid_rho;      /* P: d sigma / d rho */
     float *grad_logits;
+    /* vectorized mode: the first layer over all samples side by side */
+    float *w0_cat;           /* n_in x (S * n_out0) */
+    float *act0_cat;         /* batch x (S * n_out0) */
+    float *grad0_cat;        /* batch x (S * n_out0), and the weight gradient n_in x (S * n_out0) */
+    float *grad_w0_cat;
+    float *act[BNS_MAX_LAYERS + 1];  /* layers >= 2, one sample at a time */
+    float *grad_act[2];
 } bbb_trainer;
 
 static void bbb_init(bns_model *m, const bns_stream *init_stream) {
@@ -32,30 +51,51 @@ static void bbb_init(bns_model *m, const bns_stream *init_stream) {
 }
 
 static void *bbb_trainer_create(const bns_model *m, int max_batch) {
+    const bns_arch *arch = &m->arch;
     bbb_trainer *t = bns_xcalloc(1, sizeof *t);
-    size_t n = m->arch.n_weights;
-    bns_mlp_workspace_init(&t->ws, &m->arch, max_batch);
+    size_t n = arch->n_weights;
     t->noise = bns_stream_make(m->cfg.seed, m->cfg.task, BNS_PURPOSE_WEIGHT);
     t->samples = m->cfg.samples;
-    t->eps = bns_xmalloc(sizeof(float) * n * t->samples);
-    t->w = bns_xmalloc(sizeof(float) * n * t->samples);
-    t->grad_w = bns_xmalloc(sizeof(float) * n);
+    /* one layer has no hidden activations to share: nothing to vectorize */
+    t->vectorized = m->cfg.sample_mode == BNS_SAMPLES_VECTORIZED && arch->n_layers > 1;
+    size_t copies = t->vectorized ? (size_t)t->samples : 1;
+    t->eps = bns_xmalloc(sizeof(float) * n * copies);
+    t->w = bns_xmalloc(sizeof(float) * n * copies);
+    t->grad_w = bns_xmalloc(sizeof(float) * n * copies);
     t->sigma = bns_xmalloc(sizeof(float) * n);
     t->sigmoid_rho = bns_xmalloc(sizeof(float) * n);
-    t->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * m->arch.width[m->arch.n_layers]);
+    t->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * arch->width[arch->n_layers]);
+    if (!t->vectorized) {
+        bns_mlp_workspace_init(&t->ws, arch, max_batch);
+        return t;
+    }
+    size_t wide = (size_t)t->samples * arch->width[1];
+    t->w0_cat = bns_xmalloc(sizeof(float) * arch->width[0] * wide);
+    t->grad_w0_cat = bns_xmalloc(sizeof(float) * arch->width[0] * wide);
+    t->act0_cat = bns_xmalloc(sizeof(float) * max_batch * wide);
+    t->grad0_cat = bns_xmalloc(sizeof(float) * max_batch * wide);
+    for (int l = 2; l <= arch->n_layers; l++) t->act[l] = bns_xmalloc(sizeof(float) * max_batch * arch->width[l]);
+    for (int i = 0; i < 2; i++) t->grad_act[i] = bns_xmalloc(sizeof(float) * max_batch * arch->max_width);
     return t;
 }
 
 static void bbb_trainer_free(void *trainer) {
     bbb_trainer *t = trainer;
     if (!t) return;
-    bns_mlp_workspace_free(&t->ws);
+    if (!t->vectorized) bns_mlp_workspace_free(&t->ws);
     free(t->eps);
     free(t->w);
     free(t->grad_w);
     free(t->sigma);
     free(t->sigmoid_rho);
     free(t->grad_logits);
+    free(t->w0_cat);
+    free(t->grad_w0_cat);
+    free(t->act0_cat);
+    free(t->grad0_cat);
+    for (int l = 0; l <= BNS_MAX_LAYERS; l++) free(t->act[l]);
+    free(t->grad_act[0]);
+    free(t->grad_act[1]);
     free(t);
 }
 
@@ -73,39 +113,124 @@ static void update_chunk(void *ctx, size_t begin, size_t count) {
     bns_optimizer_update(c->opt, c->params, c->grad, c->n + begin, count);
 }
 
-/* One step; with opt, each chunk of the last sample's gradient pass is
- * applied to mu and rho as soon as it is final (still in cache). */
-static void bbb_run(bbb_trainer *t, const bns_model *m, const float *x, const uint8_t *y, int batch,
-                    const bns_objective *obj, bns_optimizer *opt, float *grad, bns_step_stats *stats) {
+/* Folds sample s (its eps, w and dNLL/dw) into grad; returns its log q - log p. */
+static double fold_sample(bbb_trainer *t, const bns_model *m, int s, const float *eps, const float *w,
+                          const float *grad_w, const bns_objective *obj, bns_optimizer *opt, float *grad) {
+    size_t n = m->arch.n_weights;
+    double kl_scale = obj->reg_scale / obj->n_train / t->samples;
+    chunk_update update = {opt, m->params, grad, n};
+    int last = s + 1 == t->samples;
+    return bns_fused_bbb_grad(m->params + n, t->sigma, t->sigmoid_rho, eps, w, grad_w, n, &m->cfg.prior, kl_scale,
+                              s > 0, !obj->skip_kl_value, grad, grad + n, opt && last ? update_chunk : NULL,
+                              &update);
+}
+
+static void run_sequential(bbb_trainer *t, const bns_model *m, const float *x, const uint8_t *y, int batch,
+                           const bns_objective *obj, bns_optimizer *opt, float *grad, bns_step_stats *stats) {
     const bns_arch *arch = &m->arch;
     size_t n = arch->n_weights;
     int n_classes = arch->width[arch->n_layers], S = t->samples;
-    const float *mu = m->params, *rho = m->params + n;
-    float *grad_mu = grad, *grad_rho = grad + n;
-    double kl_scale = obj->reg_scale / obj->n_train / S;
-
-    /* Sample s uses normals [s*n, (s+1)*n) of substream `step`. */
-    bns_fused_posterior_prepare(rho, n, t->sigma, t->sigmoid_rho);
-    for (int s = 0; s < S; s++)
-        bns_fused_sample(mu, t->sigma, n, &t->noise, obj->step, (uint64_t)s * n, t->eps + (size_t)s * n,
-                         t->w + (size_t)s * n);
-    stats->nll_sum = 0.0;
-    stats->kl = 0.0;
-    stats->correct = 0;
     for (int s = 0; s < S; s++) {
-        const float *w = t->w + (size_t)s * n, *eps = t->eps + (size_t)s * n;
-        float *logits = bns_mlp_forward(arch, w, x, batch, &t->ws);
+        bns_fused_sample(m->params, t->sigma, n, &t->noise, obj->step, (uint64_t)s * n, t->eps, t->w);
+        float *logits = bns_mlp_forward(arch, t->w, x, batch, &t->ws);
         stats->nll_sum += bns_softmax_xent(logits, y, batch, n_classes, (float)(obj->nll_scale / S),
                                            t->grad_logits) / S;
         stats->correct += bns_count_correct(logits, y, batch, n_classes);
-        bns_mlp_backward(arch, w, batch, &t->ws, t->grad_logits, t->grad_w, NULL);
-        chunk_update update = {opt, m->params, grad, n};
-        int last = s + 1 == S;
-        stats->kl += bns_fused_bbb_grad(rho, t->sigma, t->sigmoid_rho, eps, w, t->grad_w, n, &m->cfg.prior,
-                                        kl_scale, s > 0, !obj->skip_kl_value, grad_mu, grad_rho,
-                                        opt && last ? update_chunk : NULL, &update) / S;
+        bns_mlp_backward(arch, t->w, batch, &t->ws, t->grad_logits, t->grad_w, NULL);
+        stats->kl += fold_sample(t, m, s, t->eps, t->w, t->grad_w, obj, opt, grad) / S;
     }
-    stats->correct /= S;
+}
+
+static void run_vectorized(bbb_trainer *t, const bns_model *m, const float *x, const uint8_t *y, int batch,
+                           const bns_objective *obj, bns_optimizer *opt, float *grad, bns_step_stats *stats) {
+    const bns_arch *arch = &m->arch;
+    size_t n = arch->n_weights;
+    int L = arch->n_layers, n_classes = arch->width[L], S = t->samples;
+    int n_in = arch->width[0], n0 = arch->width[1], wide = S * n0;
+    for (int s = 0; s < S; s++)
+        bns_fused_sample(m->params, t->sigma, n, &t->noise, obj->step, (uint64_t)s * n, t->eps + (size_t)s * n,
+                         t->w + (size_t)s * n);
+
+    /* layer 0 for all samples: [A_1 | ... | A_S] = X [W_1 | ... | W_S] + [b_1 | ... | b_S] */
+    for (int i = 0; i < n_in; i++)
+        for (int s = 0; s < S; s++)
+            memcpy(t->w0_cat + (size_t)i * wide + (size_t)s * n0, t->w + (size_t)s * n + (size_t)i * n0,
+                   sizeof(float) * n0);
+    for (int b = 0; b < batch; b++)
+        for (int s = 0; s < S; s++)
+            memcpy(t->act0_cat + (size_t)b * wide + (size_t)s * n0, t->w + (size_t)s * n + arch->bias_offset[0],
+                   sizeof(float) * n0);
+    bns_gemm(0, 0, batch, wide, n_in, 1.0f, x, n_in, t->w0_cat, wide, 1.0f, t->act0_cat, wide);
+    bns_relu_forward(t->act0_cat, (size_t)batch * wide);
+
+    /* layers >= 1, one sample at a time, reading its column block of A */
+    for (int s = 0; s < S; s++) {
+        const float *w = t->w + (size_t)s * n;
+        float *grad_w = t->grad_w + (size_t)s * n;
+        const float *a0 = t->act0_cat + (size_t)s * n0;
+        for (int l = 1; l < L; l++) {
+            int w_in = arch->width[l], w_out = arch->width[l + 1];
+            const float *in = l == 1 ? a0 : t->act[l];
+            int ld_in = l == 1 ? wide : w_in;
+            float *out = t->act[l + 1];
+            for (int b = 0; b < batch; b++)
+                memcpy(out + (size_t)b * w_out, w + arch->bias_offset[l], sizeof(float) * w_out);
+            bns_gemm(0, 0, batch, w_out, w_in, 1.0f, in, ld_in, w + arch->weight_offset[l], w_out, 1.0f, out, w_out);
+            if (l + 1 < L) bns_relu_forward(out, (size_t)batch * w_out);
+        }
+        const float *logits = t->act[L];
+        stats->nll_sum += bns_softmax_xent(logits, y, batch, n_classes, (float)(obj->nll_scale / S),
+                                           t->grad_logits) / S;
+        stats->correct += bns_count_correct(logits, y, batch, n_classes);
+        float *grad_out = t->grad_logits;
+        for (int l = L - 1; l >= 1; l--) {
+            int w_in = arch->width[l], w_out = arch->width[l + 1];
+            const float *in = l == 1 ? a0 : t->act[l];
+            int ld_in = l == 1 ? wide : w_in;
+            /* the gradient w.r.t. layer 1's input lands in this sample's column block */
+            float *grad_in = l == 1 ? t->grad0_cat + (size_t)s * n0 : t->grad_act[l % 2];
+            int ld_grad_in = l == 1 ? wide : w_in;
+            bns_gemm(1, 0, w_in, w_out, batch, 1.0f, in, ld_in, grad_out, w_out, 0.0f,
+                     grad_w + arch->weight_offset[l], w_out);
+            float *grad_bias = grad_w + arch->bias_offset[l];
+            memset(grad_bias, 0, sizeof(float) * w_out);
+            for (int b = 0; b < batch; b++)
+                for (int j = 0; j < w_out; j++) grad_bias[j] += grad_out[(size_t)b * w_out + j];
+            bns_gemm(0, 1, batch, w_in, w_out, 1.0f, grad_out, w_out, w + arch->weight_offset[l], w_out, 0.0f,
+                     grad_in, ld_grad_in);
+            if (l > 1) bns_relu_backward(in, grad_in, (size_t)batch * w_in);
+            grad_out = grad_in;
+        }
+    }
+
+    /* layer 0 backward for all samples: one product, then each sample's share */
+    bns_relu_backward(t->act0_cat, t->grad0_cat, (size_t)batch * wide);
+    bns_gemm(1, 0, n_in, wide, batch, 1.0f, x, n_in, t->grad0_cat, wide, 0.0f, t->grad_w0_cat, wide);
+    for (int s = 0; s < S; s++) {
+        float *grad_w = t->grad_w + (size_t)s * n;
+        for (int i = 0; i < n_in; i++)
+            memcpy(grad_w + (size_t)i * n0, t->grad_w0_cat + (size_t)i * wide + (size_t)s * n0, sizeof(float) * n0);
+        float *grad_bias = grad_w + arch->bias_offset[0];
+        memset(grad_bias, 0, sizeof(float) * n0);
+        for (int b = 0; b < batch; b++)
+            for (int j = 0; j < n0; j++) grad_bias[j] += t->grad0_cat[(size_t)b * wide + (size_t)s * n0 + j];
+    }
+    for (int s = 0; s < S; s++)
+        stats->kl += fold_sample(t, m, s, t->eps + (size_t)s * n, t->w + (size_t)s * n, t->grad_w + (size_t)s * n,
+                                 obj, opt, grad) / S;
+}
+
+static void bbb_run(bbb_trainer *t, const bns_model *m, const float *x, const uint8_t *y, int batch,
+                    const bns_objective *obj, bns_optimizer *opt, float *grad, bns_step_stats *stats) {
+    bns_fused_posterior_prepare(m->params + m->arch.n_weights, m->arch.n_weights, t->sigma, t->sigmoid_rho);
+    stats->nll_sum = 0.0;
+    stats->kl = 0.0;
+    stats->correct = 0;
+    if (t->vectorized)
+        run_vectorized(t, m, x, y, batch, obj, opt, grad, stats);
+    else
+        run_sequential(t, m, x, y, batch, obj, opt, grad, stats);
+    stats->correct /= t->samples;
     stats->reg_per_example = stats->kl / obj->n_train;
 }
 

@@ -12,6 +12,7 @@
 static const char *const prior_names[] = {"mixture", "gaussian", NULL};
 static const char *const reduction_names[] = {"mean", "sum", NULL};
 static const char *const optimizer_names[] = {"sgd", "adam", NULL};
+static const char *const sample_mode_names[] = {"vectorized", "sequential", NULL};
 
 #define FIELD(key, type, member, choices, help) \
     {key, type, offsetof(bns_config, member), sizeof(((bns_config *)0)->member), choices, help}
@@ -28,6 +29,8 @@ static const bns_config_field fields[] = {
     FIELD("init_std", BNS_FIELD_DOUBLE, init_std, NULL, "std of the truncated-normal init of mu/w; 0 = the default rule (README)"),
     FIELD("l2_lambda", BNS_FIELD_DOUBLE, l2_lambda, NULL, "L2 penalty lambda (deterministic; METHODS.md s.3)"),
     FIELD("samples", BNS_FIELD_INT, samples, NULL, "weight samples per training step (S)"),
+    FIELD("sample_mode", BNS_FIELD_ENUM, sample_mode, sample_mode_names,
+          "BBB with S > 1: vectorized (first layer as one product) or sequential"),
     FIELD("reduction", BNS_FIELD_ENUM, reduction, reduction_names, "minibatch loss: per-example mean or sum"),
     FIELD("optimizer", BNS_FIELD_ENUM, optimizer, optimizer_names, "sgd (with momentum) or adam"),
     FIELD("lr", BNS_FIELD_DOUBLE, lr, NULL, "learning rate"),

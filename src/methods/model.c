@@ -18,6 +18,9 @@ void bns_config_defaults(bns_config *cfg) {
     cfg->init_std = 0.0;
     cfg->l2_lambda = 0.0;
     cfg->samples = 1;
+    /* measured: the shared first-layer product does not pay for its copies
+     * with OpenBLAS here (bnnsweep bench), and sequential needs 1/S the memory */
+    cfg->sample_mode = BNS_SAMPLES_SEQUENTIAL;
     cfg->reduction = BNS_REDUCE_MEAN;
     cfg->optimizer = BNS_OPT_SGD;
     cfg->lr = 0.001;

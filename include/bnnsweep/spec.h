@@ -1,0 +1,174 @@
+/* spec.h - sweep files: a whole experiment (METHODS.md s.4-6) as one YAML file.
+ *
+ * A sweep file is read with libyaml and validated strictly: an unknown key, a
+ * value of the wrong type, an empty or duplicated grid value, an impossible
+ * combination or a name that refers to nothing is an error naming the file,
+ * line, column and key ("sweeps/x.yaml:12:14: models.bnn.rho_init: ...").
+ * plan.h expands a loaded spec into tasks.
+ *
+ * Format (sweeps/example.yaml is the documented version):
+ *
+ *   name: zhang2020-quick          # optional; default: the file name without .yaml
+ *   seed: 1                        # optional (1): the seed of every model and stream
+ *   data:                          # optional, all keys optional
+ *     pixel_scale: 0.00784313725490196   # 1/127.5: pixels in [0, 2]
+ *     train_limit: 0               # first N training rows (0 = all 50k)
+ *     test_limit: 1000             # first N validation/test/OOD rows (0 = all 10k)
+ *     notmnist: /path/notMNIST     # needed only by an ood evaluation naming it
+ *     omniglot: /path/omniglot.zip
+ *   train: {max_epochs: 20, patience: 5}   # defaults of any bns_config key (config.h),
+ *                                  # single values only
+ *   models:                        # groups of models to train (at least one)
+ *     bnn:  {method: bbb, rho_init: [-30, -10, -4]}   # a list is a grid axis;
+ *     base: {method: deterministic, l2_lambda: [0, 1e-4]}  # axes multiply
+ *   attacks:                       # optional: adversarial sets
+ *     minnorm: {sources: base, attack: minnorm, c: 1e-9}
+ *       # sources: model group(s), one set per source model;
+ *       # attack: minnorm|fgsm|pgd|targeted (default: the attack's name);
+ *       # any attack setting, single value or grid: source (weights|sample|
+ *       # expectation), source_samples, source_index, clip (true|false), batch,
+ *       # optimizer (gd|ngd|adam), c, lr, max_steps, search_steps, c_min, c_max,
+ *       # beta1, beta2, eps, steps, step_size, random_start, eta,
+ *       # target (next | a class number)
+ *   evaluations:                   # optional
+ *     robustness: {models: [bnn, base], sets: [test, minnorm], runs: 100}
+ *     ensembles:  {models: bnn, sets: [minnorm], ensemble: [1, 5, 10]}
+ *     pruning:    {models: bnn, sets: [val, test], rates: [0.5, 0.9], samples: 100}
+ *     ood:        {models: bnn, ood: [fashion, gaussian], scores: [entropy, bald]}
+ *       # kind: robustness|ensembles|pruning|ood (default: the evaluation's name)
+ *       # models: model group(s) (required); sets: test, val or attack names
+ *       # (default [test]); robustness: runs (100; 1 for deterministic models);
+ *       # ensembles: ensemble sizes ([1, 5, 10, 25, 100]), runs = total samples
+ *       # per size (100: N-sample ensembles over runs/N runs); pruning: rates
+ *       # (required, in [0, 1]), samples (100); ood: ood sets among fashion,
+ *       # gaussian, uniform, notmnist, omniglot ([fashion, gaussian, uniform]),
+ *       # scores among entropy, vr, bald (all), samples (100).
+ *
+ * A "list" may be written in either YAML style ([a, b] or "- a" lines); a
+ * single value stands for a one-element list where a list is expected.
+ * pixel_scale and train_limit belong to data: (all models and sets must
+ * share them); task is set by the planner. Impossible combinations:
+ * anything bns_config or the method rejects (e.g. method lrt with the
+ * mixture prior), pruning or ensembles of a deterministic model, an attack
+ * setting the attack rejects.
+ *
+ * Overrides ("--set PATH=VALUE", Hydra style): PATH is a dotted key path
+ * (train.max_epochs, models.bnn.rho_init, attacks.minnorm.c), VALUE is YAML
+ * ("3", "[-3, -2]", "{method: bbb}"). An override replaces (or adds) the
+ * value before validation; its errors name the override. The spec keeps the
+ * override strings and the file text for provenance.
+ */
+#ifndef BNNSWEEP_SPEC_H
+#define BNNSWEEP_SPEC_H
+
+#include <stdint.h>
+
+#include "bnnsweep/attack.h"
+#include "bnnsweep/model.h"
+
+enum {
+    BNS_SPEC_NAME_LEN = 64,     /* group, attack and evaluation names */
+    BNS_SPEC_VALUE_LEN = 64,    /* one grid value, as text */
+    BNS_SPEC_MAX_AXES = 16,     /* grid axes of one group or attack */
+    BNS_SPEC_MAX_REFS = 32,     /* groups / sets named by one attack or evaluation */
+    BNS_SPEC_MAX_LIST = 32,     /* ensemble sizes, pruning rates */
+};
+
+/* One grid axis: a setting and its values, as text that the setter parses
+ * (bns_config_set for models, bns_spec_attack_set for attacks). */
+typedef struct {
+    char key[32];
+    int n_values;
+    char (*values)[BNS_SPEC_VALUE_LEN];
+    int line;                   /* where it was written (0 = an override) */
+} bns_spec_axis;
+
+typedef struct {
+    char name[BNS_SPEC_NAME_LEN];
+    bns_config base;            /* defaults + train: + the group's single values + data: + seed */
+    int n_axes;
+    bns_spec_axis axes[BNS_SPEC_MAX_AXES];   /* in file order (the order of task names) */
+    int line;
+} bns_spec_group;
+
+typedef struct {
+    char name[BNS_SPEC_NAME_LEN];
+    int n_sources;
+    int sources[BNS_SPEC_MAX_REFS];          /* group indices */
+    bns_attack_settings base;                /* seed = the spec's; task is set per task */
+    int n_axes;
+    bns_spec_axis axes[BNS_SPEC_MAX_AXES];
+    int line;
+} bns_spec_attack;
+
+enum bns_eval_kind { BNS_EVAL_ROBUSTNESS = 0, BNS_EVAL_ENSEMBLES = 1, BNS_EVAL_PRUNING = 2, BNS_EVAL_OOD = 3 };
+const char *bns_eval_kind_name(int kind);
+int bns_eval_kind_parse(const char *name);   /* -1 if unknown */
+
+/* An evaluation set: clean validation or test data, or every set of an attack. */
+enum bns_set_kind { BNS_SET_TEST = 0, BNS_SET_VAL = 1, BNS_SET_ATTACK = 2 };
+typedef struct {
+    int kind;                   /* enum bns_set_kind */
+    int attack;                 /* BNS_SET_ATTACK: index into spec.attacks */
+} bns_spec_set;
+
+/* OOD sets (ood.h, dataset.h) */
+enum bns_ood_set { BNS_OOD_FASHION = 0, BNS_OOD_GAUSSIAN = 1, BNS_OOD_UNIFORM = 2, BNS_OOD_NOTMNIST = 3,
+                   BNS_OOD_OMNIGLOT = 4, BNS_OOD_COUNT = 5 };
+const char *bns_ood_set_name(int set);
+int bns_ood_set_parse(const char *name);     /* -1 if unknown */
+
+typedef struct {
+    char name[BNS_SPEC_NAME_LEN];
+    int kind;                   /* enum bns_eval_kind */
+    int n_models;
+    int models[BNS_SPEC_MAX_REFS];           /* group indices */
+    int n_sets;
+    bns_spec_set sets[BNS_SPEC_MAX_REFS];    /* robustness, ensembles, pruning */
+    int runs;                   /* robustness: runs; ensembles: samples per size */
+    int samples;                /* pruning, ood: ensemble size */
+    int n_ensemble;
+    int ensemble[BNS_SPEC_MAX_LIST];
+    int n_rates;
+    double rates[BNS_SPEC_MAX_LIST];
+    int n_ood;
+    int ood[BNS_OOD_COUNT];     /* enum bns_ood_set */
+    unsigned scores;            /* bit (1 << enum bns_score) per score */
+    int line;
+} bns_spec_eval;
+
+typedef struct {
+    char path[1024];
+    char name[BNS_SPEC_NAME_LEN];
+    uint64_t seed;
+    double pixel_scale;
+    long train_limit, test_limit;
+    char notmnist[1024], omniglot[1024];
+    int n_groups, n_attacks, n_evals;
+    bns_spec_group *groups;
+    bns_spec_attack *attacks;
+    bns_spec_eval *evals;
+    /* provenance */
+    int n_overrides;
+    char **overrides;           /* as given, in order */
+    char *text;                 /* the file's bytes, NUL-terminated */
+} bns_spec;
+
+/* Read, apply overrides (n_overrides "path=value" strings) and validate. On
+ * error returns -1 with the message recorded (error.h) and *out empty. */
+int bns_spec_load(const char *path, const char *const *overrides, int n_overrides, bns_spec *out);
+/* The same from text in memory; `path` only names it in messages. */
+int bns_spec_load_text(const char *path, const char *text, const char *const *overrides, int n_overrides,
+                       bns_spec *out);
+void bns_spec_free(bns_spec *spec);
+
+/* Attack settings by name (the names listed above): parse `value` into s;
+ * errors name the key and value. */
+int bns_spec_attack_set(bns_attack_settings *s, const char *key, const char *value);
+/* "key=value\n" lines of every attack setting (except task), sorted by key,
+ * numbers as %.17g: the canonical text used in task keys. */
+void bns_spec_attack_canonical(const bns_attack_settings *s, char *buf, size_t size);
+/* The same for a bns_config (every field except task). */
+void bns_spec_config_canonical(const bns_config *cfg, char *buf, size_t size);
+
+#endif
