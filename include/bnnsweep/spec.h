@@ -162,6 +162,13 @@ int bns_spec_load_text(const char *path, const char *text, const char *const *ov
                        bns_spec *out);
 void bns_spec_free(bns_spec *spec);
 
+/* Grids: the points of a group or attack are numbered 0..points-1, the first
+ * axis varying slowest. */
+long bns_spec_axes_points(const bns_spec_axis *axes, int n_axes);
+void bns_spec_axes_decode(const bns_spec_axis *axes, int n_axes, long index, int *value_index);
+int bns_spec_group_point(const bns_spec_group *g, long index, bns_config *cfg);
+int bns_spec_attack_point(const bns_spec_attack *a, long index, bns_attack_settings *s);
+
 /* Attack settings by name (the names listed above): parse `value` into s;
  * errors name the key and value. */
 int bns_spec_attack_set(bns_attack_settings *s, const char *key, const char *value);

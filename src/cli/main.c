@@ -12,6 +12,7 @@ static const struct {
     {"train", cmd_train, "train one model (deterministic, bbb, lrt) on MNIST and save it to HDF5"},
     {"attack", cmd_attack, "build an adversarial set (min-norm, FGSM, PGD, targeted) from a source model"},
     {"eval", cmd_eval, "evaluate a model on clean, adversarial or OOD sets (accuracy, ensembles, pruning, uncertainty)"},
+    {"plan", cmd_plan, "expand a sweep file into tasks: keys, dependencies, estimated costs, critical path"},
     {"bench", cmd_bench, "measure epoch times against the GEMM bound, and prediction throughput"},
 };
 

@@ -1,0 +1,471 @@
+/* plan.c - expanding a sweep spec into TRAIN -> ATTACK -> EVAL tasks with
+ * stable keys, dependency links, cost estimates and the critical path
+ * (plan.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bnnsweep/error.h"
+#include "bnnsweep/method.h"
+#include "bnnsweep/metrics.h"
+#include "bnnsweep/plan.h"
+
+#define CANON_SIZE 8192
+#define NAME_SIZE 1024
+#define MNIST_INPUTS 784
+
+static const char *const task_kind_names[] = {"train", "attack", "eval"};
+const char *bns_task_kind_name(int kind) { return kind >= 0 && kind < BNS_TASK_KINDS ? task_kind_names[kind] : "?"; }
+
+/* ---- cost model ---- */
+
+static double arch_weights(const char *arch) {
+    bns_arch a;
+    if (bns_arch_parse(arch, MNIST_INPUTS, &a)) return 0;
+    return (double)a.n_weights;
+}
+
+static int is_bayesian(const bns_config *cfg) {
+    const bns_method *m = bns_method_find(cfg->method);
+    return m && m->bayesian;
+}
+
+static double limit_rows(long limit, long all) { return (double)(limit > 0 && limit < all ? limit : all); }
+
+double bns_plan_cost_train(const bns_config *cfg, long test_limit) {
+    double w = arch_weights(cfg->arch);
+    double train_rows = limit_rows(cfg->train_limit, BNS_MNIST_TRAIN_ROWS);
+    double val_rows = limit_rows(test_limit, BNS_MNIST_TEST_ROWS);
+    double epoch;
+    if (is_bayesian(cfg)) {
+        int val_samples = cfg->val_samples > 0 ? cfg->val_samples : 1;
+        epoch = train_rows * w * cfg->samples * BNS_COST_TRAIN_BAYES + val_rows * w * val_samples * BNS_COST_PREDICT;
+    } else {
+        epoch = train_rows * w * BNS_COST_TRAIN_DET + val_rows * w * BNS_COST_PREDICT;
+    }
+    return cfg->max_epochs * epoch;
+}
+
+double bns_plan_cost_attack(const bns_attack_settings *s, const bns_config *source, long test_limit) {
+    double w = arch_weights(source->arch);
+    double rows = limit_rows(test_limit, BNS_MNIST_TEST_ROWS);
+    double steps;
+    switch (s->kind) {
+    case BNS_ATTACK_MINNORM: steps = (double)s->max_steps * s->search_steps * BNS_COST_MINNORM_FRACTION; break;
+    case BNS_ATTACK_FGSM: steps = 1; break;
+    default: steps = s->steps; break;
+    }
+    double k = is_bayesian(source) && s->source == BNS_SOURCE_EXPECTATION ? s->source_samples : 1;
+    return rows * steps * w * k * BNS_COST_ATTACK_STEP;
+}
+
+double bns_plan_cost_eval(const bns_eval_settings *e, const bns_config *model) {
+    double w = arch_weights(model->arch);
+    double rows = limit_rows(e->test_limit, BNS_MNIST_TEST_ROWS);
+    if (e->kind == BNS_EVAL_OOD) rows *= 2; /* the test set's scores and the OOD set's */
+    double samples = (double)e->runs * (e->n_ensemble > 0 ? e->n_ensemble : 1);
+    return rows * samples * w * BNS_COST_PREDICT;
+}
+
+/* ---- the graph ---- */
+
+static void index_rebuild(bns_plan *p, int n_slots) {
+    free(p->slots);
+    p->n_slots = n_slots;
+    p->slots = bns_xmalloc((size_t)n_slots * sizeof *p->slots);
+    for (int i = 0; i < n_slots; i++) p->slots[i] = -1;
+    for (int t = 0; t < p->n_tasks; t++) {
+        size_t h = (size_t)(p->tasks[t].key & (uint64_t)(n_slots - 1));
+        while (p->slots[h] >= 0) h = (h + 1) & (size_t)(n_slots - 1);
+        p->slots[h] = t;
+    }
+}
+
+int bns_plan_find(const bns_plan *p, uint64_t key) {
+    if (!p->n_slots) return -1;
+    size_t h = (size_t)(key & (uint64_t)(p->n_slots - 1));
+    while (p->slots[h] >= 0) {
+        if (p->tasks[p->slots[h]].key == key) return p->slots[h];
+        h = (h + 1) & (size_t)(p->n_slots - 1);
+    }
+    return -1;
+}
+
+int bns_plan_add(bns_plan *p, int kind, const char *name, const char *canonical, const int *deps, int n_deps,
+                 double cost) {
+    uint64_t key = bns_hash64(canonical);
+    int found = bns_plan_find(p, key);
+    if (found >= 0) {
+        if (strcmp(p->tasks[found].canonical, canonical) != 0)
+            return bns_fail("task key collision: '%s' and '%s' both hash to %016" PRIx64, p->tasks[found].name, name,
+                            key);
+        return found;
+    }
+    for (int i = 0; i < n_deps; i++)
+        if (deps[i] < 0 || deps[i] >= p->n_tasks) return bns_fail("task '%s': dependency %d does not exist", name, deps[i]);
+    if (p->n_tasks == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 64;
+        p->tasks = realloc(p->tasks, (size_t)p->cap * sizeof *p->tasks);
+        if (!p->tasks) abort();
+    }
+    bns_task *t = &p->tasks[p->n_tasks++];
+    memset(t, 0, sizeof *t);
+    t->kind = kind;
+    t->key = key;
+    t->name = bns_xstrdup(name);
+    t->canonical = bns_xstrdup(canonical);
+    t->spec_index = -1;
+    t->model = -1;
+    t->set_task = -1;
+    t->cost = cost;
+    t->n_deps = n_deps;
+    t->deps = bns_xmalloc((size_t)(n_deps ? n_deps : 1) * sizeof *t->deps);
+    if (n_deps) memcpy(t->deps, deps, (size_t)n_deps * sizeof *deps);
+    if (2 * p->n_tasks > p->n_slots) index_rebuild(p, p->n_slots ? 2 * p->n_slots : 256);
+    else {
+        size_t h = (size_t)(key & (uint64_t)(p->n_slots - 1));
+        while (p->slots[h] >= 0) h = (h + 1) & (size_t)(p->n_slots - 1);
+        p->slots[h] = p->n_tasks - 1;
+    }
+    return p->n_tasks - 1;
+}
+
+void bns_plan_link(bns_plan *p) {
+    for (int k = 0; k < BNS_TASK_KINDS; k++) {
+        p->count[k] = 0;
+        p->cost[k] = 0;
+    }
+    for (int t = 0; t < p->n_tasks; t++) {
+        free(p->tasks[t].dependents);
+        p->tasks[t].dependents = NULL;
+        p->tasks[t].n_dependents = 0;
+    }
+    for (int t = 0; t < p->n_tasks; t++)
+        for (int d = 0; d < p->tasks[t].n_deps; d++) p->tasks[p->tasks[t].deps[d]].n_dependents++;
+    for (int t = 0; t < p->n_tasks; t++) {
+        bns_task *task = &p->tasks[t];
+        task->dependents = bns_xmalloc((size_t)(task->n_dependents ? task->n_dependents : 1) * sizeof(int));
+        task->n_dependents = 0;
+        if (task->kind >= 0 && task->kind < BNS_TASK_KINDS) {
+            p->count[task->kind]++;
+            p->cost[task->kind] += task->cost;
+        }
+    }
+    for (int t = 0; t < p->n_tasks; t++)
+        for (int d = 0; d < p->tasks[t].n_deps; d++) {
+            bns_task *dep = &p->tasks[p->tasks[t].deps[d]];
+            dep->dependents[dep->n_dependents++] = t;
+        }
+}
+
+int bns_plan_topo_order(const bns_plan *p, int *order) {
+    int n = p->n_tasks, head = 0, tail = 0;
+    int *waiting = bns_xmalloc((size_t)(n ? n : 1) * sizeof *waiting);
+    for (int t = 0; t < n; t++) {
+        waiting[t] = p->tasks[t].n_deps;
+        if (!waiting[t]) order[tail++] = t;
+    }
+    while (head < tail) {
+        const bns_task *t = &p->tasks[order[head++]];
+        for (int i = 0; i < t->n_dependents; i++)
+            if (--waiting[t->dependents[i]] == 0) order[tail++] = t->dependents[i];
+    }
+    free(waiting);
+    if (tail != n) return bns_fail("the task graph has a cycle (%d of %d tasks ordered)", tail, n);
+    return 0;
+}
+
+double bns_plan_critical_path(const bns_plan *p, int *path, int *path_len) {
+    int n = p->n_tasks;
+    if (path_len) *path_len = 0;
+    if (n == 0) return 0;
+    int *order = bns_xmalloc((size_t)n * sizeof *order), *prev = bns_xmalloc((size_t)n * sizeof *prev);
+    double *finish = bns_xmalloc((size_t)n * sizeof *finish);
+    if (bns_plan_topo_order(p, order)) {
+        free(order);
+        free(prev);
+        free(finish);
+        return -1;
+    }
+    int last = -1;
+    for (int i = 0; i < n; i++) {
+        int t = order[i];
+        const bns_task *task = &p->tasks[t];
+        double start = 0;
+        prev[t] = -1;
+        for (int d = 0; d < task->n_deps; d++)
+            if (prev[t] < 0 || finish[task->deps[d]] > start) {
+                start = finish[task->deps[d]];
+                prev[t] = task->deps[d];
+            }
+        finish[t] = start + task->cost;
+        if (last < 0 || finish[t] > finish[last]) last = t;
+    }
+    double length = finish[last];
+    if (path || path_len) {
+        int count = 0;
+        for (int t = last; t >= 0; t = prev[t]) count++;
+        if (path) {
+            int i = count;
+            for (int t = last; t >= 0; t = prev[t]) path[--i] = t;
+        }
+        if (path_len) *path_len = count;
+    }
+    free(order);
+    free(prev);
+    free(finish);
+    return length;
+}
+
+double bns_plan_total_cost(const bns_plan *p) {
+    double total = 0;
+    for (int t = 0; t < p->n_tasks; t++) total += p->tasks[t].cost;
+    return total;
+}
+
+void bns_plan_free(bns_plan *p) {
+    for (int t = 0; t < p->n_tasks; t++) {
+        free(p->tasks[t].name);
+        free(p->tasks[t].canonical);
+        free(p->tasks[t].deps);
+        free(p->tasks[t].dependents);
+    }
+    free(p->tasks);
+    free(p->slots);
+    memset(p, 0, sizeof *p);
+}
+
+/* ---- expansion ---- */
+
+/* "k=v,k=v" of a grid point */
+static void point_label(const bns_spec_axis *axes, int n_axes, long index, char *buf, size_t size) {
+    int vi[BNS_SPEC_MAX_AXES];
+    bns_spec_axes_decode(axes, n_axes, index, vi);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n_axes && used < size; i++) {
+        int w = snprintf(buf + used, size - used, "%s%s=%s", i ? "," : "", axes[i].key, axes[i].values[vi[i]]);
+        if (w > 0) used += (size_t)w;
+    }
+}
+
+typedef struct {
+    int n;
+    int *tasks;               /* task index per point (groups) or per set (attacks) */
+} task_list;
+
+static void list_push(task_list *l, int t) {
+    l->tasks = realloc(l->tasks, (size_t)(l->n + 1) * sizeof *l->tasks);
+    if (!l->tasks) abort();
+    l->tasks[l->n++] = t;
+}
+
+/* the part of a task name after "train/" or "attack/" */
+static const char *label_of(const bns_task *t) {
+    const char *slash = strchr(t->name, '/');
+    return slash ? slash + 1 : t->name;
+}
+
+static int add_train_tasks(const bns_spec *s, bns_plan *p, task_list *groups) {
+    char canon[CANON_SIZE], cfg_text[CANON_SIZE - 256], name[NAME_SIZE], label[NAME_SIZE - 128];
+    for (int g = 0; g < s->n_groups; g++) {
+        const bns_spec_group *grp = &s->groups[g];
+        long points = bns_spec_axes_points(grp->axes, grp->n_axes);
+        for (long pt = 0; pt < points; pt++) {
+            bns_config cfg;
+            if (bns_spec_group_point(grp, pt, &cfg)) return bns_fail_prefix("group '%s': ", grp->name);
+            bns_spec_config_canonical(&cfg, cfg_text, sizeof cfg_text);
+            snprintf(canon, sizeof canon, "task=train\ntest_limit=%ld\nconfig:\n%s", s->test_limit, cfg_text);
+            point_label(grp->axes, grp->n_axes, pt, label, sizeof label);
+            snprintf(name, sizeof name, "train/%s%s%s", grp->name, label[0] ? "/" : "", label);
+            int before = p->n_tasks;
+            int t = bns_plan_add(p, BNS_TASK_TRAIN, name, canon, NULL, 0, bns_plan_cost_train(&cfg, s->test_limit));
+            if (t < 0) return -1;
+            if (t == before) {
+                bns_task *task = &p->tasks[t];
+                task->spec_index = g;
+                task->config = cfg;
+                task->config.task = task->key;
+                task->test_limit = s->test_limit;
+            }
+            list_push(&groups[g], t);
+        }
+    }
+    return 0;
+}
+
+static int add_attack_tasks(const bns_spec *s, bns_plan *p, const task_list *groups, task_list *attacks) {
+    char canon[CANON_SIZE], settings[CANON_SIZE - 256], name[NAME_SIZE], label[256];
+    for (int a = 0; a < s->n_attacks; a++) {
+        const bns_spec_attack *atk = &s->attacks[a];
+        long points = bns_spec_axes_points(atk->axes, atk->n_axes);
+        for (int si = 0; si < atk->n_sources; si++) {
+            const task_list *src = &groups[atk->sources[si]];
+            for (int m = 0; m < src->n; m++) {
+                int model = src->tasks[m];
+                for (long pt = 0; pt < points; pt++) {
+                    bns_attack_settings set;
+                    if (bns_spec_attack_point(atk, pt, &set)) return bns_fail_prefix("attack '%s': ", atk->name);
+                    set.seed = s->seed;
+                    set.task = 0;
+                    bns_spec_attack_canonical(&set, settings, sizeof settings);
+                    snprintf(canon, sizeof canon, "task=attack\nmodel=%016" PRIx64 "\ntest_limit=%ld\nsettings:\n%s",
+                             p->tasks[model].key, s->test_limit, settings);
+                    point_label(atk->axes, atk->n_axes, pt, label, sizeof label);
+                    snprintf(name, sizeof name, "attack/%s%s%s/%s", atk->name, label[0] ? "," : "", label,
+                             label_of(&p->tasks[model]));
+                    double cost = bns_plan_cost_attack(&set, &p->tasks[model].config, s->test_limit);
+                    int before = p->n_tasks;
+                    int t = bns_plan_add(p, BNS_TASK_ATTACK, name, canon, &model, 1, cost);
+                    if (t < 0) return -1;
+                    if (t == before) {
+                        bns_task *task = &p->tasks[t];
+                        task->spec_index = a;
+                        task->attack = set;
+                        task->attack.task = task->key;
+                        task->test_limit = s->test_limit;
+                        task->model = model;
+                    }
+                    list_push(&attacks[a], t);
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static void scores_text(unsigned scores, char *buf, size_t size) {
+    buf[0] = '\0';
+    for (int sc = 0; sc < BNS_SCORE_COUNT; sc++)
+        if (scores & (1u << sc)) {
+            strncat(buf, buf[0] ? "," : "", size - strlen(buf) - 1);
+            strncat(buf, bns_score_name(sc), size - strlen(buf) - 1);
+        }
+}
+
+/* one EVAL task of `model` on a set (set_task: its ATTACK task, or -1) */
+static int add_eval(const bns_spec *s, bns_plan *p, int e_index, int model, int set_kind, int set_task,
+                    bns_eval_settings ev, const char *suffix) {
+    const bns_spec_eval *e = &s->evals[e_index];
+    const bns_task *m = &p->tasks[model];
+    char canon[CANON_SIZE], name[NAME_SIZE * 2], set_text[64], set_label[NAME_SIZE], scores[64], ood_path[1100] = "";
+    ev.set = set_kind;
+    ev.test_limit = s->test_limit;
+    ev.seed = m->config.seed;
+    ev.task = m->key;
+    if (set_kind == BNS_SET_ATTACK) {
+        snprintf(set_text, sizeof set_text, "attack:%016" PRIx64, p->tasks[set_task].key);
+        snprintf(set_label, sizeof set_label, "%s", label_of(&p->tasks[set_task]));
+    } else {
+        snprintf(set_text, sizeof set_text, "%s", set_kind == BNS_SET_VAL ? "val" : "test");
+        snprintf(set_label, sizeof set_label, "%s", set_text);
+    }
+    if (ev.ood == BNS_OOD_NOTMNIST) snprintf(ood_path, sizeof ood_path, "%s", s->notmnist);
+    if (ev.ood == BNS_OOD_OMNIGLOT) snprintf(ood_path, sizeof ood_path, "%s", s->omniglot);
+    scores_text(ev.scores, scores, sizeof scores);
+    snprintf(canon, sizeof canon,
+             "task=eval\nensemble=%d\nkind=%s\nmodel=%016" PRIx64 "\nood=%s\nood_path=%s\nprune_rate=%.17g\nruns=%d\n"
+             "scores=%s\nseed=%" PRIu64 "\nset=%s\nstream_task=%016" PRIx64 "\ntest_limit=%ld\n",
+             ev.n_ensemble, bns_eval_kind_name(ev.kind), m->key, ev.ood >= 0 ? bns_ood_set_name(ev.ood) : "",
+             ood_path, ev.prune_rate, ev.runs, scores, ev.seed, set_text, ev.task, ev.test_limit);
+    if (ev.kind == BNS_EVAL_OOD)
+        snprintf(name, sizeof name, "eval/%s/%s/%s", e->name, label_of(m), suffix);
+    else
+        snprintf(name, sizeof name, "eval/%s/%s/%s%s%s", e->name, label_of(m), set_label, suffix[0] ? "/" : "", suffix);
+    int deps[2] = {model, set_task};
+    int before = p->n_tasks;
+    int t = bns_plan_add(p, BNS_TASK_EVAL, name, canon, deps, set_task >= 0 ? 2 : 1,
+                         bns_plan_cost_eval(&ev, &m->config));
+    if (t < 0) return -1;
+    if (t == before) {
+        bns_task *task = &p->tasks[t];
+        task->spec_index = e_index;
+        task->eval = ev;
+        task->model = model;
+        task->set_task = set_task;
+    }
+    return 0;
+}
+
+static int add_eval_tasks(const bns_spec *s, bns_plan *p, const task_list *groups, const task_list *attacks) {
+    for (int ei = 0; ei < s->n_evals; ei++) {
+        const bns_spec_eval *e = &s->evals[ei];
+        for (int gi = 0; gi < e->n_models; gi++) {
+            const task_list *models = &groups[e->models[gi]];
+            for (int mi = 0; mi < models->n; mi++) {
+                int model = models->tasks[mi];
+                int bayes = is_bayesian(&p->tasks[model].config);
+                bns_eval_settings ev;
+                memset(&ev, 0, sizeof ev);
+                ev.kind = e->kind;
+                ev.ood = -1;
+                char suffix[64];
+                if (e->kind == BNS_EVAL_OOD) {
+                    for (int o = 0; o < e->n_ood; o++) {
+                        ev.ood = e->ood[o];
+                        ev.runs = 1;
+                        ev.n_ensemble = bayes ? e->samples : 0;
+                        ev.scores = e->scores;
+                        snprintf(suffix, sizeof suffix, "ood=%s", bns_ood_set_name(ev.ood));
+                        if (add_eval(s, p, ei, model, BNS_SET_TEST, -1, ev, suffix)) return -1;
+                    }
+                    continue;
+                }
+                /* every set, attack names expanded to all their sets */
+                for (int si = 0; si < e->n_sets; si++) {
+                    const bns_spec_set *set = &e->sets[si];
+                    int n_sets = set->kind == BNS_SET_ATTACK ? attacks[set->attack].n : 1;
+                    for (int k = 0; k < n_sets; k++) {
+                        int set_task = set->kind == BNS_SET_ATTACK ? attacks[set->attack].tasks[k] : -1;
+                        switch (e->kind) {
+                        case BNS_EVAL_ROBUSTNESS:
+                            /* a deterministic model gives the same answer every run */
+                            ev.runs = bayes ? e->runs : 1;
+                            ev.n_ensemble = bayes ? 1 : 0;
+                            if (add_eval(s, p, ei, model, set->kind, set_task, ev, "")) return -1;
+                            break;
+                        case BNS_EVAL_ENSEMBLES:
+                            for (int n = 0; n < e->n_ensemble; n++) {
+                                ev.n_ensemble = e->ensemble[n];
+                                ev.runs = e->runs / e->ensemble[n] > 0 ? e->runs / e->ensemble[n] : 1;
+                                snprintf(suffix, sizeof suffix, "N=%d", e->ensemble[n]);
+                                if (add_eval(s, p, ei, model, set->kind, set_task, ev, suffix)) return -1;
+                            }
+                            break;
+                        case BNS_EVAL_PRUNING:
+                            for (int r = 0; r < e->n_rates; r++) {
+                                ev.runs = 1;
+                                ev.n_ensemble = e->samples;
+                                ev.prune_rate = e->rates[r];
+                                snprintf(suffix, sizeof suffix, "rate=%g", e->rates[r]);
+                                if (add_eval(s, p, ei, model, set->kind, set_task, ev, suffix)) return -1;
+                            }
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+int bns_plan_build(const bns_spec *s, bns_plan *out) {
+    memset(out, 0, sizeof *out);
+    task_list *groups = bns_xcalloc((size_t)s->n_groups + 1, sizeof *groups);
+    task_list *attacks = bns_xcalloc((size_t)s->n_attacks + 1, sizeof *attacks);
+    int rc = add_train_tasks(s, out, groups);
+    if (!rc) rc = add_attack_tasks(s, out, groups, attacks);
+    if (!rc) rc = add_eval_tasks(s, out, groups, attacks);
+    for (int i = 0; i < s->n_groups; i++) free(groups[i].tasks);
+    for (int i = 0; i < s->n_attacks; i++) free(attacks[i].tasks);
+    free(groups);
+    free(attacks);
+    if (rc) {
+        bns_plan_free(out);
+        return -1;
+    }
+    bns_plan_link(out);
+    return 0;
+}
