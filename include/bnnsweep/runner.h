@@ -1,0 +1,72 @@
+/* runner.h - executing a plan's tasks into a run directory, and its cube.
+ *
+ * Run directory layout:
+ *   RUN_DIR/sweep.yaml              the sweep file's text, as run
+ *   RUN_DIR/overrides.txt           the --set overrides, one per line
+ *   RUN_DIR/tasks/train-KEY.h5      a trained model (model_io.h format)
+ *   RUN_DIR/tasks/attack-KEY.h5     an attack set (attack_set.h format)
+ *   RUN_DIR/tasks/eval-KEY.h5       one evaluation's numbers (format below)
+ *   RUN_DIR/tasks/KIND-KEY.failed   why a task failed (text); removed on retry
+ *   RUN_DIR/cube.h5                 the results cube (cube.h; netCDF-4 conventions)
+ *   RUN_DIR/posteriors.h5           every trained model's parameters, one group each
+ * KEY is the task's 64-bit key in 16 hex digits. Every file is written to a
+ * temporary name and renamed, so a task is done exactly when its .h5 exists:
+ * a run killed at any moment loses only the tasks in flight, and running the
+ * same sweep into the same directory again redoes only what is missing.
+ *
+ * Evaluation file (format "bnnsweep-eval", version 1): root attributes
+ * kind, model_key, set, n_rows, and the numbers as double attributes:
+ *   robustness/ensembles/pruning: runs, n_ensemble, acc_mean, acc_std,
+ *     nll_mean, nll_std, ece_mean, ece_std (pruning also rate, n_pruned),
+ *     and datasets acc, nll, ece (one value per run);
+ *   ood: ood_set, ood_rows, and auroc_SCORE, aupr_in_SCORE, aupr_out_SCORE
+ *     for each score computed (entropy, vr, bald).
+ */
+#ifndef BNNSWEEP_RUNNER_H
+#define BNNSWEEP_RUNNER_H
+
+#include <stddef.h>
+
+#include "bnnsweep/dataset.h"
+#include "bnnsweep/plan.h"
+#include "bnnsweep/scheduler.h"
+
+typedef struct {
+    const bns_spec *spec;
+    const bns_plan *plan;
+    char run_dir[1024];
+    char data_dir[1024];      /* "" = the default data directory */
+    int verbose;
+    int data_loaded;          /* MNIST is read on first use, once per process */
+    bns_splits data;
+} bns_runner;
+
+/* Creates RUN_DIR/tasks if needed; with write_provenance, saves sweep.yaml
+ * and overrides.txt (rank 0 only). */
+int bns_runner_open(bns_runner *r, const bns_spec *spec, const bns_plan *plan, const char *run_dir,
+                    const char *data_dir, int write_provenance);
+void bns_runner_close(bns_runner *r);
+
+/* RUN_DIR/tasks/KIND-KEY + suffix (".h5" or ".failed") */
+void bns_runner_task_path(const bns_runner *r, int task, const char *suffix, char *buf, size_t size);
+int bns_runner_is_done(const bns_runner *r, int task);
+/* The task's failure text, if its .failed file exists (else ""). */
+void bns_runner_failure(const bns_runner *r, int task, char *buf, size_t size);
+
+/* Runs one task (a bns_task_run for the scheduler: ctx is the runner). */
+int bns_runner_run_task(int task, void *runner, char *err, size_t err_size);
+
+/* Everything the run knows, for the cube's global attributes. */
+typedef struct {
+    int mpi_size;
+    char start_time[32], end_time[32];   /* ISO 8601, UTC */
+    double wall_seconds;
+} bns_run_info;
+
+/* Reads every finished task's output and writes RUN_DIR/cube.h5; records
+ * may be NULL (states are then read from the run directory). */
+int bns_runner_write_cube(const bns_runner *r, const bns_task_record *records, const bns_run_info *info);
+/* Collects every trained model into RUN_DIR/posteriors.h5. */
+int bns_runner_write_posteriors(const bns_runner *r);
+
+#endif

@@ -1,0 +1,453 @@
+/* cmd_run.c - `bnnsweep run`, `status` and `merge`: a sweep into a run directory.
+ *
+ * run:    every rank reads the sweep (rank 0 reads the file and broadcasts its
+ *         text), builds the same plan, and joins the scheduler; rank 0 prints
+ *         progress and writes the cube and posteriors at the end. Tasks whose
+ *         output exists are done already (resume). With --stage/--shard one
+ *         process runs its share of one stage, for SLURM job arrays.
+ * status: what is done, failed and left, read from the run directory (no MPI).
+ * merge:  the cube and posteriors from whatever is done (after array shards,
+ *         or to look at a sweep while it runs).
+ */
+#include <dirent.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mpi.h>
+
+#include "bnnsweep/backend.h"
+#include "bnnsweep/error.h"
+#include "bnnsweep/runner.h"
+#include "cli.h"
+
+enum { OPT_OUT = 1000, OPT_SET, OPT_DATA_DIR, OPT_THREADS, OPT_STAGE, OPT_SHARD, OPT_QUIET, OPT_HELP };
+
+static void run_usage(FILE *out) {
+    fprintf(out,
+            "usage: mpirun -n N bnnsweep run SPEC.yaml --out RUN_DIR [OPTIONS]\n"
+            "       bnnsweep run SPEC.yaml --out RUN_DIR --stage train|attack|eval --shard I/N\n\n"
+            "Run a sweep (see `bnnsweep plan` and sweeps/example.yaml): rank 0 hands tasks to\n"
+            "idle ranks (longest first) and computes too; each rank runs single-threaded BLAS.\n"
+            "Results: RUN_DIR/cube.h5 (netCDF-4 conventions: xarray.open_dataset(path,\n"
+            "engine=\"h5netcdf\")), RUN_DIR/posteriors.h5, and one file per task in RUN_DIR/tasks.\n"
+            "Running again into the same RUN_DIR redoes only what is missing: a run killed at\n"
+            "any moment loses only the tasks it was running.\n\n"
+            "options:\n"
+            "  --out RUN_DIR       run directory (created if needed); required\n"
+            "  --set PATH=VALUE    override a value of the sweep file (repeatable; YAML value)\n"
+            "  --data-dir DIR      data cache (default $BNNSWEEP_DATA or ~/.cache/bnnsweep)\n"
+            "  --threads N         BLAS threads per rank (default 1)\n"
+            "  --stage KIND        with --shard: run only train, attack or eval tasks\n"
+            "  --shard I/N         the tasks of the stage with index %% N == I (0-based), one\n"
+            "                      process, no scheduler; then `bnnsweep merge RUN_DIR`\n"
+            "  --quiet             no progress lines\n\n"
+            "exit status: 0 every task done, 1 some task failed or was skipped (the rest is\n"
+            "kept; see `bnnsweep status RUN_DIR`), 2 usage or invalid sweep file\n");
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void utc_now(char *buf, size_t size) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Leftovers of writes that a killed run never renamed. */
+static void remove_stale_temporaries(const char *run_dir) {
+    char dir_path[1100];
+    snprintf(dir_path, sizeof dir_path, "%s/tasks", run_dir);
+    DIR *dir = opendir(dir_path);
+    if (!dir) return;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (!strstr(e->d_name, ".tmp.")) continue;
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", dir_path, e->d_name);
+        unlink(path);
+    }
+    closedir(dir);
+}
+
+typedef struct {
+    const bns_plan *plan;
+    double t0, done_cost, total_cost;
+    int quiet;
+} progress_state;
+
+static void count_states(const bns_task_record *rec, int n, int *done, int *running, int *failed, int *left) {
+    *done = *running = *failed = *left = 0;
+    for (int t = 0; t < n; t++) {
+        switch (rec[t].state) {
+        case BNS_TASK_DONE: (*done)++; break;
+        case BNS_TASK_RUNNING: (*running)++; break;
+        case BNS_TASK_FAILED:
+        case BNS_TASK_SKIPPED: (*failed)++; break;
+        default: (*left)++;
+        }
+    }
+}
+
+static void on_event(int task, const bns_task_record *rec, int n, void *ctx) {
+    progress_state *ps = ctx;
+    const bns_task *t = &ps->plan->tasks[task];
+    if (rec[task].state == BNS_TASK_DONE) ps->done_cost += t->cost;
+    if (ps->quiet) return;
+    int done, running, failed, left;
+    count_states(rec, n, &done, &running, &failed, &left);
+    double elapsed = now_seconds() - ps->t0;
+    char eta[32] = "?";
+    if (ps->done_cost > 0 && ps->total_cost > ps->done_cost)
+        snprintf(eta, sizeof eta, "%.0fs", elapsed * (ps->total_cost - ps->done_cost) / ps->done_cost);
+    const char *what = rec[task].state == BNS_TASK_DONE     ? "done"
+                       : rec[task].state == BNS_TASK_FAILED ? "FAILED"
+                                                            : "skipped";
+    printf("[%4d done %3d running %3d failed %4d left | %6.0fs, eta %s] %s %s", done, running, failed, left, elapsed,
+           eta, what, t->name);
+    if (rec[task].state == BNS_TASK_DONE) printf(" (%.1fs, rank %d)", rec[task].seconds, rec[task].rank);
+    if (rec[task].state != BNS_TASK_DONE) printf(": %s", rec[task].error);
+    printf("\n");
+    fflush(stdout);
+}
+
+/* Sweep text and plan, identical on every rank. */
+static int load_plan(const char *spec_path, const char *text, const char *const *overrides, int n_overrides,
+                     bns_spec *spec, bns_plan *plan) {
+    if (bns_spec_load_text(spec_path, text, overrides, n_overrides, spec)) return -1;
+    if (bns_plan_build(spec, plan)) {
+        bns_spec_free(spec);
+        return -1;
+    }
+    return 0;
+}
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        bns_fail("%s: cannot read", path);
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = bns_xmalloc(cap);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (len + 1 == cap) {
+            cap *= 2;
+            char *bigger = realloc(buf, cap);
+            if (!bigger) abort();
+            buf = bigger;
+        }
+    }
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+static int parse_shard(const char *text, int *index, int *count) {
+    char tail;
+    if (sscanf(text, "%d/%d%c", index, count, &tail) != 2 || *count < 1 || *index < 0 || *index >= *count)
+        return bns_fail("--shard '%s': expected I/N with 0 <= I < N", text);
+    return 0;
+}
+
+static int run_shard(bns_runner *runner, int stage, int shard, int n_shards, int quiet) {
+    const bns_plan *plan = runner->plan;
+    int position = 0, failures = 0, ran = 0;
+    for (int t = 0; t < plan->n_tasks; t++) {
+        const bns_task *task = &plan->tasks[t];
+        if (task->kind != stage) continue;
+        if (position++ % n_shards != shard) continue;
+        if (bns_runner_is_done(runner, t)) continue;
+        char err[512] = "";
+        for (int k = 0; k < task->n_deps; k++)
+            if (!bns_runner_is_done(runner, task->deps[k]))
+                snprintf(err, sizeof err, "dependency %s is not done (run its stage first)",
+                         plan->tasks[task->deps[k]].name);
+        double t0 = now_seconds();
+        int rc = err[0] ? 1 : bns_runner_run_task(t, runner, err, sizeof err);
+        ran++;
+        if (rc) failures++;
+        if (!quiet) {
+            printf("%s %s (%.1fs)%s%s\n", rc ? "FAILED" : "done", task->name, now_seconds() - t0, rc ? ": " : "",
+                   rc ? err : "");
+            fflush(stdout);
+        }
+    }
+    if (!quiet) printf("shard %d/%d of stage %s: %d tasks run, %d failed\n", shard, n_shards,
+                       bns_task_kind_name(stage), ran, failures);
+    return failures ? 1 : 0;
+}
+
+int cmd_run(int argc, char **argv) {
+    static const struct option options[] = {
+        {"out", required_argument, NULL, OPT_OUT},         {"set", required_argument, NULL, OPT_SET},
+        {"data-dir", required_argument, NULL, OPT_DATA_DIR}, {"threads", required_argument, NULL, OPT_THREADS},
+        {"stage", required_argument, NULL, OPT_STAGE},     {"shard", required_argument, NULL, OPT_SHARD},
+        {"quiet", no_argument, NULL, OPT_QUIET},           {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    const char **overrides = bns_xcalloc((size_t)argc + 1, sizeof *overrides);
+    const char *out = NULL, *data_dir = NULL, *stage_name = NULL, *shard_text = NULL;
+    int n_overrides = 0, threads = 1, quiet = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_OUT: out = optarg; break;
+        case OPT_SET: overrides[n_overrides++] = optarg; break;
+        case OPT_DATA_DIR: data_dir = optarg; break;
+        case OPT_THREADS: threads = atoi(optarg); break;
+        case OPT_STAGE: stage_name = optarg; break;
+        case OPT_SHARD: shard_text = optarg; break;
+        case OPT_QUIET: quiet = 1; break;
+        case 'h':
+        case OPT_HELP: run_usage(stdout); free(overrides); return BNS_EXIT_OK;
+        default:
+            fprintf(stderr, "bnnsweep run: unknown or incomplete option '%s' (see --help)\n", argv[optind - 1]);
+            free(overrides);
+            return BNS_EXIT_USAGE;
+        }
+    }
+    const char *spec_path = optind < argc ? argv[optind] : NULL;
+    int usage_error = 0;
+    if (!spec_path || optind + 1 < argc) {
+        fprintf(stderr, "bnnsweep run: expected one sweep file (see --help)\n");
+        usage_error = 1;
+    } else if (!out) {
+        fprintf(stderr, "bnnsweep run: --out RUN_DIR is required (see --help)\n");
+        usage_error = 1;
+    } else if (threads < 1) {
+        fprintf(stderr, "bnnsweep run: --threads must be a positive count\n");
+        usage_error = 1;
+    } else if ((stage_name != NULL) != (shard_text != NULL)) {
+        fprintf(stderr, "bnnsweep run: --stage and --shard go together\n");
+        usage_error = 1;
+    }
+    int stage = -1, shard = 0, n_shards = 1;
+    if (!usage_error && stage_name) {
+        for (int k = 0; k < BNS_TASK_KINDS; k++)
+            if (!strcmp(stage_name, bns_task_kind_name(k))) stage = k;
+        if (stage < 0) {
+            fprintf(stderr, "bnnsweep run: --stage '%s': expected train, attack or eval\n", stage_name);
+            usage_error = 1;
+        } else if (parse_shard(shard_text, &shard, &n_shards)) {
+            fprintf(stderr, "bnnsweep run: %s\n", bns_last_error());
+            usage_error = 1;
+        }
+    }
+    if (usage_error) {
+        free(overrides);
+        return BNS_EXIT_USAGE;
+    }
+    bns_set_blas_threads(threads);
+
+    int provided, rank = 0, size = 1;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (provided < MPI_THREAD_FUNNELED && rank == 0)
+        fprintf(stderr, "bnnsweep run: warning: MPI does not promise FUNNELED threading\n");
+
+    /* rank 0 reads the file; everyone parses the same bytes */
+    char *text = NULL;
+    long text_len = 0;
+    if (rank == 0) {
+        text = read_file(spec_path);
+        text_len = text ? (long)strlen(text) + 1 : -1;
+    }
+    MPI_Bcast(&text_len, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+    int status = BNS_EXIT_OK;
+    if (text_len < 0) {
+        if (rank == 0) fprintf(stderr, "bnnsweep run: %s\n", bns_last_error());
+        MPI_Finalize();
+        free(overrides);
+        return BNS_EXIT_USAGE;
+    }
+    if (rank != 0) text = bns_xmalloc((size_t)text_len);
+    MPI_Bcast(text, (int)text_len, MPI_CHAR, 0, MPI_COMM_WORLD);
+
+    bns_spec spec;
+    bns_plan plan;
+    if (load_plan(spec_path, text, overrides, n_overrides, &spec, &plan)) {
+        if (rank == 0) fprintf(stderr, "bnnsweep run: %s\n", bns_last_error());
+        free(text);
+        free(overrides);
+        MPI_Finalize();
+        return BNS_EXIT_USAGE;
+    }
+    free(text);
+
+    bns_runner runner;
+    int open_rc = 0;
+    if (rank == 0) {
+        open_rc = bns_runner_open(&runner, &spec, &plan, out, data_dir, 1);
+        if (open_rc == 0) remove_stale_temporaries(out);
+    }
+    MPI_Bcast(&open_rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (open_rc) {
+        if (rank == 0) fprintf(stderr, "bnnsweep run: %s\n", bns_last_error());
+        status = BNS_EXIT_ERROR;
+        goto done;
+    }
+    if (rank != 0) bns_runner_open(&runner, &spec, &plan, out, data_dir, 0);
+
+    if (stage >= 0) { /* one shard of one stage, no scheduler */
+        status = run_shard(&runner, stage, shard, n_shards, quiet || rank != 0);
+        bns_runner_close(&runner);
+        goto done;
+    }
+
+    int n = plan.n_tasks;
+    int *n_deps = bns_xcalloc(n + 1, sizeof(int));
+    const int **deps = bns_xcalloc(n + 1, sizeof(int *));
+    double *cost = bns_xcalloc(n + 1, sizeof(double));
+    for (int t = 0; t < n; t++) {
+        n_deps[t] = plan.tasks[t].n_deps;
+        deps[t] = plan.tasks[t].deps;
+        cost[t] = plan.tasks[t].cost;
+    }
+    bns_task_graph graph = {n, n_deps, (const int *const *)deps, cost};
+    bns_task_record *records = NULL;
+    progress_state ps = {&plan, now_seconds(), 0, 0, quiet};
+    bns_run_info info = {size, "", "", 0};
+    utc_now(info.start_time, sizeof info.start_time);
+    if (rank == 0) {
+        records = bns_xcalloc(n + 1, sizeof *records);
+        int already = 0;
+        for (int t = 0; t < n; t++) {
+            records[t].rank = -1;
+            if (bns_runner_is_done(&runner, t)) {
+                records[t].state = BNS_TASK_DONE;
+                already++;
+            } else {
+                ps.total_cost += plan.tasks[t].cost;
+            }
+        }
+        if (!quiet) {
+            printf("sweep %s: %d tasks (%d train, %d attack, %d eval), %d already done in %s; %d rank%s\n",
+                   spec.name, n, plan.count[BNS_TASK_TRAIN], plan.count[BNS_TASK_ATTACK], plan.count[BNS_TASK_EVAL],
+                   already, out, size, size > 1 ? "s" : "");
+            fflush(stdout);
+        }
+    }
+    int rc = bns_schedule(MPI_COMM_WORLD, &graph, records, bns_runner_run_task, &runner, on_event, &ps);
+    bns_runner_close(&runner);
+    if (rc < 0) status = BNS_EXIT_ERROR;
+    else if (rc > 0) status = 1;
+    if (rank == 0) {
+        utc_now(info.end_time, sizeof info.end_time);
+        info.wall_seconds = now_seconds() - ps.t0;
+        if (bns_runner_write_cube(&runner, records, &info) || bns_runner_write_posteriors(&runner)) {
+            fprintf(stderr, "bnnsweep run: %s\n", bns_last_error());
+            status = BNS_EXIT_ERROR;
+        }
+        int d, r_, f, l;
+        count_states(records, n, &d, &r_, &f, &l);
+        printf("finished in %.1fs on %d rank%s: %d done, %d failed or skipped; results in %s/cube.h5\n",
+               info.wall_seconds, size, size > 1 ? "s" : "", d, f, out);
+        if (f) printf("incomplete: `bnnsweep status %s` lists what failed; run again to retry\n", out);
+    }
+    free(records);
+    free(n_deps);
+    free(deps);
+    free(cost);
+done:
+    bns_plan_free(&plan);
+    bns_spec_free(&spec);
+    free(overrides);
+    MPI_Finalize();
+    return status;
+}
+
+/* ---- status and merge: from the run directory alone ---- */
+
+static int open_run_dir(const char *run_dir, bns_spec *spec, bns_plan *plan, bns_runner *runner) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/sweep.yaml", run_dir);
+    char *text = read_file(path);
+    if (!text) return bns_fail("%s: not a run directory (no sweep.yaml)", run_dir);
+    snprintf(path, sizeof path, "%s/overrides.txt", run_dir);
+    char *ov_text = read_file(path);
+    const char *overrides[256];
+    int n_overrides = 0;
+    for (char *line = ov_text ? strtok(ov_text, "\n") : NULL; line && n_overrides < 256; line = strtok(NULL, "\n"))
+        overrides[n_overrides++] = line;
+    snprintf(path, sizeof path, "%s/sweep.yaml", run_dir);
+    int rc = load_plan(path, text, overrides, n_overrides, spec, plan);
+    free(text);
+    free(ov_text);
+    if (rc) return -1;
+    return bns_runner_open(runner, spec, plan, run_dir, NULL, 0);
+}
+
+static int run_dir_command(int argc, char **argv, int merge) {
+    const char *name = merge ? "merge" : "status";
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("usage: bnnsweep %s RUN_DIR\n\n%s\n", name,
+               merge ? "Write RUN_DIR/cube.h5 and RUN_DIR/posteriors.h5 from every finished task (after\n"
+                       "SLURM array shards, or to look at a sweep while it runs). No MPI needed."
+                     : "Show what is done, failed and left in a run directory, per stage, and why each\n"
+                       "failed task failed. No MPI needed.");
+        return BNS_EXIT_OK;
+    }
+    if (argc != 2) {
+        fprintf(stderr, "bnnsweep %s: expected one run directory (see --help)\n", name);
+        return BNS_EXIT_USAGE;
+    }
+    bns_spec spec;
+    bns_plan plan;
+    bns_runner runner;
+    if (open_run_dir(argv[1], &spec, &plan, &runner)) {
+        fprintf(stderr, "bnnsweep %s: %s\n", name, bns_last_error());
+        return BNS_EXIT_ERROR;
+    }
+    int done[BNS_TASK_KINDS] = {0}, failed[BNS_TASK_KINDS] = {0}, left[BNS_TASK_KINDS] = {0}, status = 0;
+    for (int t = 0; t < plan.n_tasks; t++) {
+        int k = plan.tasks[t].kind;
+        char why[512];
+        if (bns_runner_is_done(&runner, t)) {
+            done[k]++;
+            continue;
+        }
+        bns_runner_failure(&runner, t, why, sizeof why);
+        if (why[0]) {
+            failed[k]++;
+            if (!merge) printf("failed  %s: %s\n", plan.tasks[t].name, why);
+        } else {
+            left[k]++;
+        }
+    }
+    printf("%-8s %6s %6s %6s\n", "stage", "done", "failed", "left");
+    int all_done = 1;
+    for (int k = 0; k < BNS_TASK_KINDS; k++) {
+        printf("%-8s %6d %6d %6d\n", bns_task_kind_name(k), done[k], failed[k], left[k]);
+        if (failed[k] || left[k]) all_done = 0;
+    }
+    if (merge) {
+        if (bns_runner_write_cube(&runner, NULL, NULL) || bns_runner_write_posteriors(&runner)) {
+            fprintf(stderr, "bnnsweep merge: %s\n", bns_last_error());
+            status = BNS_EXIT_ERROR;
+        } else {
+            printf("wrote %s/cube.h5 and %s/posteriors.h5%s\n", argv[1], argv[1], all_done ? "" : " (partial)");
+        }
+    }
+    if (status == 0 && !all_done) status = 1;
+    bns_runner_close(&runner);
+    bns_plan_free(&plan);
+    bns_spec_free(&spec);
+    return status;
+}
+
+int cmd_status(int argc, char **argv) { return run_dir_command(argc, argv, 0); }
+int cmd_merge(int argc, char **argv) { return run_dir_command(argc, argv, 1); }

@@ -1,0 +1,563 @@
+/* runner.c - one task of a plan, run into the run directory; the cube and
+ * the posteriors file assembled from the outputs (see runner.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+#include <hdf5_hl.h>
+
+#include "bnnsweep/attack_set.h"
+#include "bnnsweep/cube.h"
+#include "bnnsweep/error.h"
+#include "bnnsweep/evaluate.h"
+#include "bnnsweep/metrics.h"
+#include "bnnsweep/model_io.h"
+#include "bnnsweep/ood.h"
+#include "bnnsweep/runner.h"
+#include "bnnsweep/train.h"
+
+#define EVAL_FORMAT "bnnsweep-eval"
+
+static int make_dir(const char *path) {
+    if (mkdir(path, 0755) == 0 || errno == EEXIST) return 0;
+    return bns_fail("%s: cannot create directory: %s", path, strerror(errno));
+}
+
+static int write_text_atomic(const char *path, const char *text) {
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return bns_fail("%s: cannot write: %s", tmp, strerror(errno));
+    fputs(text, f);
+    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return bns_fail("%s: cannot write", path);
+    }
+    return 0;
+}
+
+int bns_runner_open(bns_runner *r, const bns_spec *spec, const bns_plan *plan, const char *run_dir,
+                    const char *data_dir, int write_provenance) {
+    memset(r, 0, sizeof *r);
+    r->spec = spec;
+    r->plan = plan;
+    if (snprintf(r->run_dir, sizeof r->run_dir, "%s", run_dir) >= (int)sizeof r->run_dir)
+        return bns_fail("%s: run directory path too long", run_dir);
+    snprintf(r->data_dir, sizeof r->data_dir, "%s", data_dir ? data_dir : "");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/tasks", r->run_dir);
+    if (make_dir(r->run_dir) || make_dir(path)) return -1;
+    if (!write_provenance) return 0;
+    snprintf(path, sizeof path, "%s/sweep.yaml", r->run_dir);
+    if (write_text_atomic(path, spec->text ? spec->text : "")) return -1;
+    size_t len = 1;
+    for (int i = 0; i < spec->n_overrides; i++) len += strlen(spec->overrides[i]) + 1;
+    char *text = bns_xcalloc(len, 1);
+    for (int i = 0; i < spec->n_overrides; i++) {
+        strcat(text, spec->overrides[i]);
+        strcat(text, "\n");
+    }
+    snprintf(path, sizeof path, "%s/overrides.txt", r->run_dir);
+    int rc = write_text_atomic(path, text);
+    free(text);
+    return rc;
+}
+
+void bns_runner_close(bns_runner *r) {
+    if (r->data_loaded) bns_splits_free(&r->data);
+    r->data_loaded = 0;
+}
+
+void bns_runner_task_path(const bns_runner *r, int task, const char *suffix, char *buf, size_t size) {
+    const bns_task *t = &r->plan->tasks[task];
+    snprintf(buf, size, "%s/tasks/%s-%016" PRIx64 "%s", r->run_dir, bns_task_kind_name(t->kind), t->key, suffix);
+}
+
+int bns_runner_is_done(const bns_runner *r, int task) {
+    char path[1200];
+    bns_runner_task_path(r, task, ".h5", path, sizeof path);
+    return access(path, F_OK) == 0;
+}
+
+void bns_runner_failure(const bns_runner *r, int task, char *buf, size_t size) {
+    char path[1200];
+    bns_runner_task_path(r, task, ".failed", path, sizeof path);
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    while (n > 0 && buf[n - 1] == '\n') buf[--n] = '\0';
+}
+
+static const bns_dataset *need_data(bns_runner *r) {
+    if (!r->data_loaded) {
+        const bns_spec *s = r->spec;
+        if (bns_mnist_load(r->data_dir[0] ? r->data_dir : NULL, (float)s->pixel_scale, (size_t)s->train_limit,
+                           (size_t)s->test_limit, &r->data))
+            return NULL;
+        r->data_loaded = 1;
+    }
+    return &r->data.train;
+}
+
+/* ---- TRAIN ---- */
+static int run_train(bns_runner *r, const bns_task *t, const char *out) {
+    if (!need_data(r)) return -1;
+    bns_model m;
+    if (bns_model_create(&t->config, (int)r->data.train.d, &m)) return -1;
+    bns_train_history h;
+    int rc = bns_train(&m, &r->data.train, &r->data.val, &h, NULL, NULL);
+    if (rc == 0 && h.status == BNS_TRAIN_DIVERGED) rc = bns_fail("training diverged: %s", h.message);
+    if (rc == 0) rc = bns_model_save(out, &m, &h);
+    if (rc == 0) bns_train_history_free(&h);
+    else if (h.epochs) bns_train_history_free(&h);
+    bns_model_free(&m);
+    return rc;
+}
+
+/* ---- ATTACK ---- */
+static int run_attack(bns_runner *r, const bns_task *t, const char *out) {
+    if (!need_data(r)) return -1;
+    char model_path[1200];
+    bns_runner_task_path(r, t->model, ".h5", model_path, sizeof model_path);
+    bns_model m;
+    if (bns_model_load(model_path, &m, NULL)) return -1;
+    bns_attack_set set;
+    int rc = bns_attack_run(&m, &t->attack, &r->data.test, NULL, &set, NULL, NULL);
+    if (rc == 0) {
+        /* the path inside the run directory: the same whichever rank ran it */
+        rc = bns_attack_set_identify(&set, model_path);
+        if (rc == 0) rc = bns_attack_set_save(out, &set);
+        bns_attack_set_free(&set);
+    }
+    bns_model_free(&m);
+    return rc;
+}
+
+/* ---- EVAL ---- */
+static int load_eval_set(bns_runner *r, const bns_task *t, bns_dataset *set, char *name, size_t name_size) {
+    const bns_eval_settings *e = &t->eval;
+    if (e->set == BNS_SET_ATTACK) {
+        char path[1200];
+        bns_runner_task_path(r, t->set_task, ".h5", path, sizeof path);
+        snprintf(name, name_size, "%s", r->plan->tasks[t->set_task].name);
+        return bns_attack_set_load(path, set);
+    }
+    if (!need_data(r)) return -1;
+    const bns_dataset *src = e->set == BNS_SET_VAL ? &r->data.val : &r->data.test;
+    snprintf(name, name_size, "%s", e->set == BNS_SET_VAL ? "val" : "test");
+    return bns_dataset_slice(src, 0, src->n, set);
+}
+
+static int load_ood_set(bns_runner *r, int ood, size_t rows, uint64_t seed, bns_dataset *out) {
+    const bns_spec *s = r->spec;
+    const char *dir = r->data_dir[0] ? r->data_dir : NULL;
+    float scale = (float)s->pixel_scale;
+    size_t limit = (size_t)s->test_limit;
+    switch (ood) {
+    case BNS_OOD_FASHION: return bns_fashion_load_test(dir, scale, limit, out);
+    case BNS_OOD_GAUSSIAN: return bns_noise_images(BNS_NOISE_GAUSSIAN, rows, seed, scale, out);
+    case BNS_OOD_UNIFORM: return bns_noise_images(BNS_NOISE_UNIFORM, rows, seed, scale, out);
+    case BNS_OOD_NOTMNIST: return bns_notmnist_load(s->notmnist, scale, limit, out);
+    case BNS_OOD_OMNIGLOT: return bns_omniglot_load(s->omniglot, scale, limit, out);
+    default: return bns_fail("unknown OOD set %d", ood);
+    }
+}
+
+static int attr_d(hid_t f, const char *name, double v) { return H5LTset_attribute_double(f, "/", name, &v, 1) < 0; }
+
+static int save_runs(hid_t f, const bns_run_metrics *per_run, const bns_run_summary *sum) {
+    int bad = 0, runs = sum->runs;
+    bad |= attr_d(f, "runs", runs);
+    bad |= attr_d(f, "acc_mean", sum->mean.acc) | attr_d(f, "acc_std", sum->std.acc);
+    bad |= attr_d(f, "nll_mean", sum->mean.nll) | attr_d(f, "nll_std", sum->std.nll);
+    bad |= attr_d(f, "ece_mean", sum->mean.ece) | attr_d(f, "ece_std", sum->std.ece);
+    double *v = bns_xmalloc(sizeof(double) * (runs > 0 ? runs : 1));
+    hsize_t n = (hsize_t)runs;
+    const char *names[3] = {"acc", "nll", "ece"};
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < runs; i++) v[i] = k == 0 ? per_run[i].acc : k == 1 ? per_run[i].nll : per_run[i].ece;
+        bad |= H5LTmake_dataset_double(f, names[k], 1, &n, v) < 0;
+    }
+    free(v);
+    return bad;
+}
+
+static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
+    const bns_eval_settings *e = &t->eval;
+    char model_path[1200], set_name[256];
+    bns_runner_task_path(r, t->model, ".h5", model_path, sizeof model_path);
+    bns_model m;
+    if (bns_model_load(model_path, &m, NULL)) return -1;
+    bns_dataset set = {0};
+    if (load_eval_set(r, t, &set, set_name, sizeof set_name)) {
+        bns_model_free(&m);
+        return -1;
+    }
+    if (e->test_limit > 0 && (size_t)e->test_limit < set.n) set.n = (size_t)e->test_limit;
+    if ((int)set.d != m.arch.width[0]) {
+        bns_model_free(&m);
+        bns_dataset_free(&set);
+        return bns_fail("set %s has %zu features, the model expects %d", set_name, set.d, m.arch.width[0]);
+    }
+    int k = set.n_classes, rc = 0;
+    bns_predictor pred;
+    bns_predictor_init(&pred, &m);
+    float *probs = bns_xmalloc(sizeof(float) * set.n * k);
+    bns_stream stream = bns_stream_make(e->seed, e->task, BNS_PURPOSE_PREDICT);
+    char tmp[1300];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) rc = bns_fail("%s: cannot create", tmp);
+    int bad = 0;
+    if (rc == 0) {
+        int version = 1;
+        char key[32];
+        snprintf(key, sizeof key, "%016" PRIx64, r->plan->tasks[t->model].key);
+        bad |= H5LTset_attribute_string(f, "/", "format", EVAL_FORMAT) < 0;
+        bad |= H5LTset_attribute_int(f, "/", "format_version", &version, 1) < 0;
+        bad |= H5LTset_attribute_string(f, "/", "kind", bns_eval_kind_name(e->kind)) < 0;
+        bad |= H5LTset_attribute_string(f, "/", "model_key", key) < 0;
+        bad |= H5LTset_attribute_string(f, "/", "set", set_name) < 0;
+        bad |= attr_d(f, "n_rows", (double)set.n);
+    }
+    if (rc == 0 && e->kind != BNS_EVAL_OOD) {
+        int runs = e->runs > 0 ? e->runs : 1;
+        bns_run_metrics *per_run = bns_xcalloc(runs, sizeof *per_run);
+        bns_run_summary sum;
+        uint8_t *mask = NULL;
+        if (e->kind == BNS_EVAL_PRUNING) {
+            size_t pruned = 0;
+            mask = bns_xmalloc(m.arch.n_weights);
+            rc = bns_snr_mask(&m, e->prune_rate, mask, &pruned);
+            pred.mask = mask;
+            bad |= attr_d(f, "rate", e->prune_rate) | attr_d(f, "n_pruned", (double)pruned);
+        }
+        int n_ens = bns_model_is_bayesian(&m) ? e->n_ensemble : 0;
+        if (rc == 0) {
+            bns_eval_runs(&pred, &m, &set, n_ens, runs, &stream, 0, probs, per_run, &sum);
+            bad |= attr_d(f, "n_ensemble", n_ens);
+            bad |= save_runs(f, per_run, &sum);
+        }
+        pred.mask = NULL;
+        free(mask);
+        free(per_run);
+    } else if (rc == 0) {
+        bns_dataset ood = {0};
+        rc = load_ood_set(r, e->ood, set.n, m.cfg.seed, &ood);
+        if (rc == 0) {
+            int samples = bns_model_is_bayesian(&m) ? e->n_ensemble : 0;
+            float *mean_h = bns_xmalloc(sizeof(float) * set.n), *o_probs = bns_xmalloc(sizeof(float) * ood.n * k);
+            float *o_h = bns_xmalloc(sizeof(float) * ood.n);
+            float *s_in = bns_xmalloc(sizeof(float) * set.n), *s_out = bns_xmalloc(sizeof(float) * ood.n);
+            bns_predict_probs_entropy(&pred, &m, set.x, set.n, samples, &stream, 0, probs, mean_h);
+            bns_predict_probs_entropy(&pred, &m, ood.x, ood.n, samples, &stream, 0, o_probs, o_h);
+            bad |= H5LTset_attribute_string(f, "/", "ood_set", bns_ood_set_name(e->ood)) < 0;
+            bad |= attr_d(f, "ood_rows", (double)ood.n) | attr_d(f, "n_ensemble", samples);
+            for (int s = 0; s < BNS_SCORE_COUNT; s++) {
+                if (!(e->scores & (1u << s))) continue;
+                if (s == BNS_SCORE_BALD && samples == 0) continue; /* 0 for every input */
+                bns_uncertainty_score(probs, mean_h, set.n, k, s, s_in);
+                bns_uncertainty_score(o_probs, o_h, ood.n, k, s, s_out);
+                char name[64];
+                snprintf(name, sizeof name, "auroc_%s", bns_score_name(s));
+                bad |= attr_d(f, name, bns_auroc(s_in, set.n, s_out, ood.n));
+                snprintf(name, sizeof name, "aupr_in_%s", bns_score_name(s));
+                bad |= attr_d(f, name, bns_aupr_in(s_in, set.n, s_out, ood.n));
+                snprintf(name, sizeof name, "aupr_out_%s", bns_score_name(s));
+                bad |= attr_d(f, name, bns_aupr_out(s_in, set.n, s_out, ood.n));
+            }
+            free(mean_h);
+            free(o_probs);
+            free(o_h);
+            free(s_in);
+            free(s_out);
+            bns_dataset_free(&ood);
+        }
+    }
+    if (rc == 0 && bad) rc = bns_fail("%s: cannot write results", tmp);
+    if (f >= 0 && H5Fclose(f) < 0 && rc == 0) rc = bns_fail("%s: cannot close", tmp);
+    if (rc == 0 && rename(tmp, out) != 0) rc = bns_fail("%s: cannot rename: %s", out, strerror(errno));
+    if (rc) unlink(tmp);
+    free(probs);
+    bns_predictor_free(&pred);
+    bns_dataset_free(&set);
+    bns_model_free(&m);
+    return rc;
+}
+
+int bns_runner_run_task(int task, void *runner, char *err, size_t err_size) {
+    bns_runner *r = runner;
+    const bns_task *t = &r->plan->tasks[task];
+    char out[1200], failed[1200];
+    bns_runner_task_path(r, task, ".h5", out, sizeof out);
+    bns_runner_task_path(r, task, ".failed", failed, sizeof failed);
+    unlink(failed);
+    bns_clear_error();
+    int rc;
+    switch (t->kind) {
+    case BNS_TASK_TRAIN: rc = run_train(r, t, out); break;
+    case BNS_TASK_ATTACK: rc = run_attack(r, t, out); break;
+    default: rc = run_eval(r, t, out); break;
+    }
+    if (rc) {
+        snprintf(err, err_size, "%s", bns_last_error());
+        char text[1400];
+        snprintf(text, sizeof text, "%s\n", err);
+        write_text_atomic(failed, text);
+    }
+    return rc;
+}
+
+/* ---- the cube ---- */
+
+/* labels of a dimension, from task names without their "kind/" prefix */
+static const char *short_name(const char *name) {
+    const char *slash = strchr(name, '/');
+    return slash ? slash + 1 : name;
+}
+
+typedef struct {
+    const char **labels;
+    int n;
+} label_list;
+
+static int label_add(label_list *l, const char *label) {
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->labels[i], label)) return i;
+    l->labels[l->n] = label;
+    return l->n++;
+}
+
+static int number_add(double *values, int *n, double v) {
+    for (int i = 0; i < *n; i++)
+        if (values[i] == v) return i;
+    values[*n] = v;
+    return (*n)++;
+}
+
+static double read_attr(hid_t f, const char *name) {
+    double v = NAN;
+    if (H5Aexists(f, name) > 0) H5LTget_attribute_double(f, "/", name, &v);
+    return v;
+}
+
+int bns_runner_write_cube(const bns_runner *r, const bns_task_record *records, const bns_run_info *info) {
+    const bns_plan *p = r->plan;
+    int n = p->n_tasks;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    /* dimensions: models (all trained), sets (test, val, every attack),
+     * ensemble sizes, pruning rates, OOD sets, scores */
+    label_list models = {bns_xcalloc(n + 1, sizeof(char *)), 0}, sets = {bns_xcalloc(n + 3, sizeof(char *)), 0};
+    label_list oods = {bns_xcalloc(BNS_OOD_COUNT + 1, sizeof(char *)), 0};
+    double *ens = bns_xcalloc(n + 1, sizeof(double)), *rates = bns_xcalloc(n + 1, sizeof(double));
+    int n_ens = 0, n_rates = 0;
+    int *model_index = bns_xcalloc(n + 1, sizeof(int)), *set_index = bns_xcalloc(n + 1, sizeof(int));
+    label_add(&sets, "test");
+    label_add(&sets, "val");
+    for (int t = 0; t < n; t++) {
+        const bns_task *task = &p->tasks[t];
+        if (task->kind == BNS_TASK_TRAIN) model_index[t] = label_add(&models, short_name(task->name));
+        if (task->kind == BNS_TASK_ATTACK) set_index[t] = label_add(&sets, short_name(task->name));
+        if (task->kind != BNS_TASK_EVAL) continue;
+        if (task->eval.kind == BNS_EVAL_ENSEMBLES) number_add(ens, &n_ens, task->eval.n_ensemble);
+        if (task->eval.kind == BNS_EVAL_PRUNING) number_add(rates, &n_rates, task->eval.prune_rate);
+        if (task->eval.kind == BNS_EVAL_OOD) label_add(&oods, bns_ood_set_name(task->eval.ood));
+    }
+    const char *score_labels[BNS_SCORE_COUNT];
+    for (int s = 0; s < BNS_SCORE_COUNT; s++) score_labels[s] = bns_score_name(s);
+
+    bns_cube *c = bns_cube_new();
+    int rc = 0;
+    rc |= bns_cube_add_dim_strings(c, "model", models.labels, models.n);
+    rc |= bns_cube_add_dim_strings(c, "set", sets.labels, sets.n);
+    if (n_ens) rc |= bns_cube_add_dim_numbers(c, "n_ensemble", ens, n_ens);
+    if (n_rates) rc |= bns_cube_add_dim_numbers(c, "rate", rates, n_rates);
+    if (oods.n) rc |= bns_cube_add_dim_strings(c, "ood", oods.labels, oods.n);
+    if (oods.n) rc |= bns_cube_add_dim_strings(c, "score", score_labels, BNS_SCORE_COUNT);
+    rc |= bns_cube_add_dim(c, "task", n);
+    const char *ms[] = {"model", "set"};
+    const char *mse[] = {"model", "set", "n_ensemble"}, *msr[] = {"model", "set", "rate"};
+    const char *mos[] = {"model", "ood", "score"}, *s1[] = {"set"}, *t1[] = {"task"};
+    rc |= bns_cube_add_var(c, "accuracy", ms, 2, NULL, "accuracy (BNN: mean over single-sample runs)");
+    rc |= bns_cube_add_var(c, "accuracy_std", ms, 2, NULL, "standard deviation of accuracy over runs");
+    rc |= bns_cube_add_var(c, "nll", ms, 2, "nats", "negative log-likelihood (mean over runs)");
+    rc |= bns_cube_add_var(c, "ece", ms, 2, NULL, "expected calibration error, 15 bins (mean over runs)");
+    if (n_ens) {
+        rc |= bns_cube_add_var(c, "ensemble_accuracy", mse, 3, NULL, "accuracy of N-sample ensembles (mean over runs)");
+        rc |= bns_cube_add_var(c, "ensemble_accuracy_std", mse, 3, NULL, "its standard deviation over runs");
+    }
+    if (n_rates) rc |= bns_cube_add_var(c, "pruned_accuracy", msr, 3, NULL, "accuracy after SNR pruning");
+    if (oods.n) {
+        rc |= bns_cube_add_var(c, "auroc", mos, 3, NULL, "AUROC, test (in) vs OOD set");
+        rc |= bns_cube_add_var(c, "aupr_in", mos, 3, NULL, "area under PR curve, in-distribution positive");
+        rc |= bns_cube_add_var(c, "aupr_out", mos, 3, NULL, "area under PR curve, OOD positive");
+    }
+    rc |= bns_cube_add_var(c, "attack_success_rate", s1, 1, NULL, "fraction of examples that fooled the source");
+    rc |= bns_cube_add_var(c, "attack_mean_distortion", s1, 1, NULL, "(1/n) sum sqrt(|r|^2 / d)");
+    rc |= bns_cube_add_string_var(c, "task_name", "task");
+    rc |= bns_cube_add_string_var(c, "task_key", "task");
+    rc |= bns_cube_add_string_var(c, "task_kind", "task");
+    rc |= bns_cube_add_string_var(c, "status", "task");
+    rc |= bns_cube_add_string_var(c, "host", "task");
+    rc |= bns_cube_add_string_var(c, "error", "task");
+    rc |= bns_cube_add_var(c, "wall_seconds", t1, 1, "s", "task wall time (NaN: not run in this run)");
+    rc |= bns_cube_add_var(c, "rank", t1, 1, NULL, "MPI rank that ran the task");
+
+    for (int t = 0; t < n && rc == 0; t++) {
+        const bns_task *task = &p->tasks[t];
+        char path[1200], key[32], text[512];
+        snprintf(key, sizeof key, "%016" PRIx64, task->key);
+        int done = bns_runner_is_done(r, t);
+        const char *status = done ? "done" : "pending";
+        bns_runner_failure(r, t, text, sizeof text);
+        if (records && records[t].state == BNS_TASK_SKIPPED) status = "skipped";
+        else if (!done && text[0]) status = "failed";
+        if (records && records[t].error[0] && !done) snprintf(text, sizeof text, "%s", records[t].error);
+        size_t ti = (size_t)t;
+        rc |= bns_cube_set_string(c, "task_name", ti, task->name);
+        rc |= bns_cube_set_string(c, "task_key", ti, key);
+        rc |= bns_cube_set_string(c, "task_kind", ti, bns_task_kind_name(task->kind));
+        rc |= bns_cube_set_string(c, "status", ti, status);
+        rc |= bns_cube_set_string(c, "error", ti, done ? "" : text);
+        if (records && records[t].rank >= 0) {
+            rc |= bns_cube_set_string(c, "host", ti, records[t].host);
+            rc |= bns_cube_set(c, "wall_seconds", &ti, records[t].seconds);
+            rc |= bns_cube_set(c, "rank", &ti, records[t].rank);
+        }
+        if (!done || task->kind == BNS_TASK_TRAIN) continue;
+        bns_runner_task_path(r, t, ".h5", path, sizeof path);
+        if (task->kind == BNS_TASK_ATTACK) {
+            bns_attack_set set;
+            if (bns_attack_set_read(path, &set)) {
+                rc = -1;
+                break;
+            }
+            size_t si = (size_t)set_index[t];
+            rc |= bns_cube_set(c, "attack_success_rate", &si, set.success_rate);
+            rc |= bns_cube_set(c, "attack_mean_distortion", &si, set.mean_distortion);
+            bns_attack_set_free(&set);
+            continue;
+        }
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (f < 0) {
+            rc = bns_fail("%s: cannot open", path);
+            break;
+        }
+        const bns_eval_settings *e = &task->eval;
+        size_t mi = (size_t)model_index[task->model];
+        size_t si = e->set == BNS_SET_ATTACK ? (size_t)set_index[task->set_task] : e->set == BNS_SET_VAL ? 1 : 0;
+        size_t idx3[3] = {mi, si, 0}, idx2[2] = {mi, si};
+        if (e->kind == BNS_EVAL_ROBUSTNESS) {
+            rc |= bns_cube_set(c, "accuracy", idx2, read_attr(f, "acc_mean"));
+            rc |= bns_cube_set(c, "accuracy_std", idx2, read_attr(f, "acc_std"));
+            rc |= bns_cube_set(c, "nll", idx2, read_attr(f, "nll_mean"));
+            rc |= bns_cube_set(c, "ece", idx2, read_attr(f, "ece_mean"));
+        } else if (e->kind == BNS_EVAL_ENSEMBLES) {
+            rc |= bns_cube_find_number(c, "n_ensemble", e->n_ensemble, &idx3[2]);
+            rc |= bns_cube_set(c, "ensemble_accuracy", idx3, read_attr(f, "acc_mean"));
+            rc |= bns_cube_set(c, "ensemble_accuracy_std", idx3, read_attr(f, "acc_std"));
+        } else if (e->kind == BNS_EVAL_PRUNING) {
+            rc |= bns_cube_find_number(c, "rate", e->prune_rate, &idx3[2]);
+            rc |= bns_cube_set(c, "pruned_accuracy", idx3, read_attr(f, "acc_mean"));
+        } else {
+            size_t oi;
+            rc |= bns_cube_find_label(c, "ood", bns_ood_set_name(e->ood), &oi);
+            for (int s = 0; s < BNS_SCORE_COUNT; s++) {
+                size_t idx[3] = {mi, oi, (size_t)s};
+                const char *metric[3] = {"auroc", "aupr_in", "aupr_out"};
+                for (int k = 0; k < 3; k++) {
+                    char name[64];
+                    snprintf(name, sizeof name, "%s_%s", metric[k], bns_score_name(s));
+                    double v = read_attr(f, name);
+                    if (!isnan(v)) rc |= bns_cube_set(c, metric[k], idx, v);
+                }
+            }
+        }
+        H5Fclose(f);
+    }
+    const bns_spec *s = r->spec;
+    rc |= bns_cube_set_attr_string(c, "sweep_name", s->name);
+    rc |= bns_cube_set_attr_string(c, "sweep", s->text ? s->text : "");
+    {
+        size_t len = 1;
+        for (int i = 0; i < s->n_overrides; i++) len += strlen(s->overrides[i]) + 1;
+        char *ov = bns_xcalloc(len, 1);
+        for (int i = 0; i < s->n_overrides; i++) {
+            strcat(ov, s->overrides[i]);
+            strcat(ov, "\n");
+        }
+        rc |= bns_cube_set_attr_string(c, "overrides", ov);
+        free(ov);
+    }
+    rc |= bns_cube_set_attr_int(c, "seed", (long long)s->seed);
+    if (info) {
+        rc |= bns_cube_set_attr_int(c, "mpi_size", info->mpi_size);
+        rc |= bns_cube_set_attr_string(c, "start_time", info->start_time);
+        rc |= bns_cube_set_attr_string(c, "end_time", info->end_time);
+        rc |= bns_cube_set_attr_double(c, "wall_seconds", info->wall_seconds);
+    }
+    char path[1100];
+    snprintf(path, sizeof path, "%s/cube.h5", r->run_dir);
+    if (rc == 0) rc = bns_cube_write(c, path);
+    else bns_fail_prefix("assembling %s: ", path);
+    bns_cube_free(c);
+    free(models.labels);
+    free(sets.labels);
+    free(oods.labels);
+    free(ens);
+    free(rates);
+    free(model_index);
+    free(set_index);
+    return rc ? -1 : 0;
+}
+
+int bns_runner_write_posteriors(const bns_runner *r) {
+    char path[1100], tmp[1200];
+    snprintf(path, sizeof path, "%s/posteriors.h5", r->run_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t out = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (out < 0) return bns_fail("%s: cannot create", tmp);
+    int rc = H5LTset_attribute_string(out, "/", "format", "bnnsweep-posteriors") < 0;
+    hid_t models = H5Gcreate2(out, "models", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    for (int t = 0; t < r->plan->n_tasks && rc == 0 && models >= 0; t++) {
+        const bns_task *task = &r->plan->tasks[t];
+        if (task->kind != BNS_TASK_TRAIN || !bns_runner_is_done(r, t)) continue;
+        char src_path[1200], group[32];
+        bns_runner_task_path(r, t, ".h5", src_path, sizeof src_path);
+        snprintf(group, sizeof group, "%016" PRIx64, task->key);
+        hid_t src = H5Fopen(src_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (src < 0) {
+            rc = bns_fail("%s: cannot open", src_path);
+            break;
+        }
+        /* one group per model: its /config, /layers and /training, and its name */
+        hid_t g = H5Gcreate2(models, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        const char *parts[] = {"config", "layers", "training"};
+        for (int k = 0; k < 3 && g >= 0; k++)
+            if (H5Lexists(src, parts[k], H5P_DEFAULT) > 0 &&
+                H5Ocopy(src, parts[k], g, parts[k], H5P_DEFAULT, H5P_DEFAULT) < 0)
+                rc = bns_fail("%s: cannot copy /%s", src_path, parts[k]);
+        if (g < 0 || H5LTset_attribute_string(g, ".", "name", task->name) < 0) rc = bns_fail("%s: cannot write", tmp);
+        if (g >= 0) H5Gclose(g);
+        H5Fclose(src);
+    }
+    if (models >= 0) H5Gclose(models);
+    else rc = bns_fail("%s: cannot create /models", tmp);
+    if (H5Fclose(out) < 0 && rc == 0) rc = bns_fail("%s: cannot close", tmp);
+    if (rc == 0 && rename(tmp, path) != 0) rc = bns_fail("%s: cannot rename", path);
+    if (rc) unlink(tmp);
+    return rc ? -1 : 0;
+}
