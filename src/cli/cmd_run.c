@@ -44,7 +44,9 @@ static void run_usage(FILE *out) {
             "  --threads N         BLAS threads per rank (default 1)\n"
             "  --stage KIND        with --shard: run only train, attack or eval tasks\n"
             "  --shard I/N         the tasks of the stage with index %% N == I (0-based), one\n"
-            "                      process, no scheduler; then `bnnsweep merge RUN_DIR`\n"
+            "                      process, no scheduler; then `bnnsweep merge RUN_DIR`. A shard\n"
+            "                      exits 0 even when some of its tasks fail (they are recorded;\n"
+            "                      merge's exit status says whether the sweep is complete)\n"
             "  --quiet             no progress lines\n\n"
             "exit status: 0 every task done, 1 some task failed or was skipped (the rest is\n"
             "kept; see `bnnsweep status RUN_DIR`), 2 usage or invalid sweep file\n");
@@ -186,7 +188,10 @@ static int run_shard(bns_runner *runner, int stage, int shard, int n_shards, int
     }
     if (!quiet) printf("shard %d/%d of stage %s: %d tasks run, %d failed\n", shard, n_shards,
                        bns_task_kind_name(stage), ran, failures);
-    return failures ? 1 : 0;
+    /* A failed task is a result (recorded in its .failed file, reported by
+     * status and merge), not a broken shard: exit 0 so that job arrays chained
+     * with afterok go on and the rest of the sweep still runs. */
+    return 0;
 }
 
 int cmd_run(int argc, char **argv) {
