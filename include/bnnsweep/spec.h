@@ -166,6 +166,8 @@ void bns_spec_free(bns_spec *spec);
  * axis varying slowest. */
 long bns_spec_axes_points(const bns_spec_axis *axes, int n_axes);
 void bns_spec_axes_decode(const bns_spec_axis *axes, int n_axes, long index, int *value_index);
+/* "key=value,key=value" of grid point `index` (names tasks and messages). */
+void bns_spec_point_label(const bns_spec_axis *axes, int n_axes, long index, char *buf, size_t size);
 int bns_spec_group_point(const bns_spec_group *g, long index, bns_config *cfg);
 int bns_spec_attack_point(const bns_spec_attack *a, long index, bns_attack_settings *s);
 

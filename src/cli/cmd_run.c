@@ -23,6 +23,7 @@
 #include "bnnsweep/backend.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/runner.h"
+#include "bnnsweep/util.h"
 #include "cli.h"
 
 enum { OPT_OUT = 1000, OPT_SET, OPT_DATA_DIR, OPT_THREADS, OPT_STAGE, OPT_SHARD, OPT_QUIET, OPT_HELP };
@@ -131,29 +132,6 @@ static int load_plan(const char *spec_path, const char *text, const char *const 
         return -1;
     }
     return 0;
-}
-
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        bns_fail("%s: cannot read", path);
-        return NULL;
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = bns_xmalloc(cap);
-    size_t got;
-    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (len + 1 == cap) {
-            cap *= 2;
-            char *bigger = realloc(buf, cap);
-            if (!bigger) abort();
-            buf = bigger;
-        }
-    }
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
 }
 
 static int parse_shard(const char *text, int *index, int *count) {
@@ -268,7 +246,7 @@ int cmd_run(int argc, char **argv) {
     char *text = NULL;
     long text_len = 0;
     if (rank == 0) {
-        text = read_file(spec_path);
+        text = bns_read_file(spec_path, NULL);
         text_len = text ? (long)strlen(text) + 1 : -1;
     }
     MPI_Bcast(&text_len, 1, MPI_LONG, 0, MPI_COMM_WORLD);
@@ -380,10 +358,10 @@ done:
 static int open_run_dir(const char *run_dir, bns_spec *spec, bns_plan *plan, bns_runner *runner) {
     char path[1100];
     snprintf(path, sizeof path, "%s/sweep.yaml", run_dir);
-    char *text = read_file(path);
+    char *text = bns_read_file(path, NULL);
     if (!text) return bns_fail("%s: not a run directory (no sweep.yaml)", run_dir);
     snprintf(path, sizeof path, "%s/overrides.txt", run_dir);
-    char *ov_text = read_file(path);
+    char *ov_text = bns_read_file(path, NULL);
     const char *overrides[256];
     int n_overrides = 0;
     for (char *line = ov_text ? strtok(ov_text, "\n") : NULL; line && n_overrides < 256; line = strtok(NULL, "\n"))

@@ -238,17 +238,6 @@ void bns_plan_free(bns_plan *p) {
 
 /* ---- expansion ---- */
 
-/* "k=v,k=v" of a grid point */
-static void point_label(const bns_spec_axis *axes, int n_axes, long index, char *buf, size_t size) {
-    int vi[BNS_SPEC_MAX_AXES];
-    bns_spec_axes_decode(axes, n_axes, index, vi);
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < n_axes && used < size; i++) {
-        int w = snprintf(buf + used, size - used, "%s%s=%s", i ? "," : "", axes[i].key, axes[i].values[vi[i]]);
-        if (w > 0) used += (size_t)w;
-    }
-}
 
 typedef struct {
     int n;
@@ -277,7 +266,7 @@ static int add_train_tasks(const bns_spec *s, bns_plan *p, task_list *groups) {
             if (bns_spec_group_point(grp, pt, &cfg)) return bns_fail_prefix("group '%s': ", grp->name);
             bns_spec_config_canonical(&cfg, cfg_text, sizeof cfg_text);
             snprintf(canon, sizeof canon, "task=train\ntest_limit=%ld\nconfig:\n%s", s->test_limit, cfg_text);
-            point_label(grp->axes, grp->n_axes, pt, label, sizeof label);
+            bns_spec_point_label(grp->axes, grp->n_axes, pt, label, sizeof label);
             snprintf(name, sizeof name, "train/%s%s%s", grp->name, label[0] ? "/" : "", label);
             int before = p->n_tasks;
             int t = bns_plan_add(p, BNS_TASK_TRAIN, name, canon, NULL, 0, bns_plan_cost_train(&cfg, s->test_limit));
@@ -312,7 +301,7 @@ static int add_attack_tasks(const bns_spec *s, bns_plan *p, const task_list *gro
                     bns_spec_attack_canonical(&set, settings, sizeof settings);
                     snprintf(canon, sizeof canon, "task=attack\nmodel=%016" PRIx64 "\ntest_limit=%ld\nsettings:\n%s",
                              p->tasks[model].key, s->test_limit, settings);
-                    point_label(atk->axes, atk->n_axes, pt, label, sizeof label);
+                    bns_spec_point_label(atk->axes, atk->n_axes, pt, label, sizeof label);
                     snprintf(name, sizeof name, "attack/%s%s%s/%s", atk->name, label[0] ? "," : "", label,
                              label_of(&p->tasks[model]));
                     double cost = bns_plan_cost_attack(&set, &p->tasks[model].config, s->test_limit);

@@ -21,27 +21,13 @@
 #include "bnnsweep/ood.h"
 #include "bnnsweep/runner.h"
 #include "bnnsweep/train.h"
+#include "bnnsweep/util.h"
 
 #define EVAL_FORMAT "bnnsweep-eval"
 
 static int make_dir(const char *path) {
     if (mkdir(path, 0755) == 0 || errno == EEXIST) return 0;
     return bns_fail("%s: cannot create directory: %s", path, strerror(errno));
-}
-
-static int write_text_atomic(const char *path, const char *text) {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return bns_fail("%s: cannot write: %s", tmp, strerror(errno));
-    fputs(text, f);
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return bns_fail("%s: cannot write", path);
-    }
-    return 0;
 }
 
 int bns_runner_open(bns_runner *r, const bns_spec *spec, const bns_plan *plan, const char *run_dir,
@@ -57,7 +43,7 @@ int bns_runner_open(bns_runner *r, const bns_spec *spec, const bns_plan *plan, c
     if (make_dir(r->run_dir) || make_dir(path)) return -1;
     if (!write_provenance) return 0;
     snprintf(path, sizeof path, "%s/sweep.yaml", r->run_dir);
-    if (write_text_atomic(path, spec->text ? spec->text : "")) return -1;
+    if (bns_write_file_atomic(path, spec->text ? spec->text : "")) return -1;
     size_t len = 1;
     for (int i = 0; i < spec->n_overrides; i++) len += strlen(spec->overrides[i]) + 1;
     char *text = bns_xcalloc(len, 1);
@@ -66,7 +52,7 @@ int bns_runner_open(bns_runner *r, const bns_spec *spec, const bns_plan *plan, c
         strcat(text, "\n");
     }
     snprintf(path, sizeof path, "%s/overrides.txt", r->run_dir);
-    int rc = write_text_atomic(path, text);
+    int rc = bns_write_file_atomic(path, text);
     free(text);
     return rc;
 }
@@ -315,7 +301,7 @@ int bns_runner_run_task(int task, void *runner, char *err, size_t err_size) {
         snprintf(err, err_size, "%s", bns_last_error());
         char text[1400];
         snprintf(text, sizeof text, "%s\n", err);
-        write_text_atomic(failed, text);
+        bns_write_file_atomic(failed, text);
     }
     return rc;
 }

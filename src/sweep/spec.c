@@ -22,6 +22,7 @@
 #include "bnnsweep/method.h"
 #include "bnnsweep/metrics.h"
 #include "bnnsweep/spec.h"
+#include "bnnsweep/util.h"
 
 #define MAX_DEPTH 64          /* nesting of YAML collections */
 #define MAX_GRID_POINTS 1000000L
@@ -624,7 +625,7 @@ static int check_group_point(const bns_config *cfg) {
     return 0;
 }
 
-static void describe_point(const bns_spec_axis *axes, int n_axes, long index, char *buf, size_t size) {
+void bns_spec_point_label(const bns_spec_axis *axes, int n_axes, long index, char *buf, size_t size) {
     int vi[BNS_SPEC_MAX_AXES];
     bns_spec_axes_decode(axes, n_axes, index, vi);
     size_t used = 0;
@@ -674,7 +675,7 @@ static int read_group(const ctx *c, const ynode *k, const ynode *n, const bns_co
         if (bns_spec_group_point(g, p, &cfg) || check_group_point(&cfg)) {
             char where[512], msg[1024];
             snprintf(msg, sizeof msg, "%s", bns_last_error());
-            describe_point(g->axes, g->n_axes, p, where, sizeof where);
+            bns_spec_point_label(g->axes, g->n_axes, p, where, sizeof where);
             return fail_at(c, k, key, "impossible combination%s%s: %s", where[0] ? " at " : "", where, msg);
         }
     }
@@ -774,7 +775,7 @@ static int read_attack(const ctx *c, const ynode *k, const ynode *n, bns_spec_at
                 if (bns_spec_attack_point(a, p, &s) || bns_attack_validate(&s, &m)) {
                     char where[512], msg[1024];
                     snprintf(msg, sizeof msg, "%s", bns_last_error());
-                    describe_point(a->axes, a->n_axes, p, where, sizeof where);
+                    bns_spec_point_label(a->axes, a->n_axes, p, where, sizeof where);
                     return fail_at(c, k, key, "impossible combination%s%s against group '%s': %s", where[0] ? " at " : "",
                                    where, g->name, msg);
                 }
@@ -1095,26 +1096,9 @@ int bns_spec_load_text(const char *path, const char *text, const char *const *ov
 
 int bns_spec_load(const char *path, const char *const *overrides, int n_overrides, bns_spec *out) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return bns_fail("%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *text = bns_xmalloc(cap);
-    size_t got;
-    while ((got = fread(text + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (len + 1 == cap) {
-            cap *= 2;
-            text = realloc(text, cap);
-            if (!text) abort();
-        }
-    }
-    int err = ferror(f);
-    fclose(f);
-    text[len] = '\0';
-    if (err) {
-        free(text);
-        return bns_fail("%s: read error", path);
-    }
+    size_t len;
+    char *text = bns_read_file(path, &len);
+    if (!text) return -1;
     if (strlen(text) != len) {
         free(text);
         return bns_fail("%s: contains a NUL byte (not a YAML text file)", path);
