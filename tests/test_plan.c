@@ -46,7 +46,7 @@ static void test_example_counts(void **state) {
     assert_int_equal(p.count[BNS_TASK_ATTACK], 12);
     /* robustness 11 models x (test + 12 sets); ensembles 7 x 12 x 5 sizes;
      * pruning 7 x (val + test + 12) x 6 rates; ood 11 x 3 sets */
-    int robustness = 11 * 13, ensembles = 7 * 12 * 5, pruning = 7 * 14 * 6, ood = 11 * 3;
+    int robustness = 11 * 14, ensembles = 7 * 12 * 5, pruning = 7 * 14 * 6, ood = 11 * 3; /* sets: val, test, 12 attacks */
     assert_int_equal(p.count[BNS_TASK_EVAL], robustness + ensembles + pruning + ood);
     assert_int_equal(p.n_tasks, 23 + 12 + robustness + ensembles + pruning + ood);
     /* dependencies point backwards, dependents mirror them */

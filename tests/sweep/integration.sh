@@ -32,13 +32,13 @@ resume)
   mpi 1 "$bin" run "$spec" --out clean --quiet "${slow[@]}"
   setsid "$mpiexec" --allow-run-as-root --oversubscribe -n 2 "$bin" run "$spec" --out killed --quiet "${slow[@]}" &
   job=$!
-  for _ in $(seq 1 600); do   # until the first model is saved (at most 60 s)
+  for _ in $(seq 1 3000); do  # until the first model is saved (at most 300 s: sanitizer builds are slow)
     compgen -G "killed/tasks/train-*.h5" >/dev/null && break
     sleep 0.1
   done
   kill -KILL -- "-$job" 2>/dev/null || true
   wait "$job" 2>/dev/null || true
-  done_before=$(ls killed/tasks/*.h5 | wc -l)
+  done_before=$(find killed/tasks -name '*.h5' | wc -l)
   total=$("$bin" plan "$spec" --summary "${slow[@]}" | awk '/^total/ {print $2}')
   [ "$done_before" -ge 1 ] || fail "no task finished before the kill"
   [ "$done_before" -lt "$total" ] || fail "the run finished before it was killed ($done_before of $total)"
