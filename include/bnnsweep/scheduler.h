@@ -54,7 +54,8 @@ typedef void (*bns_sched_event)(int task, const bns_task_record *records, int n_
 /* Collective over comm. On rank 0, records[t].state must hold the initial
  * state of each task (PENDING, or DONE if already finished); on return it
  * holds the outcome. Other ranks may pass NULL. Returns 0 when every task
- * is DONE, 1 when some failed or were skipped, -1 on an MPI error. */
+ * is DONE, 1 when some failed or were skipped, -1 on an MPI error.
+ * comm = MPI_COMM_NULL: a single process that never calls MPI. */
 int bns_schedule(MPI_Comm comm, const bns_task_graph *graph, bns_task_record *records, bns_task_run run,
                  void *run_ctx, bns_sched_event on_event, void *event_ctx);
 

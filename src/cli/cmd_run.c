@@ -134,6 +134,11 @@ static int load_plan(const char *spec_path, const char *text, const char *const 
     return 0;
 }
 
+/* Set by Open MPI's mpirun, by PMIx launchers (srun --mpi=pmix) and by PMI ones (MPICH). */
+static int launched_by_mpi(void) {
+    return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("PMI_SIZE");
+}
+
 static int parse_shard(const char *text, int *index, int *count) {
     char tail;
     if (sscanf(text, "%d/%d%c", index, count, &tail) != 2 || *count < 1 || *index < 0 || *index >= *count)
@@ -235,12 +240,18 @@ int cmd_run(int argc, char **argv) {
     }
     bns_set_blas_threads(threads);
 
+    /* A shard, or a run not started by an MPI launcher, is one plain process
+     * that never calls MPI: a singleton MPI_Init starts helper daemons,
+     * which neither job-array tasks nor laptops need. */
+    int use_mpi = stage < 0 && launched_by_mpi();
     int provided, rank = 0, size = 1;
-    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (provided < MPI_THREAD_FUNNELED && rank == 0)
-        fprintf(stderr, "bnnsweep run: warning: MPI does not promise FUNNELED threading\n");
+    if (use_mpi) {
+        MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &size);
+        if (provided < MPI_THREAD_FUNNELED && rank == 0)
+            fprintf(stderr, "bnnsweep run: warning: MPI does not promise FUNNELED threading\n");
+    }
 
     /* rank 0 reads the file; everyone parses the same bytes */
     char *text = NULL;
@@ -249,16 +260,16 @@ int cmd_run(int argc, char **argv) {
         text = bns_read_file(spec_path, NULL);
         text_len = text ? (long)strlen(text) + 1 : -1;
     }
-    MPI_Bcast(&text_len, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+    if (use_mpi) MPI_Bcast(&text_len, 1, MPI_LONG, 0, MPI_COMM_WORLD);
     int status = BNS_EXIT_OK;
     if (text_len < 0) {
         if (rank == 0) fprintf(stderr, "bnnsweep run: %s\n", bns_last_error());
-        MPI_Finalize();
+        if (use_mpi) MPI_Finalize();
         free(overrides);
         return BNS_EXIT_USAGE;
     }
     if (rank != 0) text = bns_xmalloc((size_t)text_len);
-    MPI_Bcast(text, (int)text_len, MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (use_mpi) MPI_Bcast(text, (int)text_len, MPI_CHAR, 0, MPI_COMM_WORLD);
 
     bns_spec spec;
     bns_plan plan;
@@ -266,7 +277,7 @@ int cmd_run(int argc, char **argv) {
         if (rank == 0) fprintf(stderr, "bnnsweep run: %s\n", bns_last_error());
         free(text);
         free(overrides);
-        MPI_Finalize();
+        if (use_mpi) MPI_Finalize();
         return BNS_EXIT_USAGE;
     }
     free(text);
@@ -277,7 +288,7 @@ int cmd_run(int argc, char **argv) {
         open_rc = bns_runner_open(&runner, &spec, &plan, out, data_dir, 1);
         if (open_rc == 0) remove_stale_temporaries(out);
     }
-    MPI_Bcast(&open_rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (use_mpi) MPI_Bcast(&open_rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (open_rc) {
         if (rank == 0) fprintf(stderr, "bnnsweep run: %s\n", bns_last_error());
         status = BNS_EXIT_ERROR;
@@ -324,7 +335,7 @@ int cmd_run(int argc, char **argv) {
             fflush(stdout);
         }
     }
-    int rc = bns_schedule(MPI_COMM_WORLD, &graph, records, bns_runner_run_task, &runner, on_event, &ps);
+    int rc = bns_schedule(use_mpi ? MPI_COMM_WORLD : MPI_COMM_NULL, &graph, records, bns_runner_run_task, &runner, on_event, &ps);
     bns_runner_close(&runner);
     if (rc < 0) status = BNS_EXIT_ERROR;
     else if (rc > 0) status = 1;
@@ -349,7 +360,7 @@ done:
     bns_plan_free(&plan);
     bns_spec_free(&spec);
     free(overrides);
-    MPI_Finalize();
+    if (use_mpi) MPI_Finalize();
     return status;
 }
 

@@ -291,6 +291,8 @@ out:
 
 int bns_schedule(MPI_Comm comm, const bns_task_graph *graph, bns_task_record *records, bns_task_run run,
                  void *run_ctx, bns_sched_event on_event, void *event_ctx) {
+    if (comm == MPI_COMM_NULL) /* one process without MPI: the compute thread does it all */
+        return schedule_root(comm, 1, graph, records, run, run_ctx, on_event, event_ctx);
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
