@@ -16,7 +16,8 @@ compare="$here/compare_cubes.py"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 # Open MPI's own allocations at exit are not ours to fix (see tests/CMakeLists.txt)
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
-mpi() { local n="$1"; shift; "$mpiexec" --allow-run-as-root --oversubscribe -n "$n" "$@"; }
+# --bind-to none: tests run side by side (ctest -j); pinning every job to cores 0..n-1 starves them
+mpi() { local n="$1"; shift; "$mpiexec" --allow-run-as-root --oversubscribe --bind-to none -n "$n" "$@"; }
 rm -rf "$work/$case_name"
 mkdir -p "$work/$case_name"
 cd "$work/$case_name"
@@ -30,7 +31,7 @@ ranks)
 resume)
   slow=(--set data.train_limit=6000 --set train.max_epochs=12)
   mpi 1 "$bin" run "$spec" --out clean --quiet "${slow[@]}"
-  setsid "$mpiexec" --allow-run-as-root --oversubscribe -n 2 "$bin" run "$spec" --out killed --quiet "${slow[@]}" &
+  setsid "$mpiexec" --allow-run-as-root --oversubscribe --bind-to none -n 2 "$bin" run "$spec" --out killed --quiet "${slow[@]}" &
   job=$!
   for _ in $(seq 1 3000); do  # until the first model is saved (at most 300 s: sanitizer builds are slow)
     compgen -G "killed/tasks/train-*.h5" >/dev/null && break
