@@ -28,6 +28,8 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "bnnsweep/attack.h"
 #include "bnnsweep/attack_set.h"
 #include "bnnsweep/dataset.h"
@@ -40,24 +42,8 @@
 
 /* ---- scratch directory ---- */
 
-static char tmp_dir[4000];
 
-static void mkdir_p(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) fail_msg("mkdir %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) fail_msg("mkdir %s: %s", buf, strerror(errno));
-}
 
-static const char *tmp_path(char *buf, size_t size, const char *name) {
-    snprintf(buf, size, "%s/%s", tmp_dir, name);
-    return buf;
-}
 
 static void expect_error_names(const char *path, const char *also) {
     const char *msg = bns_last_error();

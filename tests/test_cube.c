@@ -25,25 +25,15 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "test_util.h"
 #include <hdf5.h>
 #include <hdf5_hl.h>
 
 #include "bnnsweep/cube.h"
 #include "bnnsweep/error.h"
 
-static char tmp_dir[4000];
 
-static void mkdir_p(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) fail_msg("mkdir %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) fail_msg("mkdir %s: %s", buf, strerror(errno));
-}
 
 static int setup_tmp(void **state) {
     (void)state;
@@ -53,10 +43,6 @@ static int setup_tmp(void **state) {
     return 0;
 }
 
-static const char *tmp_path(char *buf, size_t size, const char *name) {
-    snprintf(buf, size, "%s/%s", tmp_dir, name);
-    return buf;
-}
 
 static void expect_error(const char *a, const char *b) {
     const char *msg = bns_last_error();

@@ -17,27 +17,17 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "test_util.h"
 #include <zlib.h>
 
 #include "bnnsweep/dataset.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/idx.h"
 
-static char tmp_dir[4096];
 
 /* ---- helpers ---- */
 
-static void mkdir_p(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) fail_msg("mkdir %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) fail_msg("mkdir %s: %s", buf, strerror(errno));
-}
 
 static int setup_tmp(void **state) {
     (void)state;
@@ -48,10 +38,6 @@ static int setup_tmp(void **state) {
     return 0;
 }
 
-static const char *tmp_path(char *buf, size_t size, const char *name) {
-    snprintf(buf, size, "%s/%s", tmp_dir, name);
-    return buf;
-}
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint8_t next_byte(void) {
