@@ -45,19 +45,7 @@
 
 
 
-static void expect_error_names(const char *path, const char *also) {
-    const char *msg = bns_last_error();
-    if (!strstr(msg, path)) fail_msg("error \"%s\" does not name %s", msg, path);
-    if (also && !strstr(msg, also)) fail_msg("error \"%s\" lacks \"%s\"", msg, also);
-}
 
-static void expect_no_temporaries(void) {
-    DIR *d = opendir(tmp_dir);
-    assert_non_null(d);
-    for (struct dirent *e; (e = readdir(d));)
-        if (strstr(e->d_name, ".tmp.")) fail_msg("temporary file %s/%s left behind", tmp_dir, e->d_name);
-    closedir(d);
-}
 
 /* ---- small models and data ---- */
 

@@ -4,10 +4,13 @@
 #ifndef BNNSWEEP_TEST_UTIL_H
 #define BNNSWEEP_TEST_UTIL_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "bnnsweep/error.h"
 
 static char tmp_dir[4000];
 
@@ -26,6 +29,22 @@ static void mkdir_p(const char *path) {
 static inline const char *tmp_path(char *buf, size_t size, const char *name) {
     snprintf(buf, size, "%s/%s", tmp_dir, name);
     return buf;
+}
+
+/* The recorded error names the file (and says `also`, if given). */
+static inline void expect_error_names(const char *path, const char *also) {
+    const char *msg = bns_last_error();
+    if (!strstr(msg, path)) fail_msg("error \"%s\" does not name %s", msg, path);
+    if (also && !strstr(msg, also)) fail_msg("error \"%s\" lacks \"%s\"", msg, also);
+}
+
+/* No "*.tmp.*" file may be left in the scratch directory. */
+static inline void expect_no_temporaries(void) {
+    DIR *d = opendir(tmp_dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        if (strstr(e->d_name, ".tmp.")) fail_msg("temporary file %s/%s left behind", tmp_dir, e->d_name);
+    closedir(d);
 }
 
 #endif

@@ -9,6 +9,7 @@
 #include <hdf5_hl.h>
 
 #include "bnnsweep/attack_set.h"
+#include "bnnsweep/util.h"
 #include "bnnsweep/error.h"
 
 #define SET_FORMAT "bnnsweep-attack-set"
@@ -193,11 +194,7 @@ int bns_attack_set_save(const char *path, const bns_attack_set *set) {
         if (r < 0) rc = bns_fail("cannot write /summary");
     }
     if (H5Fclose(file) < 0 && rc == 0) rc = bns_fail("cannot close file");
-    if (rc == 0 && rename(tmp, path) != 0) rc = bns_fail("cannot rename to %s", path);
-    if (rc) {
-        unlink(tmp);
-        return bns_fail_prefix("writing %s: ", path);
-    }
+    if (bns_commit_file(tmp, path, rc)) return bns_fail_prefix("writing %s: ", path);
     return 0;
 }
 

@@ -1,5 +1,6 @@
 /* util.c - whole files in and out (see util.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,17 @@ char *bns_read_file(const char *path, size_t *len) {
     return text;
 }
 
+int bns_commit_file(const char *tmp, const char *path, int rc) {
+    if (rc == 0) {
+        int fd = open(tmp, O_RDONLY);
+        if (fd < 0 || fsync(fd) != 0) rc = bns_fail("%s: cannot sync: %s", tmp, strerror(errno));
+        if (fd >= 0) close(fd);
+    }
+    if (rc == 0 && rename(tmp, path) != 0) rc = bns_fail("cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (rc) unlink(tmp);
+    return rc ? -1 : 0;
+}
+
 int bns_write_file_atomic(const char *path, const char *text) {
     char tmp[4200];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
@@ -44,11 +56,7 @@ int bns_write_file_atomic(const char *path, const char *text) {
     FILE *f = fopen(tmp, "w");
     if (!f) return bns_fail("%s: cannot write: %s", tmp, strerror(errno));
     fputs(text, f);
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int bad = fflush(f) != 0;
     bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return bns_fail("%s: cannot write", path);
-    }
-    return 0;
+    return bns_commit_file(tmp, path, bad ? bns_fail("%s: cannot write", tmp) : 0);
 }

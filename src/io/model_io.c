@@ -11,6 +11,7 @@
 #include "bnnsweep/error.h"
 #include "bnnsweep/method.h"
 #include "bnnsweep/model_io.h"
+#include "bnnsweep/util.h"
 
 #define MODEL_FORMAT "bnnsweep-model"
 #define MODEL_FORMAT_VERSION 1
@@ -217,11 +218,7 @@ int bns_model_save(const char *path, const bns_model *m, const bns_train_history
     if (layers >= 0) H5Gclose(layers);
     if (rc == 0 && history) rc = write_history(file, history);
     if (H5Fclose(file) < 0 && rc == 0) rc = bns_fail("cannot close file");
-    if (rc == 0 && rename(tmp, path) != 0) rc = bns_fail("cannot rename to %s", path);
-    if (rc) {
-        unlink(tmp);
-        return bns_fail_prefix("writing %s: ", path);
-    }
+    if (bns_commit_file(tmp, path, rc)) return bns_fail_prefix("writing %s: ", path);
     return 0;
 }
 

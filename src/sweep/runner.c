@@ -274,8 +274,7 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
     }
     if (rc == 0 && bad) rc = bns_fail("%s: cannot write results", tmp);
     if (f >= 0 && H5Fclose(f) < 0 && rc == 0) rc = bns_fail("%s: cannot close", tmp);
-    if (rc == 0 && rename(tmp, out) != 0) rc = bns_fail("%s: cannot rename: %s", out, strerror(errno));
-    if (rc) unlink(tmp);
+    rc = bns_commit_file(tmp, out, rc);
     free(probs);
     bns_predictor_free(&pred);
     bns_dataset_free(&set);
@@ -543,7 +542,5 @@ int bns_runner_write_posteriors(const bns_runner *r) {
     if (models >= 0) H5Gclose(models);
     else rc = bns_fail("%s: cannot create /models", tmp);
     if (H5Fclose(out) < 0 && rc == 0) rc = bns_fail("%s: cannot close", tmp);
-    if (rc == 0 && rename(tmp, path) != 0) rc = bns_fail("%s: cannot rename", path);
-    if (rc) unlink(tmp);
-    return rc ? -1 : 0;
+    return bns_commit_file(tmp, path, rc);
 }
