@@ -63,6 +63,16 @@ int bns_model_create(const bns_config *cfg, int n_inputs, bns_model *out);
 int bns_model_alloc(const bns_config *cfg, int n_inputs, bns_model *out);
 void bns_model_free(bns_model *m);
 
+/* What a model's posterior can do (its method's caps): evaluation, attacks,
+ * the plan and spec validation ask these instead of naming methods. */
+enum bns_capability {
+    BNS_CAP_STOCHASTIC = 1u << 0,   /* samples differ: single-sample runs, ensembles, BALD, K-sample attacks */
+    BNS_CAP_SNR = 1u << 1,          /* a per-weight mean and std: SNR pruning (bns_model_weight_snr) */
+    BNS_CAP_CLOSED_FORM_KL = 1u << 2,
+    BNS_CAP_WEIGHTED = 1u << 3,     /* samples carry log importance weights */
+};
+unsigned bns_model_caps(const bns_model *m);
+int bns_model_has(const bns_model *m, unsigned cap);
 int bns_model_is_bayesian(const bns_model *m);
 /* The deterministic weights, or the posterior mean mu. */
 const float *bns_model_mean(const bns_model *m);

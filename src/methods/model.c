@@ -97,6 +97,12 @@ void bns_model_free(bns_model *m) {
 
 int bns_model_is_bayesian(const bns_model *m) { return m->method->bayesian; }
 
+unsigned bns_model_caps(const bns_model *m) {
+    return m->method->bayesian ? BNS_CAP_STOCHASTIC | BNS_CAP_SNR : 0;
+}
+
+int bns_model_has(const bns_model *m, unsigned cap) { return (bns_model_caps(m) & cap) == cap; }
+
 const float *bns_model_mean(const bns_model *m) { return m->params; }
 
 const float *bns_model_rho(const bns_model *m) {
