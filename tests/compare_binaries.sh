@@ -70,4 +70,5 @@ run_side() {  # run_side BINARY DIR
 
 run_side "$old" "$work/old"
 run_side "$new" "$work/new"
-"$python" "$here/tests/compare_outputs.py" "$work/old" "$work/new"
+skip=(); ((quick)) || skip=(--skip quick/)
+"$python" "$here/tests/compare_outputs.py" "${skip[@]}" "$work/old" "$work/new"

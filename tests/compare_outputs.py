@@ -1,4 +1,4 @@
-"""compare_outputs.py OLD_DIR NEW_DIR: every output of tests/compare_binaries.sh
+"""compare_outputs.py [--skip PREFIX] OLD_DIR NEW_DIR: every output of tests/compare_binaries.sh
 is the same in both directories.
 
 - HDF5 files (cubes, posteriors, models, attack sets, per-task files), matched
@@ -143,12 +143,14 @@ def compare_text(rel, old_path, new_path):
             notes.append(f"{rel}: test report\n  old: {a}\n  new: {b}")
 
 
-def main(old_dir, new_dir):
+def main(old_dir, new_dir, skip=()):
     counts = {"h5": 0, "json": 0, "txt": 0}
     for root, _, files in os.walk(old_dir):
         for name in sorted(files):
             old_path = os.path.join(root, name)
             rel = os.path.relpath(old_path, old_dir)
+            if any(rel.startswith(p) for p in skip):
+                continue
             new_path = os.path.join(new_dir, rel)
             kind = name.rsplit(".", 1)[-1]
             if kind not in counts:
@@ -168,6 +170,10 @@ def main(old_dir, new_dir):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    args, skips = sys.argv[1:], []
+    while args[:1] == ["--skip"] and len(args) > 1:
+        skips.append(args[1])
+        args = args[2:]
+    if len(args) != 2:
         sys.exit(__doc__)
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(args[0], args[1], skips))
