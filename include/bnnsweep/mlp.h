@@ -1,10 +1,17 @@
-/* mlp.h - a fully connected ReLU network as a shape plus one flat weight vector.
+/* mlp.h - a network as a list of layers over one flat weight vector.
  *
- * The weights of every layer live in one vector w of arch.n_weights floats:
- * layer l's W ([n_in][n_out], row-major) at weight_offset[l], then its bias at
- * bias_offset[l]. A Bayesian posterior stores mu and rho in the same layout,
- * so a weight sample is just another w, and everything downstream (training,
- * evaluation, attacks) runs the same forward/backward on it.
+ * A network is a list of layers (bns_layer: dense, relu; conv and pooling
+ * later), each with explicit forward/backward over flat row-major arrays.
+ * The parameters of every layer live in one vector w of arch.n_weights
+ * floats: a dense layer's W ([n_in][n_out], row-major) at its weight_offset,
+ * then its bias at bias_offset. Every inference method keeps its posterior in
+ * terms of such vectors (a point estimate, mu and rho, stored samples, ...)
+ * and hands the forward pass a weight vector, so training, evaluation and
+ * attacks all run the same layer loop (bns_mlp_forward / bns_mlp_backward);
+ * methods with their own layer variants (LRT) walk the same list.
+ *
+ * The FC view (width[], weight_offset[] and bias_offset[] per dense layer)
+ * stays for FC shapes: "FC-100-100-10" is dense, relu, dense, relu, dense.
  */
 #ifndef BNNSWEEP_MLP_H
 #define BNNSWEEP_MLP_H
@@ -12,9 +19,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BNS_MAX_LAYERS 8
+#define BNS_MAX_LAYERS 8                     /* dense layers */
+#define BNS_MAX_OPS (2 * BNS_MAX_LAYERS)     /* entries of the layer list */
+
+enum bns_layer_kind {
+    BNS_LAYER_DENSE = 0,   /* y = x W + b */
+    BNS_LAYER_RELU = 1,    /* in place on its input */
+};
 
 typedef struct {
+    int kind;              /* enum bns_layer_kind */
+    int n_in, n_out;       /* features per example */
+    int dense_index;       /* DENSE: which dense layer (0-based): /layers/<i> in model files */
+    size_t weight_offset;  /* DENSE: W at w + weight_offset */
+    size_t bias_offset;    /* DENSE: b at w + bias_offset */
+} bns_layer;
+
+typedef struct {
+    int n_inputs, n_classes;
+    int n_ops;                           /* entries of the layer list */
+    bns_layer ops[BNS_MAX_OPS];
+    /* FC view: the dense layers */
     int n_layers;                        /* dense layers (FC-100-100-10 has 3) */
     int width[BNS_MAX_LAYERS + 1];       /* width[0] = inputs, width[n_layers] = classes */
     size_t weight_offset[BNS_MAX_LAYERS];
@@ -33,7 +58,9 @@ int bns_arch_from_widths(const int *widths, int n_layers, bns_arch *out);
 typedef struct {
     int max_batch;
     const float *input;                  /* not owned: the batch last forwarded */
-    float *act[BNS_MAX_LAYERS + 1];      /* act[l] for l >= 1: batch x width[l] (act[L] = logits) */
+    int input_ld;                        /* its row stride (floats) */
+    float *out[BNS_MAX_OPS];             /* output of layer i: batch x n_out (in-place layers: their input's) */
+    float *owned[BNS_MAX_OPS];           /* the buffers allocated here */
     float *grad[2];                      /* ping-pong activation gradients */
 } bns_mlp_workspace;
 
@@ -48,6 +75,14 @@ float *bns_mlp_forward(const bns_arch *arch, const float *w, const float *x, int
  * gradient (used by attacks). */
 void bns_mlp_backward(const bns_arch *arch, const float *w, int batch, bns_mlp_workspace *ws,
                       float *grad_logits, float *grad_w, float *grad_x);
+
+/* The same over layers [first, n_ops) only, from an input x with row stride
+ * ld_x (the output of layer first - 1, computed elsewhere: BBB's vectorized
+ * first layer), and its gradient written with row stride ld_grad_x. */
+float *bns_mlp_forward_from(const bns_arch *arch, int first, const float *w, const float *x, int ld_x, int batch,
+                            bns_mlp_workspace *ws);
+void bns_mlp_backward_from(const bns_arch *arch, int first, const float *w, int batch, bns_mlp_workspace *ws,
+                           float *grad_logits, float *grad_w, float *grad_x, int ld_grad_x);
 
 /* argmax of each row of logits or probabilities */
 void bns_argmax_rows(const float *rows, int n, int n_classes, uint8_t *out);

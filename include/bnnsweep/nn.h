@@ -14,9 +14,15 @@
 
 void bns_dense_forward(const float *x, int batch, int n_in, int n_out, const float *weight,
                        const float *bias, float *y);
+/* The same with x's row stride ld_x (a column block of a wider matrix). */
+void bns_dense_forward_ld(const float *x, int ld_x, int batch, int n_in, int n_out, const float *weight,
+                          const float *bias, float *y);
 /* grad_weight, grad_bias are overwritten (both NULL: skipped); grad_x (may be NULL) is overwritten. */
 void bns_dense_backward(const float *x, const float *grad_y, int batch, int n_in, int n_out,
                         const float *weight, float *grad_weight, float *grad_bias, float *grad_x);
+/* The same with row strides ld_x for x and ld_grad_x for grad_x. */
+void bns_dense_backward_ld(const float *x, int ld_x, const float *grad_y, int batch, int n_in, int n_out,
+                           const float *weight, float *grad_weight, float *grad_bias, float *grad_x, int ld_grad_x);
 
 void bns_relu_forward(float *y, size_t n);
 /* grad *= (y > 0), y being the relu output. */

@@ -25,7 +25,7 @@
 #include "bnnsweep/nn.h"
 
 typedef struct {
-    bns_mlp_workspace ws;    /* a whole-network pass (sequential mode) */
+    bns_mlp_workspace ws;    /* a whole-network pass (vectorized: layers >= 1 of one sample) */
     bns_stream noise;
     int samples, vectorized;
     float *eps;              /* P, or S x P when vectorized */
@@ -39,8 +39,6 @@ typedef struct {
     float *act0_cat;         /* batch x (S * n_out0) */
     float *grad0_cat;        /* batch x (S * n_out0), and the weight gradient n_in x (S * n_out0) */
     float *grad_w0_cat;
-    float *act[BNS_MAX_LAYERS + 1];  /* layers >= 2, one sample at a time */
-    float *grad_act[2];
 } bbb_trainer;
 
 static void bbb_init(bns_model *m, const bns_stream *init_stream) {
@@ -65,24 +63,20 @@ static void *bbb_trainer_create(const bns_model *m, int max_batch) {
     t->sigma = bns_xmalloc(sizeof(float) * n);
     t->sigmoid_rho = bns_xmalloc(sizeof(float) * n);
     t->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * arch->width[arch->n_layers]);
-    if (!t->vectorized) {
-        bns_mlp_workspace_init(&t->ws, arch, max_batch);
-        return t;
-    }
+    bns_mlp_workspace_init(&t->ws, arch, max_batch);
+    if (!t->vectorized) return t;
     size_t wide = (size_t)t->samples * arch->width[1];
     t->w0_cat = bns_xmalloc(sizeof(float) * arch->width[0] * wide);
     t->grad_w0_cat = bns_xmalloc(sizeof(float) * arch->width[0] * wide);
     t->act0_cat = bns_xmalloc(sizeof(float) * max_batch * wide);
     t->grad0_cat = bns_xmalloc(sizeof(float) * max_batch * wide);
-    for (int l = 2; l <= arch->n_layers; l++) t->act[l] = bns_xmalloc(sizeof(float) * max_batch * arch->width[l]);
-    for (int i = 0; i < 2; i++) t->grad_act[i] = bns_xmalloc(sizeof(float) * max_batch * arch->max_width);
     return t;
 }
 
 static void bbb_trainer_free(void *trainer) {
     bbb_trainer *t = trainer;
     if (!t) return;
-    if (!t->vectorized) bns_mlp_workspace_free(&t->ws);
+    bns_mlp_workspace_free(&t->ws);
     free(t->eps);
     free(t->w);
     free(t->grad_w);
@@ -93,9 +87,6 @@ static void bbb_trainer_free(void *trainer) {
     free(t->grad_w0_cat);
     free(t->act0_cat);
     free(t->grad0_cat);
-    for (int l = 0; l <= BNS_MAX_LAYERS; l++) free(t->act[l]);
-    free(t->grad_act[0]);
-    free(t->grad_act[1]);
     free(t);
 }
 
@@ -163,44 +154,17 @@ static void run_vectorized(bbb_trainer *t, const bns_model *m, const float *x, c
     bns_gemm(0, 0, batch, wide, n_in, 1.0f, x, n_in, t->w0_cat, wide, 1.0f, t->act0_cat, wide);
     bns_relu_forward(t->act0_cat, (size_t)batch * wide);
 
-    /* layers >= 1, one sample at a time, reading its column block of A */
+    /* layers >= 1, one sample at a time, through the network's layer loop
+     * from layer list entry 2 (after dense 0 and its relu), reading the
+     * sample's column block of A and writing its gradient's block */
     for (int s = 0; s < S; s++) {
         const float *w = t->w + (size_t)s * n;
-        float *grad_w = t->grad_w + (size_t)s * n;
-        const float *a0 = t->act0_cat + (size_t)s * n0;
-        for (int l = 1; l < L; l++) {
-            int w_in = arch->width[l], w_out = arch->width[l + 1];
-            const float *in = l == 1 ? a0 : t->act[l];
-            int ld_in = l == 1 ? wide : w_in;
-            float *out = t->act[l + 1];
-            for (int b = 0; b < batch; b++)
-                memcpy(out + (size_t)b * w_out, w + arch->bias_offset[l], sizeof(float) * w_out);
-            bns_gemm(0, 0, batch, w_out, w_in, 1.0f, in, ld_in, w + arch->weight_offset[l], w_out, 1.0f, out, w_out);
-            if (l + 1 < L) bns_relu_forward(out, (size_t)batch * w_out);
-        }
-        const float *logits = t->act[L];
+        const float *logits = bns_mlp_forward_from(arch, 2, w, t->act0_cat + (size_t)s * n0, wide, batch, &t->ws);
         stats->nll_sum += bns_softmax_xent(logits, y, batch, n_classes, (float)(obj->nll_scale / S),
                                            t->grad_logits) / S;
         stats->correct += bns_count_correct(logits, y, batch, n_classes);
-        float *grad_out = t->grad_logits;
-        for (int l = L - 1; l >= 1; l--) {
-            int w_in = arch->width[l], w_out = arch->width[l + 1];
-            const float *in = l == 1 ? a0 : t->act[l];
-            int ld_in = l == 1 ? wide : w_in;
-            /* the gradient w.r.t. layer 1's input lands in this sample's column block */
-            float *grad_in = l == 1 ? t->grad0_cat + (size_t)s * n0 : t->grad_act[l % 2];
-            int ld_grad_in = l == 1 ? wide : w_in;
-            bns_gemm(1, 0, w_in, w_out, batch, 1.0f, in, ld_in, grad_out, w_out, 0.0f,
-                     grad_w + arch->weight_offset[l], w_out);
-            float *grad_bias = grad_w + arch->bias_offset[l];
-            memset(grad_bias, 0, sizeof(float) * w_out);
-            for (int b = 0; b < batch; b++)
-                for (int j = 0; j < w_out; j++) grad_bias[j] += grad_out[(size_t)b * w_out + j];
-            bns_gemm(0, 1, batch, w_in, w_out, 1.0f, grad_out, w_out, w + arch->weight_offset[l], w_out, 0.0f,
-                     grad_in, ld_grad_in);
-            if (l > 1) bns_relu_backward(in, grad_in, (size_t)batch * w_in);
-            grad_out = grad_in;
-        }
+        bns_mlp_backward_from(arch, 2, w, batch, &t->ws, t->grad_logits, t->grad_w + (size_t)s * n,
+                              t->grad0_cat + (size_t)s * n0, wide);
     }
 
     /* layer 0 backward for all samples: one product, then each sample's share */

@@ -32,6 +32,12 @@ typedef struct {
     float *grad_gamma0, *grad_delta0; /* first layer's output gradients summed over samples */
 } lrt_trainer;
 
+/* The dense layer whose output layer-list entry i works on (in place). */
+static int dense_before(const bns_arch *arch, int i) {
+    while (i > 0 && arch->ops[i].kind != BNS_LAYER_DENSE) i--;
+    return arch->ops[i].dense_index;
+}
+
 static int lrt_validate(const bns_config *cfg) {
     if (cfg->prior.kind != BNS_PRIOR_GAUSSIAN)
         return bns_fail("method lrt needs a Gaussian prior (closed-form KL): set prior=gaussian");
@@ -123,33 +129,45 @@ static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, con
         bns_stream_normal(&t->noise, obj->step, noise_offset, count0, t->zeta[0]);
         noise_offset += count0;
         for (size_t i = 0; i < count0; i++) t->act[1][i] = t->gamma0[i] + t->std_out[0][i] * t->zeta[0][i];
-        if (L > 1) bns_relu_forward(t->act[1], count0);
-        const float *in = t->act[1];
-        for (int l = 1; l < L; l++) {
-            int n_in = arch->width[l], n_out = arch->width[l + 1];
-            size_t count = (size_t)batch * n_out;
-            bns_stream_normal(&t->noise, obj->step, noise_offset, count, t->zeta[l]);
-            noise_offset += count;
-            bns_lrt_forward(in, batch, n_in, n_out, mu + arch->weight_offset[l], mu + arch->bias_offset[l],
-                            t->var + arch->weight_offset[l], t->var + arch->bias_offset[l], t->zeta[l],
-                            t->act_sq[l], t->std_out[l], t->act[l + 1]);
-            if (l + 1 < L) bns_relu_forward(t->act[l + 1], count);
-            in = t->act[l + 1];
+        /* the rest of the layer list: dense layers as LRT layers (act[l + 1]
+         * is dense layer l's output), the others as they are */
+        for (int i = 1; i < arch->n_ops; i++) {
+            const bns_layer *op = &arch->ops[i];
+            int l = op->dense_index;
+            size_t count = (size_t)batch * op->n_out;
+            switch (op->kind) {
+            case BNS_LAYER_DENSE:
+                bns_stream_normal(&t->noise, obj->step, noise_offset, count, t->zeta[l]);
+                noise_offset += count;
+                bns_lrt_forward(t->act[l], batch, op->n_in, op->n_out, mu + op->weight_offset, mu + op->bias_offset,
+                                t->var + op->weight_offset, t->var + op->bias_offset, t->zeta[l], t->act_sq[l],
+                                t->std_out[l], t->act[l + 1]);
+                break;
+            case BNS_LAYER_RELU: bns_relu_forward(t->act[dense_before(arch, i) + 1], count); break;
+            }
         }
         const float *logits = t->act[L];
         float *grad_out = t->grad_act[L % 2];
         stats->nll_sum += bns_softmax_xent(logits, y, batch, n_classes, (float)(obj->nll_scale / S), grad_out) / S;
         stats->correct += bns_count_correct(logits, y, batch, n_classes);
-        for (int l = L - 1; l >= 1; l--) {
-            int n_in = arch->width[l], n_out = arch->width[l + 1];
-            float *grad_in = t->grad_act[l % 2];
-            bns_lrt_backward(t->act[l], t->act_sq[l], t->std_out[l], t->zeta[l], grad_out, batch, n_in, n_out,
-                             mu + arch->weight_offset[l], t->var + arch->weight_offset[l],
-                             t->grad_mu_sample + arch->weight_offset[l], t->grad_mu_sample + arch->bias_offset[l],
-                             t->grad_var_sample + arch->weight_offset[l], t->grad_var_sample + arch->bias_offset[l],
-                             grad_in);
-            bns_relu_backward(t->act[l], grad_in, (size_t)batch * n_in);
-            grad_out = grad_in;
+        for (int i = arch->n_ops - 1; i >= 1; i--) {
+            const bns_layer *op = &arch->ops[i];
+            int l = op->dense_index;
+            switch (op->kind) {
+            case BNS_LAYER_DENSE: {
+                float *grad_in = t->grad_act[l % 2];
+                bns_lrt_backward(t->act[l], t->act_sq[l], t->std_out[l], t->zeta[l], grad_out, batch, op->n_in,
+                                 op->n_out, mu + op->weight_offset, t->var + op->weight_offset,
+                                 t->grad_mu_sample + op->weight_offset, t->grad_mu_sample + op->bias_offset,
+                                 t->grad_var_sample + op->weight_offset, t->grad_var_sample + op->bias_offset,
+                                 grad_in);
+                grad_out = grad_in;
+                break;
+            }
+            case BNS_LAYER_RELU:
+                bns_relu_backward(t->act[dense_before(arch, i) + 1], grad_out, (size_t)batch * op->n_out);
+                break;
+            }
         }
         /* layer 0: dgamma = dB, d delta = dB * zeta / (2 sqrt(delta)), summed over samples */
         for (size_t i = 0; i < count0; i++) {

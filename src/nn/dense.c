@@ -4,22 +4,32 @@
 #include "bnnsweep/backend.h"
 #include "bnnsweep/nn.h"
 
+void bns_dense_forward_ld(const float *x, int ld_x, int batch, int n_in, int n_out, const float *weight,
+                          const float *bias, float *y) {
+    for (int i = 0; i < batch; i++) memcpy(y + (size_t)i * n_out, bias, sizeof(float) * n_out);
+    bns_gemm(0, 0, batch, n_out, n_in, 1.0f, x, ld_x, weight, n_out, 1.0f, y, n_out);
+}
+
 void bns_dense_forward(const float *x, int batch, int n_in, int n_out, const float *weight,
                        const float *bias, float *y) {
-    for (int i = 0; i < batch; i++) memcpy(y + (size_t)i * n_out, bias, sizeof(float) * n_out);
-    bns_gemm(0, 0, batch, n_out, n_in, 1.0f, x, n_in, weight, n_out, 1.0f, y, n_out);
+    bns_dense_forward_ld(x, n_in, batch, n_in, n_out, weight, bias, y);
 }
 
 void bns_dense_backward(const float *x, const float *grad_y, int batch, int n_in, int n_out,
                         const float *weight, float *grad_weight, float *grad_bias, float *grad_x) {
+    bns_dense_backward_ld(x, n_in, grad_y, batch, n_in, n_out, weight, grad_weight, grad_bias, grad_x, n_in);
+}
+
+void bns_dense_backward_ld(const float *x, int ld_x, const float *grad_y, int batch, int n_in, int n_out,
+                           const float *weight, float *grad_weight, float *grad_bias, float *grad_x, int ld_grad_x) {
     /* dW = X^T dY, db = column sums of dY, dX = dY W^T; attacks need only dX */
     if (grad_weight) {
-        bns_gemm(1, 0, n_in, n_out, batch, 1.0f, x, n_in, grad_y, n_out, 0.0f, grad_weight, n_out);
+        bns_gemm(1, 0, n_in, n_out, batch, 1.0f, x, ld_x, grad_y, n_out, 0.0f, grad_weight, n_out);
         memset(grad_bias, 0, sizeof(float) * n_out);
         for (int i = 0; i < batch; i++) {
             const float *row = grad_y + (size_t)i * n_out;
             for (int j = 0; j < n_out; j++) grad_bias[j] += row[j];
         }
     }
-    if (grad_x) bns_gemm(0, 1, batch, n_in, n_out, 1.0f, grad_y, n_out, weight, n_out, 0.0f, grad_x, n_in);
+    if (grad_x) bns_gemm(0, 1, batch, n_in, n_out, 1.0f, grad_y, n_out, weight, n_out, 0.0f, grad_x, ld_grad_x);
 }

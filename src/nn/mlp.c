@@ -19,11 +19,17 @@ int bns_arch_from_widths(const int *widths, int n_layers, bns_arch *out) {
         out->width[l] = widths[l];
         if (widths[l] > out->max_width) out->max_width = widths[l];
     }
+    out->n_inputs = widths[0];
+    out->n_classes = widths[n_layers];
+    /* the layer list: dense, relu, ..., dense */
     for (int l = 0; l < n_layers; l++) {
+        bns_layer *d = &out->ops[out->n_ops++];
+        *d = (bns_layer){BNS_LAYER_DENSE, widths[l], widths[l + 1], l, offset, 0};
         out->weight_offset[l] = offset;
         offset += (size_t)widths[l] * widths[l + 1];
-        out->bias_offset[l] = offset;
+        d->bias_offset = out->bias_offset[l] = offset;
         offset += (size_t)widths[l + 1];
+        if (l + 1 < n_layers) out->ops[out->n_ops++] = (bns_layer){BNS_LAYER_RELU, widths[l + 1], widths[l + 1], -1, 0, 0};
     }
     out->n_weights = offset;
     return 0;
@@ -60,45 +66,74 @@ void bns_arch_format(const bns_arch *arch, char *buf, size_t size) {
 void bns_mlp_workspace_init(bns_mlp_workspace *ws, const bns_arch *arch, int max_batch) {
     memset(ws, 0, sizeof *ws);
     ws->max_batch = max_batch;
-    for (int l = 1; l <= arch->n_layers; l++)
-        ws->act[l] = bns_xmalloc(sizeof(float) * (size_t)max_batch * arch->width[l]);
+    for (int i = 0; i < arch->n_ops; i++) {
+        const bns_layer *op = &arch->ops[i];
+        if (op->kind == BNS_LAYER_RELU && i > 0) {
+            ws->out[i] = ws->out[i - 1]; /* in place */
+            continue;
+        }
+        ws->out[i] = ws->owned[i] = bns_xmalloc(sizeof(float) * (size_t)max_batch * op->n_out);
+    }
     for (int i = 0; i < 2; i++) ws->grad[i] = bns_xmalloc(sizeof(float) * (size_t)max_batch * arch->max_width);
 }
 
 void bns_mlp_workspace_free(bns_mlp_workspace *ws) {
-    for (int l = 0; l <= BNS_MAX_LAYERS; l++) free(ws->act[l]);
+    for (int i = 0; i < BNS_MAX_OPS; i++) free(ws->owned[i]);
     free(ws->grad[0]);
     free(ws->grad[1]);
     memset(ws, 0, sizeof *ws);
 }
 
-float *bns_mlp_forward(const bns_arch *arch, const float *w, const float *x, int batch,
-                       bns_mlp_workspace *ws) {
+float *bns_mlp_forward_from(const bns_arch *arch, int first, const float *w, const float *x, int ld_x, int batch,
+                            bns_mlp_workspace *ws) {
     ws->input = x;
+    ws->input_ld = ld_x;
     const float *in = x;
-    for (int l = 0; l < arch->n_layers; l++) {
-        int n_in = arch->width[l], n_out = arch->width[l + 1];
-        float *out = ws->act[l + 1];
-        bns_dense_forward(in, batch, n_in, n_out, w + arch->weight_offset[l], w + arch->bias_offset[l], out);
-        if (l + 1 < arch->n_layers) bns_relu_forward(out, (size_t)batch * n_out);
+    int ld = ld_x;
+    for (int i = first; i < arch->n_ops; i++) {
+        const bns_layer *op = &arch->ops[i];
+        float *out = ws->out[i];
+        switch (op->kind) {
+        case BNS_LAYER_DENSE:
+            bns_dense_forward_ld(in, ld, batch, op->n_in, op->n_out, w + op->weight_offset, w + op->bias_offset, out);
+            break;
+        case BNS_LAYER_RELU: bns_relu_forward(out, (size_t)batch * op->n_out); break;
+        }
         in = out;
+        ld = op->n_out;
     }
-    return ws->act[arch->n_layers];
+    return ws->out[arch->n_ops - 1];
+}
+
+float *bns_mlp_forward(const bns_arch *arch, const float *w, const float *x, int batch, bns_mlp_workspace *ws) {
+    return bns_mlp_forward_from(arch, 0, w, x, arch->n_inputs, batch, ws);
+}
+
+void bns_mlp_backward_from(const bns_arch *arch, int first, const float *w, int batch, bns_mlp_workspace *ws,
+                           float *grad_logits, float *grad_w, float *grad_x, int ld_grad_x) {
+    float *grad_out = grad_logits; /* w.r.t. the output of layer i */
+    for (int i = arch->n_ops - 1; i >= first; i--) {
+        const bns_layer *op = &arch->ops[i];
+        switch (op->kind) {
+        case BNS_LAYER_DENSE: {
+            int is_first = i == first;
+            const float *in = is_first ? ws->input : ws->out[i - 1];
+            float *grad_in = is_first ? grad_x : ws->grad[op->dense_index % 2];
+            bns_dense_backward_ld(in, is_first ? ws->input_ld : op->n_in, grad_out, batch, op->n_in, op->n_out,
+                                  w + op->weight_offset, grad_w ? grad_w + op->weight_offset : NULL,
+                                  grad_w ? grad_w + op->bias_offset : NULL, grad_in,
+                                  is_first ? ld_grad_x : op->n_in);
+            grad_out = grad_in;
+            break;
+        }
+        case BNS_LAYER_RELU: bns_relu_backward(ws->out[i], grad_out, (size_t)batch * op->n_out); break;
+        }
+    }
 }
 
 void bns_mlp_backward(const bns_arch *arch, const float *w, int batch, bns_mlp_workspace *ws,
                       float *grad_logits, float *grad_w, float *grad_x) {
-    float *grad_out = grad_logits;
-    for (int l = arch->n_layers - 1; l >= 0; l--) {
-        int n_in = arch->width[l], n_out = arch->width[l + 1];
-        const float *in = l > 0 ? ws->act[l] : ws->input;
-        float *grad_in = l > 0 ? ws->grad[l % 2] : grad_x;
-        bns_dense_backward(in, grad_out, batch, n_in, n_out, w + arch->weight_offset[l],
-                           grad_w ? grad_w + arch->weight_offset[l] : NULL,
-                           grad_w ? grad_w + arch->bias_offset[l] : NULL, grad_in);
-        if (l > 0) bns_relu_backward(ws->act[l], grad_in, (size_t)batch * n_in);
-        grad_out = grad_in;
-    }
+    bns_mlp_backward_from(arch, 0, w, batch, ws, grad_logits, grad_w, grad_x, arch->n_inputs);
 }
 
 void bns_argmax_rows(const float *rows, int n, int n_classes, uint8_t *out) {
