@@ -447,7 +447,7 @@ static void method_setup(method_ctx *c, const method_case *mc, int reduction, in
     size_t n = c->m.arch.n_weights;
     if (mc->randomize) {
         fill_normal(c->m.params, n, 30, 0.5f, 0.0f);
-        if (c->m.method->bayesian) fill_normal(c->m.params + n, n, 31, 0.4f, (float)mc->rho_init);
+        if (c->m.n_params == 2 * n) fill_normal(c->m.params + n, n, 31, 0.4f, (float)mc->rho_init);
     }
     c->batch = batch;
     fill_normal(c->x, (size_t)batch * M_INPUTS, 32, 1.0f, 0.0f);
@@ -484,7 +484,7 @@ static fd_result check_method_case(const method_case *mc, int report, int wrong_
     snprintf(what, sizeof what, "%s prior %d S %d rho %g lambda %g: d/d mu", mc->method, mc->prior, mc->samples,
              mc->rho_init, mc->l2_lambda);
     fd_result r = fd_check(what, c.m.params, n, grad, method_objective, &c, &METHOD_OPTS, report);
-    if (c.m.method->bayesian) {
+    if (c.m.n_params == 2 * n) { /* mu then rho */
         snprintf(what, sizeof what, "%s prior %d S %d rho %g: d/d rho", mc->method, mc->prior, mc->samples, mc->rho_init);
         fd_opts o = METHOD_OPTS;
         o.h_abs = 1e-2;

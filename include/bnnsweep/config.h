@@ -1,8 +1,13 @@
-/* config.h - the table of bns_config fields: names, types, help.
+/* config.h - the one settings table: names, types, help of every setting.
  *
  * One table drives `--key value` flags, `--set key=value` overrides, the
- * attributes of a saved model, and (later) sweep files: a new setting is one
- * struct member plus one row here.
+ * attributes of a saved model, sweep-file keys and task keys. It is the
+ * shared rows (config.c: architecture, prior, init, objective, optimiser,
+ * data, seed; one struct member of bns_config each) followed by each
+ * registered method's own rows (bns_method.settings, method.h), whose values
+ * live in slots of cfg->method_settings: a method adds a setting in its own
+ * file. A method's rows apply only to models of that method (they are saved
+ * with, and part of the task key of, those models only).
  */
 #ifndef BNNSWEEP_CONFIG_H
 #define BNNSWEEP_CONFIG_H
@@ -20,11 +25,27 @@ typedef struct {
     size_t size;                   /* bytes (strings: buffer size) */
     const char *const *choices;    /* BNS_FIELD_ENUM: names of values 0, 1, ... (NULL-terminated) */
     const char *help;
+    /* method rows only (offset and size are assigned by the table) */
+    const char *default_value;     /* text form, parsed by bns_config_set */
+    const char *owner;             /* the method that declares it (set by the table) */
 } bns_config_field;
+
+/* A method's own row: name, type (DOUBLE, INT or ENUM), choices, default text, help. */
+#define BNS_METHOD_SETTING(key, type, choices, default_text, help_text) \
+    {key, type, 0, 0, choices, help_text, default_text, NULL}
 
 /* The fields, terminated by a row with name NULL. */
 const bns_config_field *bns_config_fields(void);
 const bns_config_field *bns_config_field_find(const char *name);
+/* Rebuilds the table after bns_method_register (not thread-safe: at start-up). */
+void bns_config_fields_rebuild(void);
+/* 1 if the field is a shared row or a row of cfg->method. */
+int bns_config_field_applies(const bns_config *cfg, const bns_config_field *f);
+/* Sets every method row to its default (bns_config_defaults calls it). */
+void bns_config_method_defaults(bns_config *cfg);
+/* A method's setting by name (for the method's own code). */
+double bns_config_get_double(const bns_config *cfg, const char *key);
+int bns_config_get_int(const bns_config *cfg, const char *key);
 
 /* Parse `value` into field `key`: errors name the key and the bad value. */
 int bns_config_set(bns_config *cfg, const char *key, const char *value);

@@ -1,14 +1,25 @@
-/* method.h - the inference-method interface and registry.
+/* method.h - the posterior interface and the method registry.
  *
- * A method (deterministic+L2, Bayes by Backprop, LRT, ...) is one file in
- * src/methods/ defining a `const bns_method`, plus one line in registry.c.
- * Training calls only these hooks; evaluation only needs weight samples.
+ * An inference method is one file in src/methods/ defining a `const
+ * bns_method`, plus one line in registry.c. The method owns its posterior:
+ *   - its parameter blocks (name, shape, place in m->params): the model file
+ *     saves and loads them generically (model_io.h);
+ *   - init, the point weights (deterministic weights or posterior mean), and
+ *     weight sample k drawn from a keyed stream (a weight vector in the
+ *     network's layout, mlp.h), optionally with a log importance weight;
+ *   - capability flags (model.h: stochastic, SNR-prunable, closed-form KL,
+ *     weighted) that evaluation, attacks, the plan and spec validation ask;
+ *   - its own settings rows in the one settings table (config.h: flags,
+ *     --set keys, model-file attributes and task keys come from there);
+ *   - training: per-run buffers and the objective's gradient.
+ * Nothing outside src/methods/ names a method.
  */
 #ifndef BNNSWEEP_METHOD_H
 #define BNNSWEEP_METHOD_H
 
 #include <stdint.h>
 
+#include "bnnsweep/config.h"
 #include "bnnsweep/model.h"
 #include "bnnsweep/optim.h"
 
@@ -30,13 +41,39 @@ typedef struct {
     int correct;            /* training predictions that were right */
 } bns_step_stats;
 
+/* Training-time cost model of the plan (s per row x weight of one epoch). */
+#define BNS_COST_TRAIN_DET 6.9e-11     /* s/row-weight: deterministic FC-100-100-10 epoch, 50k rows, 0.31 s */
+#define BNS_COST_TRAIN_BAYES 1.14e-10  /* s/row-weight/sample: BBB epoch 0.51 s (LRT assumed alike) */
+
 typedef struct bns_method {
     const char *name;
     const char *summary;
-    int bayesian;           /* parameters are mu then rho */
+    unsigned caps;                      /* enum bns_capability (model.h) */
+    /* The method's own settings (config.h rows, name NULL-terminated; NULL
+     * for none). Their values live in cfg->method_settings: read them with
+     * bns_config_get_double / bns_config_get_int. */
+    const bns_config_field *settings;
     /* Reject settings the method cannot use (e.g. LRT needs a Gaussian prior). */
     int (*validate)(const bns_config *cfg);
+
+    /* ---- the posterior ---- */
+    size_t (*n_params)(const bns_config *cfg, const bns_arch *arch);
+    /* Fills out (at most BNS_MAX_PARAM_BLOCKS) with blocks that cover m->params; returns the count. */
+    int (*param_blocks)(const bns_model *m, bns_param_block *out);
     void (*init)(bns_model *m, const bns_stream *init_stream);
+    /* The point weights (arch.n_weights): deterministic weights, posterior mean. */
+    const float *(*point_weights)(const bns_model *m);
+    /* Weight sample `index` of `stream` into w (arch.n_weights). */
+    void (*sample_weights)(const bns_model *m, const bns_stream *stream, uint64_t index, float *w);
+    /* BNS_CAP_WEIGHTED: log importance weight of sample `index` (NULL: all equal). */
+    double (*log_weight)(const bns_model *m, const bns_stream *stream, uint64_t index);
+    /* BNS_CAP_SNR: |mean| / std of every weight (arch.n_weights doubles). */
+    void (*weight_snr)(const bns_model *m, double *snr);
+    /* The plan's estimate of one epoch's training time over `row_weights`
+     * = rows x arch.n_weights (NULL: a deterministic step's). */
+    double (*train_cost)(const bns_config *cfg, double row_weights);
+
+    /* ---- training ---- */
     /* Per-run training buffers, allocated once. */
     void *(*trainer_create)(const bns_model *m, int max_batch);
     void (*trainer_free)(void *trainer);
@@ -53,6 +90,41 @@ typedef struct bns_method {
 const bns_method *bns_method_find(const char *name);
 /* NULL-terminated list of all registered methods. */
 const bns_method *const *bns_method_list(void);
+/* Adds a method at run time (tests, plugins): call before anything reads
+ * settings or models; returns -1 when the name is taken or the list is full. */
+int bns_method_register(const bns_method *method);
+
+/* ---- building blocks for methods ---- */
+
+/* Blocks of `copies` whole weight vectors in the network's layout, copy c at
+ * offset c * arch.n_weights: per dense layer l, "layers/<l>/weight<suffix[c]>"
+ * [n_in, n_out] and "layers/<l>/bias<suffix[c]>" [n_out]. */
+int bns_layer_param_blocks(const bns_model *m, const char *const *suffixes, int copies, bns_param_block *out);
+
+/* A point estimate: one weight vector; every sample is the weights themselves. */
+size_t bns_point_n_params(const bns_config *cfg, const bns_arch *arch);
+int bns_point_param_blocks(const bns_model *m, bns_param_block *out);
+const float *bns_point_weights(const bns_model *m);
+void bns_point_sample_weights(const bns_model *m, const bns_stream *stream, uint64_t index, float *w);
+#define BNS_POINT_POSTERIOR                                                                                   \
+    .n_params = bns_point_n_params, .param_blocks = bns_point_param_blocks, .point_weights = bns_point_weights, \
+    .sample_weights = bns_point_sample_weights
+
+/* A mean-field Gaussian q(w) = N(mu, softplus(rho)^2): mu then rho, each a
+ * weight vector (blocks weight_mu, weight_rho, bias_mu, bias_rho); init mu
+ * from the truncated normal of bns_init_std and rho = cfg.rho_init; sample
+ * w = mu + softplus(rho) eps through the fused float path (backend.h). */
+size_t bns_gaussian_n_params(const bns_config *cfg, const bns_arch *arch);
+int bns_gaussian_param_blocks(const bns_model *m, bns_param_block *out);
+void bns_gaussian_init(bns_model *m, const bns_stream *init_stream);
+const float *bns_gaussian_mean(const bns_model *m);
+void bns_gaussian_sample_weights(const bns_model *m, const bns_stream *stream, uint64_t index, float *w);
+void bns_gaussian_weight_snr(const bns_model *m, double *snr);
+double bns_gaussian_train_cost(const bns_config *cfg, double row_weights);
+#define BNS_GAUSSIAN_POSTERIOR                                                                                     \
+    .n_params = bns_gaussian_n_params, .param_blocks = bns_gaussian_param_blocks, .init = bns_gaussian_init,        \
+    .point_weights = bns_gaussian_mean, .sample_weights = bns_gaussian_sample_weights,                             \
+    .weight_snr = bns_gaussian_weight_snr, .train_cost = bns_gaussian_train_cost
 
 /* Weights (or mu) ~ N(0, std^2) truncated at 2 std, biases 0 (METHODS.md s.1);
  * std <= 0 means 1/sqrt(3 fan-in) per layer (the std of PyTorch's nn.Linear

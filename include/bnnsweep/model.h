@@ -1,10 +1,12 @@
 /* model.h - a trainable model: configuration, parameters, and its inference method.
  *
  * bns_config holds every setting of one training run (METHODS.md s.1-4); it
- * is saved with the model. A model's parameters are one flat vector: the
- * weights w for a deterministic net, or mu then rho (each arch.n_weights
- * long) for a Gaussian posterior. The inference method (method.h) says how
- * to initialise, train and sample them.
+ * is saved with the model. A model's parameters are one flat vector whose
+ * layout belongs to its inference method (method.h: the posterior
+ * interface): the weights w of a point estimate, mu then rho of a Gaussian
+ * posterior, ... Everything outside src/methods/ sees a model only through
+ * the functions below: point weights, weight samples, capabilities, SNR and
+ * parameter blocks.
  */
 #ifndef BNNSWEEP_MODEL_H
 #define BNNSWEEP_MODEL_H
@@ -14,6 +16,8 @@
 #include "bnnsweep/mlp.h"
 #include "bnnsweep/prior.h"
 #include "bnnsweep/rng.h"
+
+#define BNS_METHOD_SETTING_SLOTS 64
 
 enum bns_reduction { BNS_REDUCE_MEAN = 0, BNS_REDUCE_SUM = 1 };
 enum bns_optimizer { BNS_OPT_SGD = 0, BNS_OPT_ADAM = 1 };
@@ -43,17 +47,30 @@ typedef struct {
     /* randomness: every stream is keyed by (seed, task, purpose) */
     uint64_t seed;
     uint64_t task;
+    /* the methods' own settings (config.h), 8-byte slots assigned by the table */
+    double method_settings[BNS_METHOD_SETTING_SLOTS];
 } bns_config;
 
 void bns_config_defaults(bns_config *cfg);
 
 struct bns_method;
 
+/* One block of a model's parameters: a float dataset of the model file at
+ * `path` (e.g. "layers/0/weight_mu"), rank 1 or 2, at m->params + offset. */
+typedef struct {
+    char path[64];
+    size_t offset;
+    int rank;
+    size_t dims[2];
+} bns_param_block;
+
+#define BNS_MAX_PARAM_BLOCKS 64
+
 typedef struct {
     bns_config cfg;
     bns_arch arch;
     const struct bns_method *method;
-    size_t n_params;        /* arch.n_weights, or 2 * arch.n_weights for mu and rho */
+    size_t n_params;        /* the method's n_params: all its parameter blocks */
     float *params;
 } bns_model;
 
@@ -73,12 +90,17 @@ enum bns_capability {
 };
 unsigned bns_model_caps(const bns_model *m);
 int bns_model_has(const bns_model *m, unsigned cap);
+/* = bns_model_has(m, BNS_CAP_STOCHASTIC) (kept for callers being moved to caps) */
 int bns_model_is_bayesian(const bns_model *m);
-/* The deterministic weights, or the posterior mean mu. */
+/* The point weights (arch.n_weights): deterministic weights, or the posterior mean. */
 const float *bns_model_mean(const bns_model *m);
-/* rho of a Gaussian posterior (NULL for deterministic models). */
-const float *bns_model_rho(const bns_model *m);
-/* Weight sample `index` of `stream` (the mean weights for deterministic models). */
+/* Weight sample `index` of `stream` (the point weights for a point estimate). */
 void bns_model_sample_weights(const bns_model *m, const bns_stream *stream, uint64_t index, float *w);
+/* Its log importance weight (0 unless the method has BNS_CAP_WEIGHTED). */
+double bns_model_log_weight(const bns_model *m, const bns_stream *stream, uint64_t index);
+/* |mean| / std of each of the arch.n_weights weights (BNS_CAP_SNR), or -1 with the error recorded. */
+int bns_model_weight_snr(const bns_model *m, double *snr);
+/* The parameter blocks that make up m->params (method.h bns_param_block); returns the count. */
+int bns_model_param_blocks(const bns_model *m, bns_param_block *out);
 
 #endif

@@ -105,8 +105,7 @@ double bns_plan_total_cost(const bns_plan *plan);
  *            search_steps * MINNORM_FRACTION (examples stop when fooled)
  *   EVAL   = rows * runs * samples * W * PREDICT (OOD: test + OOD rows)
  * W = the architecture's weights and biases (FC-100-100-10: 89,610). */
-#define BNS_COST_TRAIN_DET 6.9e-11     /* s/row-weight: deterministic FC-100-100-10 epoch, 50k rows, 0.31 s */
-#define BNS_COST_TRAIN_BAYES 1.14e-10  /* s/row-weight/sample: BBB epoch 0.51 s (LRT assumed alike) */
+/* (training costs: each method's train_cost, method.h) */
 #define BNS_COST_PREDICT 3.7e-11       /* s/row-weight/sample: 100-sample ensemble, 3000 images/s */
 #define BNS_COST_ATTACK_STEP 4.6e-11   /* s/row-weight/step: forward + input backward (2/3 of a train step) */
 #define BNS_COST_MINNORM_FRACTION 0.35 /* min-norm on 10k images vs FC-200-200-10 (W 199,210), 200 steps: 6.5 s */

@@ -63,18 +63,21 @@ static int by_snr_then_index(const void *a, const void *b) {
 }
 
 int bns_snr_mask(const bns_model *m, double rate, uint8_t *mask, size_t *n_pruned) {
-    if (!bns_model_is_bayesian(m)) return bns_fail("SNR pruning needs a Gaussian posterior (method '%s' has none)",
-                                                   m->cfg.method);
     if (!(rate >= 0.0 && rate <= 1.0)) return bns_fail("pruning rate %g is not in [0, 1]", rate);
     const bns_arch *arch = &m->arch;
-    const float *mu = bns_model_mean(m), *rho = bns_model_rho(m);
+    double *snr = bns_xmalloc(sizeof(double) * arch->n_weights);
+    if (bns_model_weight_snr(m, snr)) {
+        free(snr);
+        return bns_fail_prefix("SNR pruning: ");
+    }
     size_t n_w = bns_arch_matrix_weights(arch), count = bns_prune_count(n_w, rate), k = 0;
     ranked *all = bns_xmalloc(sizeof(ranked) * (n_w + 1));
     for (int l = 0; l < arch->n_layers; l++) {
         size_t begin = arch->weight_offset[l], end = begin + (size_t)arch->width[l] * arch->width[l + 1];
         for (size_t i = begin; i < end; i++)
-            all[k++] = (ranked){fabs((double)mu[i]) / bns_softplus((double)rho[i]), (uint32_t)i};
+            all[k++] = (ranked){snr[i], (uint32_t)i};
     }
+    free(snr);
     qsort(all, n_w, sizeof(ranked), by_snr_then_index);
     memset(mask, 1, arch->n_weights);
     for (size_t i = 0; i < count; i++) mask[all[i].index] = 0;

@@ -14,7 +14,9 @@
 #include "bnnsweep/util.h"
 
 #define MODEL_FORMAT "bnnsweep-model"
-#define MODEL_FORMAT_VERSION 1
+/* 1: /layers of a deterministic or Gaussian model; 2: any method's blocks
+ * (the same names for those two), plus root attributes n_inputs, capabilities */
+#define MODEL_FORMAT_VERSION 2
 
 /* uint64 settings are stored as unsigned long (HDF5 1.10 HL has no ullong). */
 _Static_assert(sizeof(unsigned long) == sizeof(uint64_t), "unsigned long must be 64-bit");
@@ -27,6 +29,7 @@ static int write_config(hid_t file, const bns_config *cfg) {
     if (group < 0) return bns_fail("cannot create /config");
     int rc = 0;
     for (const bns_config_field *f = bns_config_fields(); f->name && rc == 0; f++) {
+        if (!bns_config_field_applies(cfg, f)) continue; /* another method's setting */
         const char *field = (const char *)cfg + f->offset;
         switch (f->type) {
         case BNS_FIELD_DOUBLE: rc = H5LTset_attribute_double(group, ".", f->name, (const double *)field, 1); break;
@@ -83,28 +86,28 @@ static int read_config(hid_t file, const char *path, bns_config *cfg) {
     return rc;
 }
 
-/* the parameter blocks of layer l as (dataset name, offset into params, rows, cols) */
-typedef struct {
-    const char *name;
-    size_t offset;
-    hsize_t dims[2];
-    int rank;
-} param_block;
-
-static int layer_blocks(const bns_model *m, int l, param_block out[4]) {
-    const bns_arch *a = &m->arch;
-    size_t n = a->n_weights;
-    hsize_t n_in = (hsize_t)a->width[l], n_out = (hsize_t)a->width[l + 1];
-    if (!m->method->bayesian) {
-        out[0] = (param_block){"weight", a->weight_offset[l], {n_in, n_out}, 2};
-        out[1] = (param_block){"bias", a->bias_offset[l], {n_out, 0}, 1};
-        return 2;
+/* Creates the groups along a block's path ("layers/0/weight" -> /layers, /layers/0). */
+static int make_parents(hid_t file, const char *path) {
+    char group[64];
+    for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
+        size_t len = (size_t)(slash - path);
+        if (len >= sizeof group) return -1;
+        memcpy(group, path, len);
+        group[len] = '\0';
+        if (H5Lexists(file, group, H5P_DEFAULT) > 0) continue;
+        hid_t g = H5Gcreate2(file, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g < 0) return -1;
+        H5Gclose(g);
     }
-    out[0] = (param_block){"weight_mu", a->weight_offset[l], {n_in, n_out}, 2};
-    out[1] = (param_block){"weight_rho", n + a->weight_offset[l], {n_in, n_out}, 2};
-    out[2] = (param_block){"bias_mu", a->bias_offset[l], {n_out, 0}, 1};
-    out[3] = (param_block){"bias_rho", n + a->bias_offset[l], {n_out, 0}, 1};
-    return 4;
+    return 0;
+}
+
+static void capability_text(unsigned caps, char *buf, size_t size) {
+    static const char *const names[] = {"stochastic", "snr", "closed_form_kl", "weighted"};
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < 4; i++)
+        if (caps & (1u << i)) used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? "," : "", names[i]);
 }
 
 static int write_double_series(hid_t group, const char *name, const bns_train_history *h, size_t member) {
@@ -200,22 +203,24 @@ int bns_model_save(const char *path, const bns_model *m, const bns_train_history
     rc |= H5LTset_attribute_string(file, "/", "bnnsweep_version", BNS_VERSION);
     rc |= H5LTset_attribute_string(file, "/", "git_commit", BNS_GIT_COMMIT);
     if (rc < 0) rc = bns_fail("cannot write file attributes");
-    if (rc == 0) rc = write_config(file, &m->cfg);
-    hid_t layers = rc == 0 ? H5Gcreate2(file, "layers", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
-    if (rc == 0 && layers < 0) rc = bns_fail("cannot create /layers");
-    for (int l = 0; rc == 0 && l < m->arch.n_layers; l++) {
-        char name[16];
-        snprintf(name, sizeof name, "%d", l);
-        hid_t group = H5Gcreate2(layers, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        param_block blocks[4];
-        int nb = layer_blocks(m, l, blocks);
-        for (int b = 0; b < nb && rc == 0; b++)
-            if (group < 0 || H5LTmake_dataset_float(group, blocks[b].name, blocks[b].rank, blocks[b].dims,
-                                                    m->params + blocks[b].offset) < 0)
-                rc = bns_fail("cannot write /layers/%d/%s", l, blocks[b].name);
-        if (group >= 0) H5Gclose(group);
+    if (rc == 0) {
+        int n_inputs = m->arch.n_inputs;
+        char caps[128];
+        capability_text(bns_model_caps(m), caps, sizeof caps);
+        if (H5LTset_attribute_int(file, "/", "n_inputs", &n_inputs, 1) < 0 ||
+            H5LTset_attribute_string(file, "/", "capabilities", caps) < 0)
+            rc = bns_fail("cannot write file attributes");
     }
-    if (layers >= 0) H5Gclose(layers);
+    if (rc == 0) rc = write_config(file, &m->cfg);
+    /* the method's parameter blocks (method.h), whatever they are */
+    bns_param_block blocks[BNS_MAX_PARAM_BLOCKS];
+    int nb = rc == 0 ? bns_model_param_blocks(m, blocks) : 0;
+    for (int b = 0; b < nb && rc == 0; b++) {
+        hsize_t dims[2] = {blocks[b].dims[0], blocks[b].dims[1]};
+        if (make_parents(file, blocks[b].path) ||
+            H5LTmake_dataset_float(file, blocks[b].path, blocks[b].rank, dims, m->params + blocks[b].offset) < 0)
+            rc = bns_fail("cannot write /%s", blocks[b].path);
+    }
     if (rc == 0 && history) rc = write_history(file, history);
     if (H5Fclose(file) < 0 && rc == 0) rc = bns_fail("cannot close file");
     if (bns_commit_file(tmp, path, rc)) return bns_fail_prefix("writing %s: ", path);
@@ -238,31 +243,49 @@ int bns_model_load(const char *path, bns_model *m, bns_train_history *history) {
         H5Fclose(file);
         return bns_fail("%s: not a bnnsweep model file (format attribute missing or wrong)", path);
     }
+    int version = 0;
+    if (H5Aexists(file, "format_version") <= 0 || H5LTget_attribute_int(file, "/", "format_version", &version) < 0) {
+        H5Fclose(file);
+        return bns_fail("%s: no format_version attribute (not a bnnsweep model file?)", path);
+    }
+    if (version < 1 || version > MODEL_FORMAT_VERSION) {
+        H5Fclose(file);
+        return bns_fail("%s: model format version %d; this bnnsweep reads versions 1 to %d%s", path, version,
+                        MODEL_FORMAT_VERSION, version > MODEL_FORMAT_VERSION ? " (written by a newer bnnsweep?)" : "");
+    }
     bns_config cfg;
     rc = read_config(file, path, &cfg);
-    /* The input width is not a config field: it is the first layer's row count. */
+    /* The input width is not a config field: an attribute since version 2,
+     * before that the row count of the method's first matrix block. */
     int n_inputs = 0;
-    if (rc == 0) {
-        const char *first = strcmp(cfg.method, "deterministic") == 0 ? "/layers/0/weight" : "/layers/0/weight_mu";
-        if (H5LTget_dataset_info(file, first, dims, &cls, &size) < 0) rc = bns_fail("%s: missing %s", path, first);
-        else n_inputs = (int)dims[0];
+    if (rc == 0 && version >= 2 && H5LTget_attribute_int(file, "/", "n_inputs", &n_inputs) < 0)
+        rc = bns_fail("%s: cannot read the n_inputs attribute", path);
+    if (rc == 0 && version == 1) {
+        bns_model probe;
+        if (bns_model_alloc(&cfg, 1, &probe)) {
+            rc = bns_fail_prefix("%s: ", path);
+        } else {
+            bns_param_block first[BNS_MAX_PARAM_BLOCKS];
+            bns_model_param_blocks(&probe, first);
+            if (H5LTget_dataset_info(file, first[0].path, dims, &cls, &size) < 0)
+                rc = bns_fail("%s: missing /%s", path, first[0].path);
+            else n_inputs = (int)dims[0];
+            bns_model_free(&probe);
+        }
     }
     if (rc == 0 && bns_model_alloc(&cfg, n_inputs, m)) rc = bns_fail_prefix("%s: ", path);
-    for (int l = 0; rc == 0 && l < m->arch.n_layers; l++) {
-        param_block blocks[4];
-        int nb = layer_blocks(m, l, blocks);
-        for (int b = 0; b < nb && rc == 0; b++) {
-            char name[64];
-            snprintf(name, sizeof name, "/layers/%d/%s", l, blocks[b].name);
-            hsize_t got[2] = {0, 0};
-            int rank;
-            if (H5LTget_dataset_ndims(file, name, &rank) < 0 || rank != blocks[b].rank ||
-                H5LTget_dataset_info(file, name, got, &cls, &size) < 0 || got[0] != blocks[b].dims[0] ||
-                (rank == 2 && got[1] != blocks[b].dims[1]))
-                rc = bns_fail("%s: %s is missing or has the wrong shape for %s", path, name, cfg.arch);
-            else if (H5LTread_dataset_float(file, name, m->params + blocks[b].offset) < 0)
-                rc = bns_fail("%s: cannot read %s", path, name);
-        }
+    bns_param_block blocks[BNS_MAX_PARAM_BLOCKS];
+    int nb = rc == 0 ? bns_model_param_blocks(m, blocks) : 0;
+    for (int b = 0; b < nb && rc == 0; b++) {
+        const char *name = blocks[b].path;
+        hsize_t got[2] = {0, 0};
+        int rank;
+        if (H5Lexists(file, name, H5P_DEFAULT) <= 0 || H5LTget_dataset_ndims(file, name, &rank) < 0 ||
+            rank != blocks[b].rank || H5LTget_dataset_info(file, name, got, &cls, &size) < 0 ||
+            got[0] != blocks[b].dims[0] || (rank == 2 && got[1] != blocks[b].dims[1]))
+            rc = bns_fail("%s: /%s is missing or has the wrong shape for %s", path, name, cfg.arch);
+        else if (H5LTread_dataset_float(file, name, m->params + blocks[b].offset) < 0)
+            rc = bns_fail("%s: cannot read /%s", path, name);
     }
     if (rc == 0 && history) rc = read_history(file, path, history);
     H5Fclose(file);

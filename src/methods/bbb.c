@@ -41,13 +41,6 @@ typedef struct {
     float *grad_w0_cat;
 } bbb_trainer;
 
-static void bbb_init(bns_model *m, const bns_stream *init_stream) {
-    size_t n = m->arch.n_weights;
-    double std = bns_init_std(&m->cfg);
-    bns_init_truncated_normal(m->params, &m->arch, std, init_stream);
-    for (size_t i = 0; i < n; i++) m->params[n + i] = (float)m->cfg.rho_init;
-}
-
 static void *bbb_trainer_create(const bns_model *m, int max_batch) {
     const bns_arch *arch = &m->arch;
     bbb_trainer *t = bns_xcalloc(1, sizeof *t);
@@ -211,9 +204,8 @@ static void bbb_train_step(void *trainer, bns_model *m, const float *x, const ui
 const bns_method bns_method_bbb = {
     .name = "bbb",
     .summary = "Bayes by Backprop: sampled weights, Monte-Carlo KL (scale-mixture or Gaussian prior)",
-    .bayesian = 1,
-    .validate = NULL,
-    .init = bbb_init,
+    .caps = BNS_CAP_STOCHASTIC | BNS_CAP_SNR,
+    BNS_GAUSSIAN_POSTERIOR,
     .trainer_create = bbb_trainer_create,
     .trainer_free = bbb_trainer_free,
     .loss_grad = bbb_loss_grad,

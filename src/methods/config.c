@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include "bnnsweep/config.h"
 #include "bnnsweep/error.h"
+#include "bnnsweep/method.h"
 
 static const char *const prior_names[] = {"mixture", "gaussian", NULL};
 static const char *const reduction_names[] = {"mean", "sum", NULL};
@@ -15,9 +18,10 @@ static const char *const optimizer_names[] = {"sgd", "adam", NULL};
 static const char *const sample_mode_names[] = {"vectorized", "sequential", NULL};
 
 #define FIELD(key, type, member, choices, help) \
-    {key, type, offsetof(bns_config, member), sizeof(((bns_config *)0)->member), choices, help}
+    {key, type, offsetof(bns_config, member), sizeof(((bns_config *)0)->member), choices, help, NULL, NULL}
 
-static const bns_config_field fields[] = {
+/* the shared rows; the table appends each method's own rows */
+static const bns_config_field shared_fields[] = {
     FIELD("arch", BNS_FIELD_STRING, arch, NULL, "architecture: FC-<hidden widths>-<classes>, e.g. FC-100-100-10"),
     FIELD("method", BNS_FIELD_STRING, method, NULL, "inference method: deterministic, bbb, lrt"),
     FIELD("prior", BNS_FIELD_ENUM, prior.kind, prior_names, "prior: mixture (scale mixture) or gaussian"),
@@ -47,15 +51,74 @@ static const bns_config_field fields[] = {
     FIELD("train_limit", BNS_FIELD_LONG, train_limit, NULL, "use only the first N training rows (0 = all)"),
     FIELD("seed", BNS_FIELD_U64, seed, NULL, "random seed"),
     FIELD("task", BNS_FIELD_U64, task, NULL, "task id (part of every random stream's key)"),
-    {NULL, 0, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
 
-const bns_config_field *bns_config_fields(void) { return fields; }
+enum { MAX_FIELDS = 160 };
+static bns_config_field table[MAX_FIELDS + 1];
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
-const bns_config_field *bns_config_field_find(const char *name) {
-    for (const bns_config_field *f = fields; f->name; f++)
+static const bns_config_field *find_in(const bns_config_field *rows, const char *name) {
+    for (const bns_config_field *f = rows; f && f->name; f++)
         if (strcmp(f->name, name) == 0) return f;
     return NULL;
+}
+
+/* Shared rows, then every method's rows in registry order; a name declared
+ * by several methods is one row (one slot) owned by the first. Slots are
+ * appended, so registering a method never moves an existing one. */
+void bns_config_fields_rebuild(void) {
+    int n = 0, slot = 0;
+    memset(table, 0, sizeof table);
+    for (const bns_config_field *f = shared_fields; f->name; f++) table[n++] = *f;
+    for (const bns_method *const *m = bns_method_list(); *m; m++) {
+        for (const bns_config_field *f = (*m)->settings; f && f->name; f++) {
+            const bns_config_field *seen = find_in(table, f->name);
+            if (seen) {
+                if (!seen->default_value || seen->type != f->type) abort(); /* a programming error: names clash */
+                continue;
+            }
+            if (n == MAX_FIELDS || slot == BNS_METHOD_SETTING_SLOTS || f->type == BNS_FIELD_STRING ||
+                !f->default_value)
+                abort(); /* a programming error in a method's settings table */
+            bns_config_field *row = &table[n++];
+            *row = *f;
+            row->offset = offsetof(bns_config, method_settings) + sizeof(double) * (size_t)slot++;
+            row->size = f->type == BNS_FIELD_DOUBLE ? sizeof(double) : f->type == BNS_FIELD_LONG ? sizeof(long)
+                        : f->type == BNS_FIELD_U64 ? sizeof(uint64_t) : sizeof(int);
+            row->owner = (*m)->name;
+        }
+    }
+}
+
+const bns_config_field *bns_config_fields(void) {
+    pthread_once(&table_once, bns_config_fields_rebuild);
+    return table;
+}
+
+const bns_config_field *bns_config_field_find(const char *name) { return find_in(bns_config_fields(), name); }
+
+int bns_config_field_applies(const bns_config *cfg, const bns_config_field *f) {
+    if (!f->default_value) return 1; /* a shared row */
+    const bns_method *m = bns_method_find(cfg->method);
+    return m && find_in(m->settings, f->name) != NULL;
+}
+
+void bns_config_method_defaults(bns_config *cfg) {
+    for (const bns_config_field *f = bns_config_fields(); f->name; f++)
+        if (f->default_value && bns_config_set(cfg, f->name, f->default_value)) abort(); /* a bad default */
+}
+
+double bns_config_get_double(const bns_config *cfg, const char *key) {
+    const bns_config_field *f = bns_config_field_find(key);
+    if (!f || f->type != BNS_FIELD_DOUBLE) abort(); /* a programming error: no such double setting */
+    return *(const double *)((const char *)cfg + f->offset);
+}
+
+int bns_config_get_int(const bns_config *cfg, const char *key) {
+    const bns_config_field *f = bns_config_field_find(key);
+    if (!f || (f->type != BNS_FIELD_INT && f->type != BNS_FIELD_ENUM)) abort(); /* no such int setting */
+    return *(const int *)((const char *)cfg + f->offset);
 }
 
 int bns_config_set(bns_config *cfg, const char *key, const char *value) {

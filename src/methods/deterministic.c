@@ -64,8 +64,8 @@ static void det_loss_grad(void *trainer, const bns_model *m, const float *x, con
 const bns_method bns_method_deterministic = {
     .name = "deterministic",
     .summary = "MLP trained by cross-entropy with the per-layer-normalised L2 penalty",
-    .bayesian = 0,
-    .validate = NULL,
+    .caps = 0,
+    BNS_POINT_POSTERIOR,
     .init = det_init,
     .trainer_create = det_trainer_create,
     .trainer_free = det_trainer_free,

@@ -44,13 +44,6 @@ static int lrt_validate(const bns_config *cfg) {
     return 0;
 }
 
-static void lrt_init(bns_model *m, const bns_stream *init_stream) {
-    size_t n = m->arch.n_weights;
-    double std = bns_init_std(&m->cfg);
-    bns_init_truncated_normal(m->params, &m->arch, std, init_stream);
-    for (size_t i = 0; i < n; i++) m->params[n + i] = (float)m->cfg.rho_init;
-}
-
 static void *lrt_trainer_create(const bns_model *m, int max_batch) {
     const bns_arch *arch = &m->arch;
     lrt_trainer *t = bns_xcalloc(1, sizeof *t);
@@ -198,9 +191,9 @@ static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, con
 const bns_method bns_method_lrt = {
     .name = "lrt",
     .summary = "Gaussian posterior trained with the local reparameterisation trick (Gaussian prior)",
-    .bayesian = 1,
+    .caps = BNS_CAP_STOCHASTIC | BNS_CAP_SNR | BNS_CAP_CLOSED_FORM_KL,
     .validate = lrt_validate,
-    .init = lrt_init,
+    BNS_GAUSSIAN_POSTERIOR,
     .trainer_create = lrt_trainer_create,
     .trainer_free = lrt_trainer_free,
     .loss_grad = lrt_loss_grad,

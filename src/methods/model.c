@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bnnsweep/backend.h"
+#include "bnnsweep/config.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/method.h"
 
@@ -36,6 +37,7 @@ void bns_config_defaults(bns_config *cfg) {
     cfg->train_limit = 0;
     cfg->seed = 1;
     cfg->task = 0;
+    bns_config_method_defaults(cfg);
 }
 
 static int validate_config(const bns_config *cfg) {
@@ -78,7 +80,7 @@ int bns_model_alloc(const bns_config *cfg, int n_inputs, bns_model *out) {
     if (bns_arch_parse(cfg->arch, n_inputs, &out->arch)) return -1;
     out->cfg = *cfg;
     out->method = method;
-    out->n_params = out->arch.n_weights * (method->bayesian ? 2 : 1);
+    out->n_params = method->n_params(cfg, &out->arch);
     out->params = bns_xcalloc(out->n_params, sizeof(float));
     return 0;
 }
@@ -95,36 +97,30 @@ void bns_model_free(bns_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-int bns_model_is_bayesian(const bns_model *m) { return m->method->bayesian; }
+unsigned bns_model_caps(const bns_model *m) { return m->method->caps; }
 
-unsigned bns_model_caps(const bns_model *m) {
-    return m->method->bayesian ? BNS_CAP_STOCHASTIC | BNS_CAP_SNR : 0;
-}
+int bns_model_has(const bns_model *m, unsigned cap) { return (m->method->caps & cap) == cap; }
 
-int bns_model_has(const bns_model *m, unsigned cap) { return (bns_model_caps(m) & cap) == cap; }
+int bns_model_is_bayesian(const bns_model *m) { return bns_model_has(m, BNS_CAP_STOCHASTIC); }
 
-const float *bns_model_mean(const bns_model *m) { return m->params; }
-
-const float *bns_model_rho(const bns_model *m) {
-    return m->method->bayesian ? m->params + m->arch.n_weights : NULL;
-}
+const float *bns_model_mean(const bns_model *m) { return m->method->point_weights(m); }
 
 void bns_model_sample_weights(const bns_model *m, const bns_stream *stream, uint64_t index, float *w) {
-    size_t n = m->arch.n_weights;
-    if (!m->method->bayesian) {
-        memcpy(w, m->params, sizeof(float) * n);
-        return;
-    }
-    /* the fused float path in L1-sized chunks; the stream is slice-independent,
-     * so chunking does not change the numbers */
-    enum { CHUNK = 1024 };
-    float sigma[CHUNK], sigmoid_rho[CHUNK], eps[CHUNK];
-    for (size_t begin = 0; begin < n; begin += CHUNK) {
-        size_t count = n - begin < CHUNK ? n - begin : CHUNK;
-        bns_fused_posterior_prepare(m->params + n + begin, count, sigma, sigmoid_rho);
-        bns_fused_sample(m->params + begin, sigma, count, stream, index, begin, eps, w + begin);
-    }
+    m->method->sample_weights(m, stream, index, w);
 }
+
+double bns_model_log_weight(const bns_model *m, const bns_stream *stream, uint64_t index) {
+    return m->method->log_weight ? m->method->log_weight(m, stream, index) : 0.0;
+}
+
+int bns_model_weight_snr(const bns_model *m, double *snr) {
+    if (!m->method->weight_snr || !bns_model_has(m, BNS_CAP_SNR))
+        return bns_fail("method '%s' has no per-weight mean and std (SNR pruning needs one)", m->cfg.method);
+    m->method->weight_snr(m, snr);
+    return 0;
+}
+
+int bns_model_param_blocks(const bns_model *m, bns_param_block *out) { return m->method->param_blocks(m, out); }
 
 void bns_init_truncated_normal(float *w, const bns_arch *arch, double std, const bns_stream *stream) {
     /* Rejection sampling with a counter-based stream: candidate k of weight i

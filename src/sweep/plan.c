@@ -26,9 +26,10 @@ static double arch_weights(const char *arch) {
     return (double)a.n_weights;
 }
 
-static int is_bayesian(const bns_config *cfg) {
+/* what the configured method's posterior can do (0: unknown method) */
+static unsigned caps_of(const bns_config *cfg) {
     const bns_method *m = bns_method_find(cfg->method);
-    return m && m->bayesian;
+    return m ? m->caps : 0;
 }
 
 static double limit_rows(long limit, long all) { return (double)(limit > 0 && limit < all ? limit : all); }
@@ -37,12 +38,14 @@ double bns_plan_cost_train(const bns_config *cfg, long test_limit) {
     double w = arch_weights(cfg->arch);
     double train_rows = limit_rows(cfg->train_limit, BNS_MNIST_TRAIN_ROWS);
     double val_rows = limit_rows(test_limit, BNS_MNIST_TEST_ROWS);
+    const bns_method *m = bns_method_find(cfg->method);
+    double train = m && m->train_cost ? m->train_cost(cfg, train_rows * w) : train_rows * w * BNS_COST_TRAIN_DET;
     double epoch;
-    if (is_bayesian(cfg)) {
+    if (caps_of(cfg) & BNS_CAP_STOCHASTIC) {
         int val_samples = cfg->val_samples > 0 ? cfg->val_samples : 1;
-        epoch = train_rows * w * cfg->samples * BNS_COST_TRAIN_BAYES + val_rows * w * val_samples * BNS_COST_PREDICT;
+        epoch = train + val_rows * w * val_samples * BNS_COST_PREDICT;
     } else {
-        epoch = train_rows * w * BNS_COST_TRAIN_DET + val_rows * w * BNS_COST_PREDICT;
+        epoch = train + val_rows * w * BNS_COST_PREDICT;
     }
     return cfg->max_epochs * epoch;
 }
@@ -56,7 +59,7 @@ double bns_plan_cost_attack(const bns_attack_settings *s, const bns_config *sour
     case BNS_ATTACK_FGSM: steps = 1; break;
     default: steps = s->steps; break;
     }
-    double k = is_bayesian(source) && s->source == BNS_SOURCE_EXPECTATION ? s->source_samples : 1;
+    double k = (caps_of(source) & BNS_CAP_STOCHASTIC) && s->source == BNS_SOURCE_EXPECTATION ? s->source_samples : 1;
     return rows * steps * w * k * BNS_COST_ATTACK_STEP;
 }
 
@@ -384,7 +387,7 @@ static int add_eval_tasks(const bns_spec *s, bns_plan *p, const task_list *group
             const task_list *models = &groups[e->models[gi]];
             for (int mi = 0; mi < models->n; mi++) {
                 int model = models->tasks[mi];
-                int bayes = is_bayesian(&p->tasks[model].config);
+                int bayes = (caps_of(&p->tasks[model].config) & BNS_CAP_STOCHASTIC) != 0;
                 bns_eval_settings ev;
                 memset(&ev, 0, sizeof ev);
                 ev.kind = e->kind;

@@ -445,10 +445,12 @@ static int cmp_field_names(const void *a, const void *b) {
 }
 
 void bns_spec_config_canonical(const bns_config *cfg, char *buf, size_t size) {
-    const bns_config_field *sorted[64];
+    const bns_config_field *sorted[160];
     int n = 0;
-    for (const bns_config_field *f = bns_config_fields(); f->name && n < 64; f++)
-        if (strcmp(f->name, "task") != 0) sorted[n++] = f;
+    /* shared rows and the method's own rows: another method's settings are
+     * not part of this model (and adding a method never changes a key) */
+    for (const bns_config_field *f = bns_config_fields(); f->name && n < 160; f++)
+        if (strcmp(f->name, "task") != 0 && bns_config_field_applies(cfg, f)) sorted[n++] = f;
     qsort(sorted, (size_t)n, sizeof sorted[0], cmp_field_names);
     size_t used = 0;
     if (size) buf[0] = '\0';
@@ -792,15 +794,19 @@ static const char *const eval_keys[4][8] = {
     {"kind", "models", "ood", "scores", "samples", NULL},
 };
 
-static int group_is_bayesian(const bns_spec_group *g, int *all) {
-    /* method may be a grid axis: every point must be Bayesian */
+/* *all = 1 when every point of the group has a method with the capability
+ * `cap` (method may be a grid axis); *method = the first one that lacks it. */
+static int group_has_caps(const bns_spec_group *g, unsigned cap, int *all, char *method, size_t size) {
     long points = bns_spec_axes_points(g->axes, g->n_axes);
     *all = 1;
     for (long p = 0; p < points; p++) {
         bns_config cfg;
         if (bns_spec_group_point(g, p, &cfg)) return -1;
         const bns_method *m = bns_method_find(cfg.method);
-        if (!m || !m->bayesian) *all = 0;
+        if (!m || (m->caps & cap) != cap) {
+            if (*all) snprintf(method, size, "%s", cfg.method);
+            *all = 0;
+        }
     }
     return 0;
 }
@@ -848,11 +854,18 @@ static int read_eval(const ctx *c, const ynode *k, const ynode *n, bns_spec_eval
     if (read_group_refs(c, models, sub, e->models, &e->n_models)) return -1;
     if (e->kind == BNS_EVAL_ENSEMBLES || e->kind == BNS_EVAL_PRUNING) {
         for (int i = 0; i < e->n_models; i++) {
-            int bayes;
-            if (group_is_bayesian(&c->spec->groups[e->models[i]], &bayes)) return fail_last(c, models, sub);
-            if (!bayes)
-                return fail_at(c, models, sub, "impossible combination: %s needs a Bayesian model, and group '%s' has "
-                               "a deterministic method", bns_eval_kind_name(e->kind), c->spec->groups[e->models[i]].name);
+            /* ensembles need samples that differ; pruning a per-weight mean and std */
+            unsigned cap = e->kind == BNS_EVAL_ENSEMBLES ? BNS_CAP_STOCHASTIC : BNS_CAP_SNR;
+            int ok;
+            char method[64];
+            if (group_has_caps(&c->spec->groups[e->models[i]], cap, &ok, method, sizeof method))
+                return fail_last(c, models, sub);
+            if (!ok)
+                return fail_at(c, models, sub, "impossible combination: %s needs a model %s, and group '%s' has "
+                               "method %s", bns_eval_kind_name(e->kind),
+                               cap == BNS_CAP_STOCHASTIC ? "whose weight samples differ (a posterior)"
+                                                         : "with a per-weight mean and std (SNR)",
+                               c->spec->groups[e->models[i]].name, method);
         }
     }
     for (int i = 0; i < n->n; i++) {
