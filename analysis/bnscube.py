@@ -25,8 +25,6 @@ import re
 import h5py
 import numpy as np
 
-BAYESIAN_METHODS = ("bbb", "lrt")
-DEFAULT_METHOD = "bbb"   # bnnsweep train --method default
 CLEAN_SETS = ("val", "test")
 
 
@@ -92,54 +90,6 @@ KEY_SHORT = {"rho_init": "ρ", "l2_lambda": "λ"}
 KEY_TEX = {"rho_init": r"$\rho_0$", "l2_lambda": r"$\lambda$"}
 
 
-def _group_methods(sweep_text, overrides_text):
-    """{group: method} from the sweep file text stored in the cube (a small
-    reader for the models: section, flow or block style), then --set
-    overrides models.G.method=X / train.method=X."""
-    methods, default = {}, DEFAULT_METHOD
-    lines = sweep_text.splitlines()
-    section, group, group_indent = None, None, 0
-    for raw in lines:
-        line = raw.split("#", 1)[0].rstrip()
-        if not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip())
-        if indent == 0:
-            section = line.split(":", 1)[0].strip()
-            group = None
-            m = re.match(r"\s*(\w+):\s*\{(.*)\}\s*$", line)
-            if section == "train" and m:
-                mm = re.search(r"\bmethod:\s*([\w-]+)", m.group(2))
-                if mm:
-                    default = mm.group(1)
-            continue
-        if section == "train":
-            mm = re.match(r"\s*method:\s*([\w-]+)", line)
-            if mm:
-                default = mm.group(1)
-        if section != "models":
-            continue
-        m = re.match(r"(\s*)([\w.-]+):\s*(.*)$", line)
-        if m and (group is None or indent <= group_indent):
-            group, group_indent = m.group(2), indent
-            methods.setdefault(group, None)
-            mm = re.search(r"\bmethod:\s*([\w-]+)", m.group(3))
-            if mm:
-                methods[group] = mm.group(1)
-        elif group is not None:
-            mm = re.search(r"\bmethod:\s*([\w-]+)", line)
-            if mm and methods.get(group) is None:
-                methods[group] = mm.group(1)
-    for ov in overrides_text.splitlines():
-        m = re.match(r"\s*models\.([\w.-]+)\.method\s*=\s*([\w-]+)", ov)
-        if m:
-            methods[m.group(1)] = m.group(2)
-        m = re.match(r"\s*train\.method\s*=\s*([\w-]+)", ov)
-        if m:
-            default = m.group(1)
-    return {g: (v or default) for g, v in methods.items()}
-
-
 class Cube:
     """The cube's coordinates and numeric variables as numpy arrays."""
 
@@ -166,8 +116,11 @@ class Cube:
                     self.vars[name] = np.asarray(f[name][()], dtype=float)
             self.attrs = {k: _text(v) if isinstance(v, (bytes, str)) else v for k, v in f.attrs.items()}
             self.task_status = labels("status")
+            # each model's method and what its posterior can do (bnnsweep
+            # writes them from the method's capability flags; older cubes lack them)
+            self.model_methods = labels("model_method")
+            self.model_caps = [set(c.split(",")) - {""} for c in labels("model_capabilities")]
         self.sweep_name = str(self.attrs.get("sweep_name", ""))
-        self._methods = _group_methods(str(self.attrs.get("sweep", "")), str(self.attrs.get("overrides", "")))
 
     def var(self, name):
         """The variable's array, or None when the cube lacks it."""
@@ -186,12 +139,20 @@ class Cube:
                 return True
         return False
 
+    def has_capability(self, i, cap):
+        """cap in the model's capabilities ("stochastic", "snr", "closed_form_kl",
+        "weighted"); None when the cube does not record them."""
+        if i < len(self.model_caps):
+            return cap in self.model_caps[i]
+        return None
+
     def is_bayesian(self, i):
-        group, _ = parse_model_label(self.models[i])
-        method = self._methods.get(group)
-        if method is not None:
-            return method in BAYESIAN_METHODS
-        # no sweep text to go by: only Bayesian models get ensembles / pruning
+        """A model whose weight samples differ (single-sample runs, ensembles)."""
+        known = self.has_capability(i, "stochastic")
+        if known is not None:
+            return known
+        # a cube from before the capabilities were recorded: only such models
+        # get ensembles / pruning, and their runs spread
         for name in ("ensemble_accuracy", "pruned_accuracy"):
             v = self.var(name)
             if v is not None and np.isfinite(v[i]).any():

@@ -42,6 +42,7 @@ run_side() {  # run_side BINARY DIR
   if [[ -f "$dir/.done" ]] && cmp -s "$bin" "$dir/.binary"; then echo "reusing $dir"; return; fi
   rm -rf "$dir"; mkdir -p "$dir"
   cp "$bin" "$dir/.binary"
+  echo "$dir" >"$dir/.path"   # where it ran: paths inside the outputs name it
   echo "running $bin into $dir"
   (
     cd "$here"

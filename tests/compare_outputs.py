@@ -159,6 +159,10 @@ def compare_text(rel, old_path, new_path):
 
 def main(old_dir, new_dir, skip=()):
     SIDES.extend([os.path.abspath(old_dir), os.path.abspath(new_dir)])
+    for d in (old_dir, new_dir):  # a side copied from elsewhere names where it ran
+        if os.path.exists(os.path.join(d, ".path")):
+            SIDES.append(open(os.path.join(d, ".path")).read().strip())
+    SIDES.sort(key=len, reverse=True)
     counts = {"h5": 0, "json": 0, "txt": 0}
     for root, _, files in os.walk(old_dir):
         for name in sorted(files):

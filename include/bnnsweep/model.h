@@ -89,6 +89,8 @@ enum bns_capability {
     BNS_CAP_WEIGHTED = 1u << 3,     /* samples carry log importance weights */
 };
 unsigned bns_model_caps(const bns_model *m);
+/* "stochastic,snr" (the names analysis/ and model files use); "" for none. */
+void bns_caps_format(unsigned caps, char *buf, size_t size);
 int bns_model_has(const bns_model *m, unsigned cap);
 /* = bns_model_has(m, BNS_CAP_STOCHASTIC) (kept for callers being moved to caps) */
 int bns_model_is_bayesian(const bns_model *m);

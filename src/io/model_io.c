@@ -102,13 +102,6 @@ static int make_parents(hid_t file, const char *path) {
     return 0;
 }
 
-static void capability_text(unsigned caps, char *buf, size_t size) {
-    static const char *const names[] = {"stochastic", "snr", "closed_form_kl", "weighted"};
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < 4; i++)
-        if (caps & (1u << i)) used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? "," : "", names[i]);
-}
 
 static int write_double_series(hid_t group, const char *name, const bns_train_history *h, size_t member) {
     int count = h->epochs_run;
@@ -206,7 +199,7 @@ int bns_model_save(const char *path, const bns_model *m, const bns_train_history
     if (rc == 0) {
         int n_inputs = m->arch.n_inputs;
         char caps[128];
-        capability_text(bns_model_caps(m), caps, sizeof caps);
+        bns_caps_format(bns_model_caps(m), caps, sizeof caps);
         if (H5LTset_attribute_int(file, "/", "n_inputs", &n_inputs, 1) < 0 ||
             H5LTset_attribute_string(file, "/", "capabilities", caps) < 0)
             rc = bns_fail("cannot write file attributes");

@@ -99,6 +99,14 @@ void bns_model_free(bns_model *m) {
 
 unsigned bns_model_caps(const bns_model *m) { return m->method->caps; }
 
+void bns_caps_format(unsigned caps, char *buf, size_t size) {
+    static const char *const names[] = {"stochastic", "snr", "closed_form_kl", "weighted"};
+    size_t used = 0;
+    if (size) buf[0] = '\0';
+    for (int i = 0; i < 4 && used < size; i++)
+        if (caps & (1u << i)) used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? "," : "", names[i]);
+}
+
 int bns_model_has(const bns_model *m, unsigned cap) { return (m->method->caps & cap) == cap; }
 
 int bns_model_is_bayesian(const bns_model *m) { return bns_model_has(m, BNS_CAP_STOCHASTIC); }

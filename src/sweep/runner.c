@@ -16,6 +16,7 @@
 #include "bnnsweep/cube.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/evaluate.h"
+#include "bnnsweep/method.h"
 #include "bnnsweep/metrics.h"
 #include "bnnsweep/model_io.h"
 #include "bnnsweep/ood.h"
@@ -389,6 +390,8 @@ int bns_runner_write_cube(const bns_runner *r, const bns_task_record *records, c
         rc |= bns_cube_add_var(c, "aupr_in", mos, 3, NULL, "area under PR curve, in-distribution positive");
         rc |= bns_cube_add_var(c, "aupr_out", mos, 3, NULL, "area under PR curve, OOD positive");
     }
+    rc |= bns_cube_add_string_var(c, "model_method", "model");
+    rc |= bns_cube_add_string_var(c, "model_capabilities", "model");
     rc |= bns_cube_add_var(c, "attack_success_rate", s1, 1, NULL, "fraction of examples that fooled the source");
     rc |= bns_cube_add_var(c, "attack_mean_distortion", s1, 1, NULL, "(1/n) sum sqrt(|r|^2 / d)");
     rc |= bns_cube_add_string_var(c, "task_name", "task");
@@ -411,6 +414,13 @@ int bns_runner_write_cube(const bns_runner *r, const bns_task_record *records, c
         else if (!done && text[0]) status = "failed";
         if (records && records[t].error[0] && !done) snprintf(text, sizeof text, "%s", records[t].error);
         size_t ti = (size_t)t;
+        if (task->kind == BNS_TASK_TRAIN) { /* what analysis/ needs to know of the model, from its method */
+            const bns_method *method = bns_method_find(task->config.method);
+            char caps[128];
+            bns_caps_format(method ? method->caps : 0, caps, sizeof caps);
+            rc |= bns_cube_set_string(c, "model_method", (size_t)model_index[t], task->config.method);
+            rc |= bns_cube_set_string(c, "model_capabilities", (size_t)model_index[t], caps);
+        }
         rc |= bns_cube_set_string(c, "task_name", ti, task->name);
         rc |= bns_cube_set_string(c, "task_key", ti, key);
         rc |= bns_cube_set_string(c, "task_kind", ti, bns_task_kind_name(task->kind));

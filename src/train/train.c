@@ -34,7 +34,7 @@ void bns_train_history_free(bns_train_history *h) {
 
 static double validate(const bns_model *m, const bns_dataset *val, bns_predictor *pred, float *probs) {
     bns_stream stream = bns_stream_make(m->cfg.seed, m->cfg.task, BNS_PURPOSE_VALIDATE);
-    int samples = bns_model_is_bayesian(m) ? m->cfg.val_samples : 0;
+    int samples = bns_model_has(m, BNS_CAP_STOCHASTIC) ? m->cfg.val_samples : 0;
     bns_predict_probs(pred, m, val->x, val->n, samples, &stream, 0, probs);
     return bns_accuracy_of_probs(probs, val->y, val->n, val->n_classes);
 }
