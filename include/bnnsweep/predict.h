@@ -2,6 +2,9 @@
  *
  * p(y|x) = (1/N) sum_n softmax(f(x; w_n)) over weight samples w_n drawn from
  * a stream (METHODS.md s.1 "Prediction"), or softmax(f(x; mean weights)).
+ * A model whose samples carry importance weights (BNS_CAP_WEIGHTED) gets the
+ * self-normalised average sum_n v_n softmax(f(x; w_n)), v_n = e^{l_n} / sum e^{l_m}
+ * over the ensemble's samples (and the mean entropy weighted alike).
  * A predictor owns every buffer it needs: nothing is allocated per call.
  * An optional pruning mask (METHODS.md s.4 "Pruning") zeroes weights of every
  * sample after it is drawn (and of the mean weights).
@@ -18,6 +21,8 @@ typedef struct {
     float *chunk_probs;      /* chunk_rows x classes */
     const uint8_t *mask;     /* NULL, or arch.n_weights flags: 0 = weight set to exactly 0
                                 in every sample (not owned; see evaluate.h bns_snr_mask) */
+    double *weights;         /* the ensemble's normalised importance weights (grown as needed) */
+    int weights_cap;
 } bns_predictor;
 
 void bns_predictor_init(bns_predictor *p, const bns_model *m);

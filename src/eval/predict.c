@@ -20,6 +20,7 @@ void bns_predictor_free(bns_predictor *p) {
     bns_mlp_workspace_free(&p->ws);
     free(p->w);
     free(p->chunk_probs);
+    free(p->weights);
     memset(p, 0, sizeof *p);
 }
 
@@ -30,7 +31,25 @@ void bns_predict_probs_entropy(bns_predictor *p, const bns_model *m, const float
     int passes = n_samples > 0 ? n_samples : 1;
     memset(probs, 0, sizeof(float) * rows * n_classes);
     if (mean_entropy) memset(mean_entropy, 0, sizeof(float) * rows);
+    /* importance-weighted samples (BNS_CAP_WEIGHTED): the self-normalised
+     * weights of this ensemble, max-shifted so exp never overflows */
+    int weighted = n_samples > 0 && bns_model_has(m, BNS_CAP_WEIGHTED);
+    if (weighted) {
+        if (p->weights_cap < passes) {
+            free(p->weights);
+            p->weights = bns_xmalloc(sizeof(double) * (size_t)passes);
+            p->weights_cap = passes;
+        }
+        double top = -INFINITY, total = 0.0;
+        for (int s = 0; s < passes; s++) {
+            p->weights[s] = bns_model_log_weight(m, stream, first + s);
+            if (p->weights[s] > top) top = p->weights[s];
+        }
+        for (int s = 0; s < passes; s++) total += p->weights[s] = exp(p->weights[s] - top);
+        for (int s = 0; s < passes; s++) p->weights[s] /= total;
+    }
     for (int s = 0; s < passes; s++) {
+        float weight = weighted ? (float)p->weights[s] : 1.0f;
         const float *w;
         if (n_samples > 0) {
             bns_model_sample_weights(m, stream, first + s, p->w);
@@ -50,18 +69,22 @@ void bns_predict_probs_entropy(bns_predictor *p, const bns_model *m, const float
             const float *logits = bns_mlp_forward(arch, w, x + begin * d, count, &p->ws);
             bns_softmax(logits, count, n_classes, p->chunk_probs);
             float *out = probs + begin * n_classes;
-            for (size_t i = 0; i < (size_t)count * n_classes; i++) out[i] += p->chunk_probs[i];
+            if (weighted)
+                for (size_t i = 0; i < (size_t)count * n_classes; i++) out[i] += weight * p->chunk_probs[i];
+            else
+                for (size_t i = 0; i < (size_t)count * n_classes; i++) out[i] += p->chunk_probs[i];
             if (mean_entropy) {
                 for (int r = 0; r < count; r++) {
                     const float *q = p->chunk_probs + (size_t)r * n_classes;
                     double h = 0;
                     for (int c = 0; c < n_classes; c++)
                         if (q[c] > 0) h -= (double)q[c] * log((double)q[c]);
-                    mean_entropy[begin + r] += (float)h;
+                    mean_entropy[begin + r] += weighted ? weight * (float)h : (float)h;
                 }
             }
         }
     }
+    if (weighted) return; /* the weights sum to 1 */
     float inv = 1.0f / passes;
     for (size_t i = 0; i < rows * n_classes; i++) probs[i] *= inv;
     if (mean_entropy)
