@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "bnnsweep/likelihood.h"
 #include "bnnsweep/mlp.h"
 #include "bnnsweep/prior.h"
 #include "bnnsweep/rng.h"
@@ -70,6 +71,7 @@ typedef struct {
     bns_config cfg;
     bns_arch arch;
     const struct bns_method *method;
+    const bns_likelihood *likelihood; /* p(y | f(x; w)) (likelihood.h): classification's softmax today */
     size_t n_params;        /* the method's n_params: all its parameter blocks */
     float *params;
 } bns_model;

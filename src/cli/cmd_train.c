@@ -9,6 +9,7 @@
 #include "bnnsweep/config.h"
 #include "bnnsweep/dataset.h"
 #include "bnnsweep/error.h"
+#include "bnnsweep/method.h"
 #include "bnnsweep/model_io.h"
 #include "bnnsweep/predict.h"
 #include "bnnsweep/train.h"
@@ -44,8 +45,11 @@ static void train_usage(FILE *out) {
         char flag[64], value[64];
         flag_name(f->name, flag, sizeof flag);
         bns_config_format_field(&defaults, f, value, sizeof value);
-        fprintf(out, "  --%-14s %-20s %s\n", flag, value, f->help);
+        if (f->owner) fprintf(out, "  --%-14s %-20s (%s) %s\n", flag, value, f->owner, f->help);
+        else fprintf(out, "  --%-14s %-20s %s\n", flag, value, f->help);
     }
+    fprintf(out, "\nmethods (--method):\n");
+    for (const bns_method *const *m = bns_method_list(); *m; m++) fprintf(out, "  %-14s %s\n", (*m)->name, (*m)->summary);
     fprintf(out, "\nexit status: 0 trained, 1 error, 2 usage, 3 training diverged (best epoch kept if any)\n");
 }
 

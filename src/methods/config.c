@@ -23,7 +23,7 @@ static const char *const sample_mode_names[] = {"vectorized", "sequential", NULL
 /* the shared rows; the table appends each method's own rows */
 static const bns_config_field shared_fields[] = {
     FIELD("arch", BNS_FIELD_STRING, arch, NULL, "architecture: FC-<hidden widths>-<classes>, e.g. FC-100-100-10"),
-    FIELD("method", BNS_FIELD_STRING, method, NULL, "inference method: deterministic, bbb, lrt"),
+    FIELD("method", BNS_FIELD_STRING, method, NULL, "inference method (the list below)"),
     FIELD("prior", BNS_FIELD_ENUM, prior.kind, prior_names, "prior: mixture (scale mixture) or gaussian"),
     FIELD("prior_pi", BNS_FIELD_DOUBLE, prior.pi, NULL, "mixture weight pi of the wide component"),
     FIELD("prior_sigma1", BNS_FIELD_DOUBLE, prior.sigma1, NULL, "wide mixture component std (default e^-1)"),

@@ -42,7 +42,7 @@ static void det_loss_grad(void *trainer, const bns_model *m, const float *x, con
     int n_classes = arch->width[arch->n_layers];
     const float *w = m->params;
     float *logits = bns_mlp_forward(arch, w, x, batch, &t->ws);
-    stats->nll_sum = bns_softmax_xent(logits, y, batch, n_classes, (float)obj->nll_scale, t->grad_logits);
+    stats->nll_sum = m->likelihood->nll(logits, y, batch, n_classes, (float)obj->nll_scale, t->grad_logits);
     stats->correct = bns_count_correct(logits, y, batch, n_classes);
     bns_mlp_backward(arch, w, batch, &t->ws, t->grad_logits, grad, NULL);
 

@@ -80,6 +80,7 @@ int bns_model_alloc(const bns_config *cfg, int n_inputs, bns_model *out) {
     if (bns_arch_parse(cfg->arch, n_inputs, &out->arch)) return -1;
     out->cfg = *cfg;
     out->method = method;
+    out->likelihood = &bns_likelihood_softmax;
     out->n_params = method->n_params(cfg, &out->arch);
     out->params = bns_xcalloc(out->n_params, sizeof(float));
     return 0;
