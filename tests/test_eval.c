@@ -28,15 +28,17 @@
 #include "bnnsweep/ood.h"
 #include "bnnsweep/prior.h"
 
-static void make_model(bns_model *m, const char *arch, double rho_init) {
+static void make_model_method(bns_model *m, const char *method, const char *arch, double rho_init) {
     bns_config cfg;
     bns_config_defaults(&cfg);
-    snprintf(cfg.method, sizeof cfg.method, "bbb");
+    snprintf(cfg.method, sizeof cfg.method, "%s", method);
     snprintf(cfg.arch, sizeof cfg.arch, "%s", arch);
     cfg.rho_init = rho_init;
     cfg.seed = 7;
     if (bns_model_create(&cfg, 784, m)) fail_msg("bns_model_create: %s", bns_last_error());
 }
+
+static void make_model(bns_model *m, const char *arch, double rho_init) { make_model_method(m, "bbb", arch, rho_init); }
 
 /* uniform-noise images labelled by the mean-weight prediction */
 static void make_set(const bns_model *m, size_t n, bns_dataset *set) {
@@ -296,16 +298,6 @@ static void test_notmnist_loader(void **state) {
 
 /* ---- the evaluation pipeline (eval_pipeline.h) ---- */
 
-static void make_model_method(bns_model *m, const char *method) {
-    bns_config cfg;
-    bns_config_defaults(&cfg);
-    snprintf(cfg.method, sizeof cfg.method, "%s", method);
-    snprintf(cfg.arch, sizeof cfg.arch, "FC-20-10");
-    cfg.rho_init = -2.0;
-    cfg.seed = 7;
-    if (bns_model_create(&cfg, 784, m)) fail_msg("bns_model_create: %s", bns_last_error());
-}
-
 static int same_metrics(const bns_run_metrics *a, const bns_run_metrics *b) {
     return a->acc == b->acc && a->nll == b->nll && a->ece == b->ece;
 }
@@ -375,7 +367,7 @@ static void test_pipeline_deterministic_model(void **state) {
     (void)state;
     bns_model m;
     bns_dataset set;
-    make_model_method(&m, "deterministic");
+    make_model_method(&m, "deterministic", "FC-20-10", -2.0);
     make_set(&m, 100, &set);
     bns_stream stream = bns_stream_make(1, 0, BNS_PURPOSE_PREDICT);
     bns_evaluator ev;
