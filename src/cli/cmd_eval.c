@@ -5,6 +5,9 @@
  * of the model's configuration, so each table is a pure function of the
  * model file and the flags. All analyses start at sample 0 (common random
  * numbers); within one table runs use disjoint samples (evaluate.h).
+ * The numbers come from the evaluation pipeline (eval_pipeline.h), the OOD
+ * sets from bns_ood_load (ood.h); this file parses flags, prints the tables
+ * and writes the JSON (bns_eval_report_json) atomically.
  */
 #include <getopt.h>
 #include <math.h>
