@@ -1,4 +1,5 @@
-/* test_eval.c - evaluation runs, ensembles, SNR pruning and OOD sets.
+/* test_eval.c - evaluation runs, ensembles, SNR pruning, OOD sets, and the
+ * evaluation pipeline (eval_pipeline.h) against those primitives.
  *
  * Models are small and untrained (FC-20-10 on 784 inputs, rho_init -2 so
  * that weight samples differ); inputs are uniform-noise images labelled by
@@ -16,8 +17,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "bnnsweep/error.h"
+#include "bnnsweep/eval_pipeline.h"
 #include "bnnsweep/evaluate.h"
 #include "bnnsweep/metrics.h"
 #include "bnnsweep/model.h"
@@ -25,15 +28,17 @@
 #include "bnnsweep/ood.h"
 #include "bnnsweep/prior.h"
 
-static void make_model(bns_model *m, const char *arch, double rho_init) {
+static void make_model_method(bns_model *m, const char *method, const char *arch, double rho_init) {
     bns_config cfg;
     bns_config_defaults(&cfg);
-    snprintf(cfg.method, sizeof cfg.method, "bbb");
+    snprintf(cfg.method, sizeof cfg.method, "%s", method);
     snprintf(cfg.arch, sizeof cfg.arch, "%s", arch);
     cfg.rho_init = rho_init;
     cfg.seed = 7;
     if (bns_model_create(&cfg, 784, m)) fail_msg("bns_model_create: %s", bns_last_error());
 }
+
+static void make_model(bns_model *m, const char *arch, double rho_init) { make_model_method(m, "bbb", arch, rho_init); }
 
 /* uniform-noise images labelled by the mean-weight prediction */
 static void make_set(const bns_model *m, size_t n, bns_dataset *set) {
@@ -291,6 +296,357 @@ static void test_notmnist_loader(void **state) {
     bns_dataset_free(&s);
 }
 
+/* ---- the evaluation pipeline (eval_pipeline.h) ---- */
+
+static int same_metrics(const bns_run_metrics *a, const bns_run_metrics *b) {
+    return a->acc == b->acc && a->nll == b->nll && a->ece == b->ece;
+}
+
+static int same_summary(const bns_run_summary *a, const bns_run_summary *b) {
+    return a->runs == b->runs && same_metrics(&a->mean, &b->mean) && same_metrics(&a->std, &b->std);
+}
+
+static void test_pipeline_accuracy_is_the_primitives(void **state) {
+    (void)state;
+    bns_model m;
+    bns_dataset set;
+    make_model(&m, "FC-20-10", -2.0);
+    make_set(&m, 400, &set);
+    bns_stream stream = bns_stream_make(m.cfg.seed, 11, BNS_PURPOSE_PREDICT);
+    bns_evaluator ev;
+    bns_evaluator_init(&ev, &m, &set, &stream);
+    assert_true(ev.stochastic);
+    bns_predictor p;
+    bns_predictor_init(&p, &m);
+    float *probs = malloc(sizeof(float) * set.n * 10);
+    bns_accuracy_result res;
+    bns_run_summary ref;
+    bns_run_metrics per_run[4], ref_runs[4];
+    /* the mean weights */
+    assert_int_equal(bns_eval_accuracy(&ev, &(bns_accuracy_request){.n_ensemble = 0, .runs = 3}, per_run, &res), 0);
+    bns_eval_runs(&p, &m, &set, 0, 1, &stream, 0, probs, ref_runs, &ref);
+    assert_true(same_summary(&res.summary, &ref) && res.summary.runs == 1 && res.n_ensemble == 0);
+    bns_predict_probs(&p, &m, set.x, set.n, 0, NULL, 0, probs);
+    assert_true(res.summary.mean.acc == bns_accuracy_of_probs(probs, set.y, set.n, 10));
+    /* 4 runs of 3-sample ensembles from sample 5 */
+    assert_int_equal(bns_eval_accuracy(&ev, &(bns_accuracy_request){.n_ensemble = 3, .runs = 4, .first = 5}, per_run,
+                                       &res), 0);
+    bns_eval_runs(&p, &m, &set, 3, 4, &stream, 5, probs, ref_runs, &ref);
+    assert_true(same_summary(&res.summary, &ref) && res.n_ensemble == 3 && res.n_pruned == 0);
+    for (int r = 0; r < 4; r++) assert_true(same_metrics(&per_run[r], &ref_runs[r]));
+    bns_predict_probs(&p, &m, set.x, set.n, 3, &stream, 5 + 3 * 3, probs);
+    assert_true(per_run[3].acc == bns_accuracy_of_probs(probs, set.y, set.n, 10));
+    assert_true(res.summary.std.acc > 0);
+    /* pruned: the SNR mask on every sample, then gone again */
+    uint8_t *mask = malloc(m.arch.n_weights);
+    size_t pruned = 0;
+    assert_int_equal(bns_snr_mask(&m, 0.75, mask, &pruned), 0);
+    bns_accuracy_request prune = {.n_ensemble = 4, .runs = 2, .prune = 1, .prune_rate = 0.75};
+    assert_int_equal(bns_eval_accuracy(&ev, &prune, per_run, &res), 0);
+    p.mask = mask;
+    bns_eval_runs(&p, &m, &set, 4, 2, &stream, 0, probs, ref_runs, &ref);
+    p.mask = NULL;
+    assert_true(same_summary(&res.summary, &ref) && res.n_pruned == pruned && pruned > 0);
+    assert_null(ev.pred.mask);
+    bns_run_summary unpruned;
+    bns_eval_runs(&p, &m, &set, 4, 2, &stream, 0, probs, NULL, &unpruned);
+    assert_false(same_summary(&unpruned, &ref)); /* pruning changed the numbers */
+    assert_int_equal(bns_eval_accuracy(&ev, &(bns_accuracy_request){.n_ensemble = 4, .runs = 2}, NULL, &res), 0);
+    assert_true(same_summary(&res.summary, &unpruned));
+    prune.prune_rate = 1.5;
+    assert_int_equal(bns_eval_accuracy(&ev, &prune, NULL, &res), -1);
+    free(mask);
+    free(probs);
+    bns_predictor_free(&p);
+    bns_evaluator_free(&ev);
+    bns_dataset_free(&set);
+    bns_model_free(&m);
+}
+
+static void test_pipeline_deterministic_model(void **state) {
+    (void)state;
+    bns_model m;
+    bns_dataset set;
+    make_model_method(&m, "deterministic", "FC-20-10", -2.0);
+    make_set(&m, 100, &set);
+    bns_stream stream = bns_stream_make(1, 0, BNS_PURPOSE_PREDICT);
+    bns_evaluator ev;
+    bns_evaluator_init(&ev, &m, &set, &stream);
+    assert_false(ev.stochastic);
+    bns_accuracy_result res;
+    /* ensembles of a deterministic model: one run of its weights */
+    assert_int_equal(bns_eval_accuracy(&ev, &(bns_accuracy_request){.n_ensemble = 5, .runs = 4}, NULL, &res), 0);
+    assert_int_equal(res.n_ensemble, 0);
+    assert_int_equal(res.summary.runs, 1);
+    assert_true(res.summary.mean.acc == 1.0); /* labels are its own predictions */
+    /* no SNR to prune by */
+    bns_accuracy_request prune = {.n_ensemble = 5, .runs = 1, .prune = 1, .prune_rate = 0.5};
+    assert_int_equal(bns_eval_accuracy(&ev, &prune, NULL, &res), -1);
+    assert_non_null(strstr(bns_last_error(), "SNR pruning"));
+    /* OOD: no samples, so no BALD */
+    bns_dataset o;
+    assert_int_equal(bns_noise_images(BNS_NOISE_GAUSSIAN, 80, 9, BNS_PIXEL_SCALE_0_2, &o), 0);
+    bns_ood_result r;
+    assert_int_equal(bns_eval_ood(&ev, &o, 10, 7u, &r), 0);
+    assert_int_equal(r.n_samples, 0);
+    assert_int_equal(r.scores, (1u << BNS_SCORE_ENTROPY) | (1u << BNS_SCORE_VR));
+    assert_int_equal(r.rows, 80);
+    assert_string_equal(r.set, "gaussian-noise");
+    bns_dataset_free(&o);
+    bns_evaluator_free(&ev);
+    bns_dataset_free(&set);
+    bns_model_free(&m);
+}
+
+/* in-distribution rows one-hot (every score 0), OOD rows uniform (every score > 0) */
+static void test_ood_detect_known_answer(void **state) {
+    (void)state;
+    enum { N_IN = 7, N_OUT = 5, K = 10 };
+    float p_in[N_IN * K] = {0}, p_out[N_OUT * K], h_in[N_IN] = {0}, h_out[N_OUT] = {0};
+    for (int i = 0; i < N_IN; i++) p_in[i * K + i % K] = 1.0f;
+    for (int i = 0; i < N_OUT * K; i++) p_out[i] = 1.0f / K;
+    bns_ood_result r;
+    memset(&r, 0, sizeof r);
+    bns_ood_detect(p_in, h_in, N_IN, p_out, h_out, N_OUT, K, 7u, &r);
+    assert_int_equal(r.scores, 7u);
+    for (int s = 0; s < BNS_SCORE_COUNT; s++) {
+        assert_true(r.auroc[s] == 1.0);
+        assert_true(r.aupr_in[s] == 1.0);
+        assert_true(r.aupr_out[s] == 1.0);
+    }
+    /* the other way round: every OOD row looks more in-distribution */
+    memset(&r, 0, sizeof r);
+    bns_ood_detect(p_out, h_out, N_OUT, p_in, h_in, N_IN, K, 1u << BNS_SCORE_VR, &r);
+    assert_int_equal(r.scores, 1u << BNS_SCORE_VR);
+    assert_true(r.auroc[BNS_SCORE_VR] == 0.0);
+    assert_true(r.auroc[BNS_SCORE_ENTROPY] == 0.0 && r.aupr_out[BNS_SCORE_ENTROPY] == 0.0); /* not computed */
+}
+
+static void test_pipeline_ood_is_the_primitives(void **state) {
+    (void)state;
+    bns_model m;
+    bns_dataset set, o;
+    make_model(&m, "FC-20-10", -2.0);
+    make_set(&m, 300, &set);
+    assert_int_equal(bns_noise_images(BNS_NOISE_GAUSSIAN, 200, 4, BNS_PIXEL_SCALE_0_2, &o), 0);
+    bns_stream stream = bns_stream_make(m.cfg.seed, 3, BNS_PURPOSE_PREDICT);
+    bns_evaluator ev;
+    bns_evaluator_init(&ev, &m, &set, &stream);
+    bns_ood_result r;
+    assert_int_equal(bns_eval_ood(&ev, &o, 5, 7u, &r), 0);
+    assert_int_equal(r.n_samples, 5);
+    assert_int_equal(r.scores, 7u);
+    assert_int_equal(r.rows, 200);
+    /* the same numbers from the primitives */
+    bns_predictor p;
+    bns_predictor_init(&p, &m);
+    float *pi = malloc(sizeof(float) * 300 * 10), *hi = malloc(sizeof(float) * 300), *si = malloc(sizeof(float) * 300);
+    float *po = malloc(sizeof(float) * 200 * 10), *ho = malloc(sizeof(float) * 200), *so = malloc(sizeof(float) * 200);
+    bns_predict_probs_entropy(&p, &m, set.x, 300, 5, &stream, 0, pi, hi);
+    bns_predict_probs_entropy(&p, &m, o.x, 200, 5, &stream, 0, po, ho);
+    for (int s = 0; s < BNS_SCORE_COUNT; s++) {
+        bns_uncertainty_score(pi, hi, 300, 10, s, si);
+        bns_uncertainty_score(po, ho, 200, 10, s, so);
+        assert_true(r.auroc[s] == bns_auroc(si, 300, so, 200));
+        assert_true(r.aupr_in[s] == bns_aupr_in(si, 300, so, 200));
+        assert_true(r.aupr_out[s] == bns_aupr_out(si, 300, so, 200));
+        assert_true(r.auroc[s] != 0.5);
+    }
+    /* the set's predictions are kept between calls, and redone for another sample count */
+    bns_ood_result again, three;
+    assert_int_equal(bns_eval_ood(&ev, &o, 5, 7u, &again), 0);
+    assert_memory_equal(&again, &r, sizeof r);
+    assert_int_equal(bns_eval_ood(&ev, &o, 3, 1u << BNS_SCORE_BALD, &three), 0);
+    bns_predict_probs_entropy(&p, &m, set.x, 300, 3, &stream, 0, pi, hi);
+    bns_predict_probs_entropy(&p, &m, o.x, 200, 3, &stream, 0, po, ho);
+    bns_uncertainty_score(pi, hi, 300, 10, BNS_SCORE_BALD, si);
+    bns_uncertainty_score(po, ho, 200, 10, BNS_SCORE_BALD, so);
+    assert_true(three.auroc[BNS_SCORE_BALD] == bns_auroc(si, 300, so, 200));
+    assert_true(three.auroc[BNS_SCORE_BALD] != r.auroc[BNS_SCORE_BALD]);
+    /* the set against itself: the same samples, the same scores, AUROC exactly 1/2 */
+    bns_ood_result self;
+    assert_int_equal(bns_eval_ood(&ev, &set, 5, 7u, &self), 0);
+    for (int s = 0; s < BNS_SCORE_COUNT; s++) assert_true(self.auroc[s] == 0.5);
+    /* another row width is refused */
+    bns_dataset narrow = o;
+    narrow.d = 100;
+    assert_int_equal(bns_eval_ood(&ev, &narrow, 5, 7u, &self), -1);
+    free(pi), free(hi), free(si), free(po), free(ho), free(so);
+    bns_predictor_free(&p);
+    bns_evaluator_free(&ev);
+    bns_dataset_free(&o);
+    bns_dataset_free(&set);
+    bns_model_free(&m);
+}
+
+static void test_ood_load_dispatch(void **state) {
+    (void)state;
+    const char *kinds[] = {"gaussian", "uniform"};
+    for (int i = 0; i < 2; i++) {
+        bns_dataset a, b;
+        assert_int_equal(bns_ood_load(kinds[i], NULL, NULL, BNS_PIXEL_SCALE_0_2, 30, 5, 8, &a), 0);
+        assert_int_equal(bns_noise_images(i == 0 ? BNS_NOISE_GAUSSIAN : BNS_NOISE_UNIFORM, 30, 8,
+                                          BNS_PIXEL_SCALE_0_2, &b), 0);
+        assert_int_equal(a.n, 30); /* noise: `rows` images, the limit is for files */
+        assert_string_equal(a.name, b.name);
+        assert_memory_equal(a.x, b.x, sizeof(float) * 30 * 784);
+        bns_dataset_free(&a);
+        bns_dataset_free(&b);
+        assert_int_equal(bns_ood_kind_needs_path(kinds[i]), 0);
+    }
+    assert_int_equal(bns_ood_kind_needs_path("fashion"), 0);
+    assert_int_equal(bns_ood_kind_needs_path("notmnist"), 1);
+    assert_int_equal(bns_ood_kind_needs_path("omniglot"), 1);
+    assert_int_equal(bns_ood_kind_needs_path("svhn"), -1);
+    bns_dataset o;
+    assert_int_equal(bns_ood_load("svhn", NULL, NULL, BNS_PIXEL_SCALE_0_2, 30, 0, 8, &o), -1);
+    assert_non_null(strstr(bns_last_error(), "unknown OOD set 'svhn'"));
+    assert_int_equal(bns_ood_load("notmnist", "/nonexistent/notmnist", NULL, BNS_PIXEL_SCALE_0_2, 30, 0, 8, &o), -1);
+    assert_non_null(strstr(bns_last_error(), "notMNIST"));
+    assert_int_equal(bns_ood_load("omniglot", "/nonexistent/o.zip", NULL, BNS_PIXEL_SCALE_0_2, 30, 0, 8, &o), -1);
+    assert_non_null(strstr(bns_last_error(), "Omniglot"));
+    char path[4096];
+    FILE *f = fopen(shared_path("data/notmnist/t10k-images-idx3-ubyte.gz", path, sizeof path), "rb");
+    if (f) { /* a file set keeps `limit` rows */
+        fclose(f);
+        assert_int_equal(bns_ood_load("notmnist", shared_path("data/notmnist", path, sizeof path), NULL,
+                                      BNS_PIXEL_SCALE_0_2, 30, 12, 8, &o), 0);
+        assert_int_equal(o.n, 12);
+        bns_dataset_free(&o);
+    }
+}
+
+static json_t *key(json_t *o, const char *k) {
+    json_t *v = json_object_get(o, k);
+    if (!v) fail_msg("JSON key '%s' missing", k);
+    return v;
+}
+
+static void check_summary_json(json_t *o, const bns_run_summary *s) {
+    assert_int_equal(json_integer_value(key(o, "runs")), s->runs);
+    assert_true(json_real_value(key(o, "acc_mean")) == s->mean.acc); /* reals read back exactly */
+    assert_true(json_real_value(key(o, "acc_std")) == s->std.acc);
+    assert_true(json_real_value(key(o, "nll_mean")) == s->mean.nll);
+    assert_true(json_real_value(key(o, "nll_std")) == s->std.nll);
+    assert_true(json_real_value(key(o, "ece_mean")) == s->mean.ece);
+    assert_true(json_real_value(key(o, "ece_std")) == s->std.ece);
+}
+
+/* A report filled through the pipeline, as `bnnsweep eval` fills it, written
+ * by the function it writes --json with, parsed back. */
+static void test_eval_report_json(void **state) {
+    (void)state;
+    bns_model m;
+    bns_dataset set, o;
+    make_model(&m, "FC-20-10", -2.0);
+    make_set(&m, 120, &set);
+    assert_int_equal(bns_noise_images(BNS_NOISE_UNIFORM, 120, 4, BNS_PIXEL_SCALE_0_2, &o), 0);
+    snprintf(set.name, sizeof set.name, "odd \"name\"\\%s", "x"); /* escaped by jansson */
+    bns_stream stream = bns_stream_make(m.cfg.seed, 0, BNS_PURPOSE_PREDICT);
+    bns_evaluator ev;
+    bns_evaluator_init(&ev, &m, &set, &stream);
+    static bns_eval_report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.model_path = "/some/model.h5";
+    rep.method = m.cfg.method;
+    rep.arch = m.cfg.arch;
+    rep.set = set.name;
+    rep.rows = set.n;
+    rep.stochastic = 1;
+    bns_accuracy_result res;
+    bns_eval_accuracy(&ev, &(bns_accuracy_request){.n_ensemble = 0, .runs = 1}, NULL, &res);
+    rep.mean_weights = res.summary;
+    bns_eval_accuracy(&ev, &(bns_accuracy_request){.n_ensemble = 1, .runs = 4}, NULL, &res);
+    rep.single_sample = res.summary;
+    for (int e = 0; e < 2; e++) {
+        rep.ensemble_n[e] = 2 * e + 1;
+        bns_eval_accuracy(&ev, &(bns_accuracy_request){.n_ensemble = 2 * e + 1, .runs = 2}, NULL, &res);
+        rep.ensembles[e] = res.summary;
+    }
+    rep.n_ensembles = 2;
+    rep.pruning = 1;
+    rep.prune_samples = 3;
+    rep.prune_weights = bns_arch_matrix_weights(&m.arch);
+    rep.n_rates = 1;
+    rep.rates[0] = 0.25;
+    bns_eval_accuracy(&ev, &(bns_accuracy_request){.n_ensemble = 3, .runs = 1, .prune = 1, .prune_rate = 0.25},
+                      NULL, &res);
+    rep.pruned[0] = res.n_pruned;
+    rep.pruned_runs[0] = res.summary;
+    rep.ood_samples = 3;
+    assert_int_equal(bns_eval_ood(&ev, &o, 3, (1u << BNS_SCORE_ENTROPY) | (1u << BNS_SCORE_BALD), &rep.ood[0]), 0);
+    rep.n_ood = 1;
+
+    char *text = bns_eval_report_json(&rep);
+    assert_non_null(text);
+    json_error_t err;
+    json_t *root = json_loads(text, 0, &err);
+    if (!root) fail_msg("JSON does not parse: %s (line %d)", err.text, err.line);
+    assert_string_equal(json_string_value(key(root, "model")), "/some/model.h5");
+    assert_string_equal(json_string_value(key(root, "method")), "bbb");
+    assert_string_equal(json_string_value(key(root, "arch")), "FC-20-10");
+    assert_string_equal(json_string_value(key(root, "set")), set.name);
+    assert_int_equal(json_integer_value(key(root, "rows")), 120);
+    assert_int_equal(json_integer_value(key(root, "ece_bins")), BNS_ECE_BINS);
+    check_summary_json(key(root, "mean_weights"), &rep.mean_weights);
+    check_summary_json(key(root, "single_sample"), &rep.single_sample);
+    json_t *ens = key(root, "ensembles");
+    assert_int_equal(json_array_size(ens), 2);
+    for (int e = 0; e < 2; e++) {
+        assert_int_equal(json_integer_value(key(json_array_get(ens, e), "n")), 2 * e + 1);
+        check_summary_json(json_array_get(ens, e), &rep.ensembles[e]);
+    }
+    json_t *pr = key(root, "pruning");
+    assert_int_equal(json_integer_value(key(pr, "samples")), 3);
+    assert_int_equal(json_integer_value(key(pr, "weights")), 784 * 20 + 20 * 10);
+    json_t *rate = json_array_get(key(pr, "rates"), 0);
+    assert_non_null(rate);
+    assert_true(json_real_value(key(rate, "rate")) == 0.25);
+    assert_int_equal(json_integer_value(key(rate, "pruned")), rep.pruned[0]);
+    assert_true(json_real_value(key(rate, "acc")) == rep.pruned_runs[0].mean.acc);
+    assert_true(json_real_value(key(rate, "nll")) == rep.pruned_runs[0].mean.nll);
+    assert_true(json_real_value(key(rate, "ece")) == rep.pruned_runs[0].mean.ece);
+    json_t *ood = key(root, "ood");
+    assert_int_equal(json_integer_value(key(ood, "samples")), 3);
+    json_t *sets = key(ood, "sets");
+    assert_int_equal(json_array_size(sets), 2); /* one entry per computed score */
+    const int scores[2] = {BNS_SCORE_ENTROPY, BNS_SCORE_BALD};
+    for (int i = 0; i < 2; i++) {
+        json_t *row = json_array_get(sets, i);
+        assert_string_equal(json_string_value(key(row, "set")), "uniform-noise");
+        assert_int_equal(json_integer_value(key(row, "rows")), 120);
+        assert_string_equal(json_string_value(key(row, "score")), bns_score_name(scores[i]));
+        assert_true(json_real_value(key(row, "auroc")) == rep.ood[0].auroc[scores[i]]);
+        assert_true(json_real_value(key(row, "aupr_in")) == rep.ood[0].aupr_in[scores[i]]);
+        assert_true(json_real_value(key(row, "aupr_out")) == rep.ood[0].aupr_out[scores[i]]);
+    }
+    json_decref(root);
+    free(text);
+
+    /* a deterministic-style report: no sample sections */
+    rep.stochastic = 0;
+    rep.pruning = 0;
+    rep.n_ood = 0;
+    text = bns_eval_report_json(&rep);
+    root = json_loads(text, 0, &err);
+    assert_non_null(root);
+    assert_null(json_object_get(root, "single_sample"));
+    assert_null(json_object_get(root, "ensembles"));
+    assert_null(json_object_get(root, "pruning"));
+    assert_int_equal(json_array_size(key(key(root, "ood"), "sets")), 0);
+    json_decref(root);
+    free(text);
+    /* a path that is not UTF-8 is an error, not a broken file */
+    rep.model_path = "bad\xff.h5";
+    assert_null(bns_eval_report_json(&rep));
+    assert_non_null(strstr(bns_last_error(), "JSON"));
+
+    bns_evaluator_free(&ev);
+    bns_dataset_free(&o);
+    bns_dataset_free(&set);
+    bns_model_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ensemble_of_one_is_single_sample),
@@ -300,6 +656,12 @@ int main(void) {
         cmocka_unit_test(test_area_downsample),
         cmocka_unit_test(test_omniglot_loader),
         cmocka_unit_test(test_notmnist_loader),
+        cmocka_unit_test(test_pipeline_accuracy_is_the_primitives),
+        cmocka_unit_test(test_pipeline_deterministic_model),
+        cmocka_unit_test(test_ood_detect_known_answer),
+        cmocka_unit_test(test_pipeline_ood_is_the_primitives),
+        cmocka_unit_test(test_ood_load_dispatch),
+        cmocka_unit_test(test_eval_report_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,7 +37,7 @@ void bns_eval_single_sample(bns_predictor *p, const bns_model *m, const bns_data
  * Only the weight matrices are ranked and pruned; biases are always kept.
  * Exactly bns_prune_count(W, rate) of the W weights are removed: those with
  * the lowest SNR, ties broken by the lower flat index. mask (arch.n_weights
- * bytes): 1 keep, 0 pruned. Needs a Gaussian posterior; rate in [0, 1]. */
+ * bytes): 1 keep, 0 pruned. Needs BNS_CAP_SNR; rate in [0, 1]. */
 int bns_snr_mask(const bns_model *m, double rate, uint8_t *mask, size_t *n_pruned);
 /* round(rate * n_weights), halves rounded up */
 size_t bns_prune_count(size_t n_weights, double rate);

@@ -37,6 +37,17 @@ int bns_notmnist_load(const char *path, float pixel_scale, size_t limit, bns_dat
  * overlaps weighted). limit > 0 keeps the first limit images. */
 int bns_omniglot_load(const char *zip_path, float pixel_scale, size_t limit, bns_dataset *out);
 
+/* One OOD set by kind, the one dispatch `bnnsweep eval --ood` and the sweep
+ * runner's OOD tasks share: "fashion" (Fashion-MNIST test from data_dir, NULL
+ * = the default cache), "gaussian" / "uniform" (`rows` noise images from
+ * `seed`, normally the model's seed), "notmnist" / "omniglot" (read from
+ * path). limit > 0 keeps the first limit images of a set read from a file. */
+int bns_ood_load(const char *kind, const char *path, const char *data_dir, float pixel_scale, size_t rows,
+                 size_t limit, uint64_t seed, bns_dataset *out);
+/* 1 if kind is read from a path (notmnist, omniglot), 0 if it is not, -1
+ * (error recorded) if kind is none of the five. */
+int bns_ood_kind_needs_path(const char *kind);
+
 /* Area-average a w x h grey image (bytes) to 28x28 floats in [0, 255]. */
 void bns_area_downsample_28(const uint8_t *src, int w, int h, float *out);
 

@@ -13,6 +13,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "bnnsweep/attack.h"
 #include "bnnsweep/backend.h"
 #include "bnnsweep/config.h"
@@ -20,6 +22,7 @@
 #include "bnnsweep/method.h"
 #include "bnnsweep/predict.h"
 #include "bnnsweep/train.h"
+#include "bnnsweep/util.h"
 #include "cli.h"
 
 enum { N_TRAIN = 50000, N_INPUTS = 784, N_CLASSES = 10 };
@@ -149,6 +152,41 @@ static int list_contains(const char *list, const char *item) {
     for (const char *p = list; (p = strstr(p, item)) != NULL; p += len)
         if ((p == list || p[-1] == ',') && (p[len] == ',' || p[len] == '\0')) return 1;
     return 0;
+}
+
+/* The figures as JSON (jansson), written atomically. figures: single-sample
+ * and 100-sample-ensemble prediction images/s, attack image-iterations/s,
+ * peak RSS in MiB. */
+static int write_json(const char *path, int threads, double gflops, double fraction, const bench_row *rows,
+                      int n_rows, const double figures[4]) {
+    static const char *const figure_keys[4] = {"predict_single_images_per_s", "predict_ensemble100_images_per_s",
+                                               "attack_image_iterations_per_s", "peak_rss_mib"};
+    json_t *root = json_object(), *list = json_array();
+    int bad = json_object_set_new(root, "threads", json_integer(threads));
+    bad |= json_object_set_new(root, "sgemm_gflops", json_real(gflops));
+    bad |= json_object_set_new(root, "fraction", json_real(fraction));
+    bad |= json_object_set_new(root, "rows", list);
+    for (int i = 0; i < n_rows; i++) {
+        json_t *o = json_object();
+        bad |= json_array_append_new(list, o);
+        bad |= json_object_set_new(o, "arch", json_string(rows[i].arch));
+        bad |= json_object_set_new(o, "mode", json_string(rows[i].mode));
+        bad |= json_object_set_new(o, "samples", json_integer(rows[i].samples));
+        bad |= json_object_set_new(o, "epoch_s", json_real(rows[i].epoch_s));
+        bad |= json_object_set_new(o, "gemm_bound_s", json_real(rows[i].bound_s));
+    }
+    for (int k = 0; k < 4; k++) bad |= json_object_set_new(root, figure_keys[k], json_real(figures[k]));
+    char *text = bad ? NULL : json_dumps(root, JSON_INDENT(1));
+    json_decref(root);
+    if (!text) return bns_fail("cannot build the JSON");
+    size_t len = strlen(text);
+    char *file = bns_xmalloc(len + 2); /* the file ends with a newline */
+    memcpy(file, text, len);
+    memcpy(file + len, "\n", 2);
+    free(text);
+    int rc = bns_write_file_atomic(path, file);
+    free(file);
+    return rc;
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -339,19 +377,9 @@ int cmd_bench(int argc, char **argv) {
     printf("peak resident memory: %.1f MiB\n", usage.ru_maxrss / 1024.0);
 
     if (json_path) {
-        FILE *f = fopen(json_path, "w");
-        if (!f) {
-            fprintf(stderr, "bnnsweep bench: cannot write %s\n", json_path);
-        } else {
-            fprintf(f, "{\"threads\": %d, \"sgemm_gflops\": %.2f, \"fraction\": %g, \"rows\": [", threads, gflops, fraction);
-            for (int i = 0; i < n_rows; i++)
-                fprintf(f, "%s\n  {\"arch\": \"%s\", \"mode\": \"%s\", \"samples\": %d, \"epoch_s\": %.4f, \"gemm_bound_s\": %.4f}",
-                        i ? "," : "", rows[i].arch, rows[i].mode, rows[i].samples, rows[i].epoch_s, rows[i].bound_s);
-            fprintf(f, "],\n \"predict_single_images_per_s\": %.0f, \"predict_ensemble100_images_per_s\": %.0f, "
-                       "\"attack_image_iterations_per_s\": %.0f, \"peak_rss_mib\": %.1f}\n",
-                    single, ensemble, attack_rate, usage.ru_maxrss / 1024.0);
-            fclose(f);
-        }
+        double figures[] = {single, ensemble, attack_rate, usage.ru_maxrss / 1024.0};
+        if (write_json(json_path, threads, gflops, fraction, rows, n_rows, figures))
+            fprintf(stderr, "bnnsweep bench: cannot write %s: %s\n", json_path, bns_last_error());
     }
     free(probs);
     bns_predictor_free(&pred);

@@ -5,6 +5,9 @@
  * of the model's configuration, so each table is a pure function of the
  * model file and the flags. All analyses start at sample 0 (common random
  * numbers); within one table runs use disjoint samples (evaluate.h).
+ * The numbers come from the evaluation pipeline (eval_pipeline.h), the OOD
+ * sets from bns_ood_load (ood.h); this file parses flags, prints the tables
+ * and writes the JSON (bns_eval_report_json) atomically.
  */
 #include <getopt.h>
 #include <math.h>
@@ -13,18 +16,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bnnsweep/attack_set.h"
 #include "bnnsweep/backend.h"
 #include "bnnsweep/dataset.h"
 #include "bnnsweep/error.h"
-#include "bnnsweep/evaluate.h"
+#include "bnnsweep/eval_pipeline.h"
 #include "bnnsweep/metrics.h"
 #include "bnnsweep/model_io.h"
 #include "bnnsweep/ood.h"
+#include "bnnsweep/util.h"
 #include "cli.h"
 
-enum { MAX_LIST = 32, MAX_OOD = 16 };
+enum { MAX_LIST = BNS_REPORT_MAX_LIST, MAX_OOD = BNS_REPORT_MAX_OOD };
 
 enum { OPT_MODEL = 1000, OPT_SET, OPT_DATA_DIR, OPT_TEST_LIMIT, OPT_RUNS, OPT_ENSEMBLE, OPT_PRUNE, OPT_PRUNE_SAMPLES,
        OPT_OOD, OPT_OOD_SAMPLES, OPT_SCORE, OPT_JSON, OPT_THREADS, OPT_QUIET, OPT_HELP };
@@ -33,12 +38,6 @@ typedef struct { /* one requested OOD set */
     char kind[16];    /* fashion, gaussian, uniform, notmnist, omniglot */
     char path[4096];  /* notmnist / omniglot */
 } ood_request;
-
-typedef struct {
-    char set[64];
-    double auroc[BNS_SCORE_COUNT], aupr_in[BNS_SCORE_COUNT], aupr_out[BNS_SCORE_COUNT];
-    size_t rows;
-} ood_result;
 
 static void eval_usage(FILE *out) {
     fprintf(out,
@@ -130,8 +129,8 @@ static int parse_ood(const char *text, ood_request *out, int *n) {
         char *eq = strchr(tok, '=');
         if (eq) *eq = '\0';
         snprintf(r->kind, sizeof r->kind, "%s", tok);
-        int needs_path = !strcmp(tok, "notmnist") || !strcmp(tok, "omniglot");
-        if (!needs_path && strcmp(tok, "fashion") && strcmp(tok, "gaussian") && strcmp(tok, "uniform"))
+        int needs_path = bns_ood_kind_needs_path(tok);
+        if (needs_path < 0)
             return bns_fail("--ood: unknown set '%s' (fashion, gaussian, uniform, notmnist=PATH, omniglot=ZIP)", tok);
         if (needs_path != (eq != NULL))
             return bns_fail("--ood: %s %s", tok, needs_path ? "needs =PATH" : "takes no path");
@@ -151,37 +150,6 @@ static int parse_scores(const char *text, int *use) {
         use[s] = 1;
     }
     return 0;
-}
-
-/* Load one OOD set; returns 1 (and says why on stderr) when it is skipped. */
-static int load_ood(const ood_request *r, const char *data_dir, float scale, size_t rows, size_t limit,
-                    uint64_t seed, bns_dataset *out) {
-    int rc;
-    if (!strcmp(r->kind, "fashion")) rc = bns_fashion_load_test(data_dir, scale, limit, out);
-    else if (!strcmp(r->kind, "gaussian")) rc = bns_noise_images(BNS_NOISE_GAUSSIAN, rows, seed, scale, out);
-    else if (!strcmp(r->kind, "uniform")) rc = bns_noise_images(BNS_NOISE_UNIFORM, rows, seed, scale, out);
-    else if (!strcmp(r->kind, "notmnist")) rc = bns_notmnist_load(r->path, scale, limit, out);
-    else rc = bns_omniglot_load(r->path, scale, limit, out);
-    if (rc) {
-        fprintf(stderr, "bnnsweep eval: OOD set %s skipped: %s\n", r->kind, bns_last_error());
-        return 1;
-    }
-    return 0;
-}
-
-static void json_summary(FILE *f, const bns_run_summary *s) {
-    fprintf(f, "\"runs\": %d, \"acc_mean\": %.6f, \"acc_std\": %.6f, \"nll_mean\": %.6f, \"nll_std\": %.6f, "
-               "\"ece_mean\": %.6f, \"ece_std\": %.6f", s->runs, s->mean.acc, s->std.acc, s->mean.nll, s->std.nll,
-            s->mean.ece, s->std.ece);
-}
-
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fputc('\\', f);
-        if ((unsigned char)*s >= 0x20) fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -280,173 +248,135 @@ int cmd_eval(int argc, char **argv) {
         bns_model_free(&model);
         return BNS_EXIT_ERROR;
     }
-    int bayes = bns_model_is_bayesian(&model);
-    size_t k = (size_t)set.n_classes;
     printf("model %s: %s %s (seed %llu, task %llu); set %s, %zu images\n", model_path, model.cfg.method,
            model.cfg.arch, (unsigned long long)model.cfg.seed, (unsigned long long)model.cfg.task, set.name, set.n);
 
-    bns_stream stream = bns_stream_make(model.cfg.seed, model.cfg.task, BNS_PURPOSE_PREDICT);
-    bns_predictor pred;
-    bns_predictor_init(&pred, &model);
-    float *probs = bns_xmalloc(sizeof(float) * set.n * k);
-
+    /* the JSON goes to a temporary file opened now (an unwritable path fails
+     * before any work) and renamed over json_path at the end */
+    char json_tmp[4200];
     FILE *json = NULL;
-    if (json_path && !(json = fopen(json_path, "w"))) {
-        fprintf(stderr, "bnnsweep eval: cannot write %s\n", json_path);
-        free(probs);
-        bns_predictor_free(&pred);
-        bns_dataset_free(&set);
-        bns_model_free(&model);
-        return BNS_EXIT_ERROR;
+    if (json_path) {
+        snprintf(json_tmp, sizeof json_tmp, "%s.tmp.%ld", json_path, (long)getpid());
+        if (!(json = fopen(json_tmp, "w"))) {
+            fprintf(stderr, "bnnsweep eval: cannot write %s\n", json_path);
+            bns_dataset_free(&set);
+            bns_model_free(&model);
+            return BNS_EXIT_ERROR;
+        }
     }
-    if (json) {
-        fprintf(json, "{\n  \"model\": ");
-        json_string(json, model_path);
-        fprintf(json, ",\n  \"method\": \"%s\", \"arch\": \"%s\", \"set\": ", model.cfg.method, model.cfg.arch);
-        json_string(json, set.name);
-        fprintf(json, ", \"rows\": %zu, \"ece_bins\": %d,\n", set.n, BNS_ECE_BINS);
-    }
+
+    bns_stream stream = bns_stream_make(model.cfg.seed, model.cfg.task, BNS_PURPOSE_PREDICT);
+    bns_evaluator ev;
+    bns_evaluator_init(&ev, &model, &set, &stream);
+    int stochastic = ev.stochastic;
+    static bns_eval_report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.model_path = model_path;
+    rep.method = model.cfg.method;
+    rep.arch = model.cfg.arch;
+    rep.set = set.name;
+    rep.rows = set.n;
+    rep.stochastic = stochastic;
+    bns_accuracy_result res;
 
     /* ---- accuracy: mean weights, single samples, ensembles (METHODS.md s.4) ---- */
-    bns_run_summary mean_w;
-    bns_eval_runs(&pred, &model, &set, 0, 1, &stream, 0, probs, NULL, &mean_w);
-    printf("\n%s accuracy %.4f  NLL %.4f  ECE %.4f\n", bayes ? "posterior-mean" : "deterministic", mean_w.mean.acc,
-           mean_w.mean.nll, mean_w.mean.ece);
-    if (json) {
-        fprintf(json, "  \"mean_weights\": {");
-        json_summary(json, &mean_w);
-        fprintf(json, "},\n");
-    }
-    if (bayes) {
-        bns_run_summary single;
+    bns_eval_accuracy(&ev, &(bns_accuracy_request){.n_ensemble = 0, .runs = 1}, NULL, &res);
+    rep.mean_weights = res.summary;
+    printf("\n%s accuracy %.4f  NLL %.4f  ECE %.4f\n", stochastic ? "posterior-mean" : "deterministic",
+           res.summary.mean.acc, res.summary.mean.nll, res.summary.mean.ece);
+    if (stochastic) {
         progress("single-sample accuracy, %ld runs", runs);
-        bns_eval_single_sample(&pred, &model, &set, (int)runs, &stream, 0, probs, NULL, &single);
-        printf("single-sample accuracy %.4f +- %.4f (%ld runs, one weight sample each)\n", single.mean.acc,
-               single.std.acc, runs);
-        if (json) {
-            fprintf(json, "  \"single_sample\": {");
-            json_summary(json, &single);
-            fprintf(json, "},\n  \"ensembles\": [");
-        }
+        bns_eval_accuracy(&ev, &(bns_accuracy_request){.n_ensemble = 1, .runs = (int)runs}, NULL, &res);
+        rep.single_sample = res.summary;
+        printf("single-sample accuracy %.4f +- %.4f (%ld runs, one weight sample each)\n", res.summary.mean.acc,
+               res.summary.std.acc, runs);
         printf("\nensembles (mean of softmax over N samples; R/N disjoint runs):\n");
         printf("  %6s %5s  %-18s %-18s %-18s\n", "N", "runs", "accuracy", "NLL", "ECE");
         for (int e = 0; e < n_ens; e++) {
             int n = (int)ens_list[e], r = (int)(runs / n) > 0 ? (int)(runs / n) : 1;
             progress("ensemble N = %d, %d runs", n, r);
-            bns_run_summary s;
-            bns_eval_runs(&pred, &model, &set, n, r, &stream, 0, probs, NULL, &s);
-            printf("  %6d %5d  %.4f +- %.4f    %.4f +- %.4f    %.4f +- %.4f\n", n, r, s.mean.acc, s.std.acc,
-                   s.mean.nll, s.std.nll, s.mean.ece, s.std.ece);
-            if (json) {
-                fprintf(json, "%s\n    {\"n\": %d, ", e ? "," : "", n);
-                json_summary(json, &s);
-                fprintf(json, "}");
-            }
+            bns_eval_accuracy(&ev, &(bns_accuracy_request){.n_ensemble = n, .runs = r}, NULL, &res);
+            const bns_run_summary *s = &res.summary;
+            printf("  %6d %5d  %.4f +- %.4f    %.4f +- %.4f    %.4f +- %.4f\n", n, r, s->mean.acc, s->std.acc,
+                   s->mean.nll, s->std.nll, s->mean.ece, s->std.ece);
+            rep.ensemble_n[e] = n;
+            rep.ensembles[e] = *s;
         }
-        if (json) fprintf(json, "\n  ],\n");
+        rep.n_ensembles = n_ens;
     }
 
     /* ---- SNR pruning (METHODS.md s.4) ---- */
-    if (n_prune > 0 && !bayes) printf("\npruning skipped: SNR pruning needs a Bayesian model\n");
-    if (n_prune > 0 && bayes) {
-        uint8_t *mask = bns_xmalloc(model.arch.n_weights);
-        size_t n_w = bns_arch_matrix_weights(&model.arch);
+    int can_prune = bns_model_has(&model, BNS_CAP_SNR);
+    if (n_prune > 0 && !can_prune) printf("\npruning skipped: SNR pruning needs a Bayesian model\n");
+    if (n_prune > 0 && can_prune) {
+        rep.pruning = 1;
+        rep.prune_samples = (int)prune_samples;
+        rep.prune_weights = bns_arch_matrix_weights(&model.arch);
         printf("\nSNR pruning (|mu|/sigma, weights only, biases kept; %ld-sample ensemble, %zu weights):\n",
-               prune_samples, n_w);
+               prune_samples, rep.prune_weights);
         printf("  %6s %8s  %-8s %-8s %-8s\n", "rate", "pruned", "accuracy", "NLL", "ECE");
-        if (json) fprintf(json, "  \"pruning\": {\"samples\": %ld, \"weights\": %zu, \"rates\": [", prune_samples, n_w);
         for (int i = 0; i < n_prune; i++) {
-            size_t pruned = 0;
-            bns_snr_mask(&model, prune_list[i], mask, &pruned);
-            progress("pruning %.0f%% (%zu weights), %ld samples", 100 * prune_list[i], pruned, prune_samples);
-            pred.mask = mask;
-            bns_run_summary s;
-            bns_eval_runs(&pred, &model, &set, (int)prune_samples, 1, &stream, 0, probs, NULL, &s);
-            pred.mask = NULL;
-            printf("  %5.1f%% %8zu  %.4f   %.4f   %.4f\n", 100 * prune_list[i], pruned, s.mean.acc, s.mean.nll,
-                   s.mean.ece);
-            if (json)
-                fprintf(json, "%s\n    {\"rate\": %g, \"pruned\": %zu, \"acc\": %.6f, \"nll\": %.6f, \"ece\": %.6f}",
-                        i ? "," : "", prune_list[i], pruned, s.mean.acc, s.mean.nll, s.mean.ece);
+            progress("pruning %.0f%%, %ld samples", 100 * prune_list[i], prune_samples);
+            bns_accuracy_request req = {.n_ensemble = (int)prune_samples, .runs = 1, .prune = 1,
+                                        .prune_rate = prune_list[i]};
+            bns_eval_accuracy(&ev, &req, NULL, &res); /* rate in [0, 1] and an SNR: cannot fail */
+            const bns_run_summary *s = &res.summary;
+            printf("  %5.1f%% %8zu  %.4f   %.4f   %.4f\n", 100 * prune_list[i], res.n_pruned, s->mean.acc,
+                   s->mean.nll, s->mean.ece);
+            rep.rates[i] = prune_list[i];
+            rep.pruned[i] = res.n_pruned;
+            rep.pruned_runs[i] = *s;
         }
-        if (json) fprintf(json, "\n  ]},\n");
-        free(mask);
+        rep.n_rates = n_prune;
     }
 
     /* ---- OOD detection (METHODS.md s.6) ---- */
-    int n_samples = bayes ? (int)ood_samples : 0;
-    if (!bayes && use_score[BNS_SCORE_BALD]) {
-        use_score[BNS_SCORE_BALD] = 0;
-        if (n_ood > 0) printf("\n(BALD is 0 for a deterministic model: not scored)\n");
-    }
-    if (json) fprintf(json, "  \"ood\": {\"samples\": %d, \"sets\": [", n_samples);
+    unsigned scores = 0;
+    for (int s = 0; s < BNS_SCORE_COUNT; s++) scores |= use_score[s] ? 1u << s : 0;
+    if (!stochastic && (scores & (1u << BNS_SCORE_BALD)) && n_ood > 0)
+        printf("\n(BALD is 0 for a deterministic model: not scored)\n");
+    rep.ood_samples = stochastic ? (int)ood_samples : 0;
     if (n_ood > 0) {
-        progress("uncertainty scores of %s (%d samples)", set.name, n_samples);
-        float *mean_h = bns_xmalloc(sizeof(float) * set.n), *in_scores[BNS_SCORE_COUNT];
-        bns_predict_probs_entropy(&pred, &model, set.x, set.n, n_samples, &stream, 0, probs, mean_h);
-        for (int s = 0; s < BNS_SCORE_COUNT; s++) {
-            in_scores[s] = bns_xmalloc(sizeof(float) * set.n);
-            bns_uncertainty_score(probs, mean_h, set.n, (int)k, s, in_scores[s]);
-        }
-        ood_result results[MAX_OOD];
-        int n_done = 0;
+        progress("uncertainty scores of %s (%d samples)", set.name, rep.ood_samples);
         for (int i = 0; i < n_ood; i++) {
             bns_dataset o;
-            if (load_ood(&ood[i], data_dir, scale, set.n, (size_t)test_limit, model.cfg.seed, &o)) continue;
-            if (o.d != set.d) {
-                fprintf(stderr, "bnnsweep eval: OOD set %s skipped: %zu features per row\n", o.name, o.d);
-                bns_dataset_free(&o);
-                continue;
-            }
-            progress("OOD set %s: %zu images", o.name, o.n);
-            float *o_probs = bns_xmalloc(sizeof(float) * o.n * k), *o_h = bns_xmalloc(sizeof(float) * o.n);
-            float *o_score = bns_xmalloc(sizeof(float) * o.n);
-            bns_predict_probs_entropy(&pred, &model, o.x, o.n, n_samples, &stream, 0, o_probs, o_h);
-            ood_result *res = &results[n_done++];
-            snprintf(res->set, sizeof res->set, "%s", o.name);
-            res->rows = o.n;
-            for (int s = 0; s < BNS_SCORE_COUNT; s++) {
-                if (!use_score[s]) continue;
-                bns_uncertainty_score(o_probs, o_h, o.n, (int)k, s, o_score);
-                res->auroc[s] = bns_auroc(in_scores[s], set.n, o_score, o.n);
-                res->aupr_in[s] = bns_aupr_in(in_scores[s], set.n, o_score, o.n);
-                res->aupr_out[s] = bns_aupr_out(in_scores[s], set.n, o_score, o.n);
-            }
-            free(o_score);
-            free(o_h);
-            free(o_probs);
+            int rc = bns_ood_load(ood[i].kind, ood[i].path, data_dir, scale, set.n, (size_t)test_limit,
+                                  model.cfg.seed, &o);
+            if (rc == 0) progress("OOD set %s: %zu images", o.name, o.n);
+            if (rc == 0) rc = bns_eval_ood(&ev, &o, (int)ood_samples, scores, &rep.ood[rep.n_ood]);
+            if (rc) fprintf(stderr, "bnnsweep eval: OOD set %s skipped: %s\n", ood[i].kind, bns_last_error());
+            else rep.n_ood++;
             bns_dataset_free(&o);
         }
         printf("\nOOD detection (in-distribution: %s; %s; higher score = more OOD):\n", set.name,
-               bayes ? "scores from the ensemble" : "scores from the deterministic softmax");
-        if (bayes) printf("  ensemble of %d samples\n", n_samples);
+               stochastic ? "scores from the ensemble" : "scores from the deterministic softmax");
+        if (stochastic) printf("  ensemble of %d samples\n", rep.ood_samples);
         printf("  %-20s %7s %-8s %7s %8s %8s\n", "OOD set", "rows", "score", "AUROC", "AUPR-in", "AUPR-out");
-        for (int i = 0, first = 1; i < n_done; i++) {
-            ood_result *res = &results[i];
-            for (int s = 0; s < BNS_SCORE_COUNT; s++) {
-                if (!use_score[s]) continue;
-                printf("  %-20s %7zu %-8s %7.4f %8.4f %8.4f\n", res->set, res->rows, bns_score_name(s), res->auroc[s],
-                       res->aupr_in[s], res->aupr_out[s]);
-                if (json)
-                    fprintf(json, "%s\n    {\"set\": \"%s\", \"rows\": %zu, \"score\": \"%s\", \"auroc\": %.6f, "
-                                  "\"aupr_in\": %.6f, \"aupr_out\": %.6f}",
-                            first ? "" : ",", res->set, res->rows, bns_score_name(s), res->auroc[s],
-                            res->aupr_in[s], res->aupr_out[s]);
-                first = 0;
-            }
+        for (int i = 0; i < rep.n_ood; i++) {
+            const bns_ood_result *r = &rep.ood[i];
+            for (int s = 0; s < BNS_SCORE_COUNT; s++)
+                if (r->scores & (1u << s))
+                    printf("  %-20s %7zu %-8s %7.4f %8.4f %8.4f\n", r->set, r->rows, bns_score_name(s), r->auroc[s],
+                           r->aupr_in[s], r->aupr_out[s]);
         }
-        for (int s = 0; s < BNS_SCORE_COUNT; s++) free(in_scores[s]);
-        free(mean_h);
     }
+    int status = BNS_EXIT_OK;
     if (json) {
-        fprintf(json, "\n  ]}\n}\n");
-        if (fclose(json) != 0) fprintf(stderr, "bnnsweep eval: error writing %s\n", json_path);
-        else printf("\nwrote %s\n", json_path);
+        char *text = bns_eval_report_json(&rep);
+        int rc = text ? 0 : -1;
+        if (text && (fputs(text, json) < 0 || fputc('\n', json) < 0)) rc = bns_fail("%s: cannot write", json_tmp);
+        if (fclose(json) != 0 && rc == 0) rc = bns_fail("%s: cannot write", json_tmp);
+        free(text);
+        if (bns_commit_file(json_tmp, json_path, rc)) {
+            fprintf(stderr, "bnnsweep eval: error writing %s: %s\n", json_path, bns_last_error());
+            status = BNS_EXIT_ERROR;
+        } else {
+            printf("\nwrote %s\n", json_path);
+        }
     }
     progress("done");
-    free(probs);
-    bns_predictor_free(&pred);
+    bns_evaluator_free(&ev);
     bns_dataset_free(&set);
     bns_model_free(&model);
-    return BNS_EXIT_OK;
+    return status;
 }

@@ -1,5 +1,6 @@
-/* ood.c - noise, notMNIST and Omniglot image sets (see ood.h). Omniglot is
- * read with minizip and decoded with libpng's simplified API. */
+/* ood.c - noise, notMNIST and Omniglot image sets, and the one loader of an
+ * OOD set by kind (see ood.h). Omniglot is read with minizip and decoded with
+ * libpng's simplified API. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,4 +200,21 @@ int bns_omniglot_load(const char *zip_path, float pixel_scale, size_t limit, bns
     if (status == 0 && k != n) status = bns_fail("Omniglot: %s: read %zu of %zu images", zip_path, k, n);
     if (status) bns_dataset_free(out);
     return status;
+}
+
+int bns_ood_kind_needs_path(const char *kind) {
+    if (!strcmp(kind, "notmnist") || !strcmp(kind, "omniglot")) return 1;
+    if (!strcmp(kind, "fashion") || !strcmp(kind, "gaussian") || !strcmp(kind, "uniform")) return 0;
+    return bns_fail("unknown OOD set '%s' (fashion, gaussian, uniform, notmnist, omniglot)", kind);
+}
+
+int bns_ood_load(const char *kind, const char *path, const char *data_dir, float pixel_scale, size_t rows,
+                 size_t limit, uint64_t seed, bns_dataset *out) {
+    memset(out, 0, sizeof *out);
+    if (!strcmp(kind, "fashion")) return bns_fashion_load_test(data_dir, pixel_scale, limit, out);
+    if (!strcmp(kind, "gaussian")) return bns_noise_images(BNS_NOISE_GAUSSIAN, rows, seed, pixel_scale, out);
+    if (!strcmp(kind, "uniform")) return bns_noise_images(BNS_NOISE_UNIFORM, rows, seed, pixel_scale, out);
+    if (!strcmp(kind, "notmnist")) return bns_notmnist_load(path ? path : "", pixel_scale, limit, out);
+    if (!strcmp(kind, "omniglot")) return bns_omniglot_load(path ? path : "", pixel_scale, limit, out);
+    return bns_ood_kind_needs_path(kind); /* -1: unknown kind, error recorded */
 }

@@ -63,6 +63,8 @@ static int by_snr_then_index(const void *a, const void *b) {
 }
 
 int bns_snr_mask(const bns_model *m, double rate, uint8_t *mask, size_t *n_pruned) {
+    if (!bns_model_has(m, BNS_CAP_SNR)) return bns_fail("SNR pruning needs a per-weight mean and std (method '%s' has none)",
+                                                   m->cfg.method);
     if (!(rate >= 0.0 && rate <= 1.0)) return bns_fail("pruning rate %g is not in [0, 1]", rate);
     const bns_arch *arch = &m->arch;
     double *snr = bns_xmalloc(sizeof(double) * arch->n_weights);

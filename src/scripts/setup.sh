@@ -28,7 +28,7 @@ say() { printf '== %s\n' "$*"; }
 
 # ---- 1. Debian packages ----
 packages=(build-essential cmake pkg-config git libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev
-          hdf5-tools libcmocka-dev zlib1g-dev libpng-dev libminizip-dev librandom123-dev libyaml-dev npm dataset-fashion-mnist
+          hdf5-tools libcmocka-dev zlib1g-dev libpng-dev libminizip-dev librandom123-dev libyaml-dev libjansson-dev npm dataset-fashion-mnist
           python3 python3-h5py python3-numpy python3-matplotlib python3-xarray python3-h5netcdf)
 # the test suite also starts a one-node SLURM to test slurm/ for real
 [[ "$mode" == test ]] && packages+=(slurm-wlm munge)

@@ -15,7 +15,7 @@
 #include "bnnsweep/attack_set.h"
 #include "bnnsweep/cube.h"
 #include "bnnsweep/error.h"
-#include "bnnsweep/evaluate.h"
+#include "bnnsweep/eval_pipeline.h"
 #include "bnnsweep/method.h"
 #include "bnnsweep/metrics.h"
 #include "bnnsweep/model_io.h"
@@ -148,17 +148,10 @@ static int load_eval_set(bns_runner *r, const bns_task *t, bns_dataset *set, cha
 
 static int load_ood_set(bns_runner *r, int ood, size_t rows, uint64_t seed, bns_dataset *out) {
     const bns_spec *s = r->spec;
-    const char *dir = r->data_dir[0] ? r->data_dir : NULL;
-    float scale = (float)s->pixel_scale;
-    size_t limit = (size_t)s->test_limit;
-    switch (ood) {
-    case BNS_OOD_FASHION: return bns_fashion_load_test(dir, scale, limit, out);
-    case BNS_OOD_GAUSSIAN: return bns_noise_images(BNS_NOISE_GAUSSIAN, rows, seed, scale, out);
-    case BNS_OOD_UNIFORM: return bns_noise_images(BNS_NOISE_UNIFORM, rows, seed, scale, out);
-    case BNS_OOD_NOTMNIST: return bns_notmnist_load(s->notmnist, scale, limit, out);
-    case BNS_OOD_OMNIGLOT: return bns_omniglot_load(s->omniglot, scale, limit, out);
-    default: return bns_fail("unknown OOD set %d", ood);
-    }
+    const char *path = ood == BNS_OOD_NOTMNIST ? s->notmnist : ood == BNS_OOD_OMNIGLOT ? s->omniglot : NULL;
+    if (ood < 0 || ood >= BNS_OOD_COUNT) return bns_fail("unknown OOD set %d", ood);
+    return bns_ood_load(bns_ood_set_name(ood), path, r->data_dir[0] ? r->data_dir : NULL, (float)s->pixel_scale,
+                        rows, (size_t)s->test_limit, seed, out);
 }
 
 static int attr_d(hid_t f, const char *name, double v) { return H5LTset_attribute_double(f, "/", name, &v, 1) < 0; }
@@ -197,11 +190,10 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
         bns_dataset_free(&set);
         return bns_fail("set %s has %zu features, the model expects %d", set_name, set.d, m.arch.width[0]);
     }
-    int k = set.n_classes, rc = 0;
-    bns_predictor pred;
-    bns_predictor_init(&pred, &m);
-    float *probs = bns_xmalloc(sizeof(float) * set.n * k);
+    int rc = 0;
     bns_stream stream = bns_stream_make(e->seed, e->task, BNS_PURPOSE_PREDICT);
+    bns_evaluator ev;
+    bns_evaluator_init(&ev, &m, &set, &stream);
     char tmp[1300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -220,64 +212,42 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
         bad |= attr_d(f, "n_rows", (double)set.n);
     }
     if (rc == 0 && e->kind != BNS_EVAL_OOD) {
-        int runs = e->runs > 0 ? e->runs : 1;
-        bns_run_metrics *per_run = bns_xcalloc(runs, sizeof *per_run);
-        bns_run_summary sum;
-        uint8_t *mask = NULL;
-        if (e->kind == BNS_EVAL_PRUNING) {
-            size_t pruned = 0;
-            mask = bns_xmalloc(m.arch.n_weights);
-            rc = bns_snr_mask(&m, e->prune_rate, mask, &pruned);
-            pred.mask = mask;
-            bad |= attr_d(f, "rate", e->prune_rate) | attr_d(f, "n_pruned", (double)pruned);
-        }
-        int n_ens = bns_model_is_bayesian(&m) ? e->n_ensemble : 0;
+        bns_accuracy_request req = {.n_ensemble = e->n_ensemble, .runs = e->runs > 0 ? e->runs : 1,
+                                    .prune = e->kind == BNS_EVAL_PRUNING, .prune_rate = e->prune_rate};
+        bns_run_metrics *per_run = bns_xcalloc(req.runs, sizeof *per_run);
+        bns_accuracy_result res;
+        rc = bns_eval_accuracy(&ev, &req, per_run, &res);
+        if (rc == 0 && req.prune) bad |= attr_d(f, "rate", e->prune_rate) | attr_d(f, "n_pruned", (double)res.n_pruned);
         if (rc == 0) {
-            bns_eval_runs(&pred, &m, &set, n_ens, runs, &stream, 0, probs, per_run, &sum);
-            bad |= attr_d(f, "n_ensemble", n_ens);
-            bad |= save_runs(f, per_run, &sum);
+            bad |= attr_d(f, "n_ensemble", res.n_ensemble);
+            bad |= save_runs(f, per_run, &res.summary);
         }
-        pred.mask = NULL;
-        free(mask);
         free(per_run);
     } else if (rc == 0) {
         bns_dataset ood = {0};
         rc = load_ood_set(r, e->ood, set.n, m.cfg.seed, &ood);
+        bns_ood_result res;
+        if (rc == 0) rc = bns_eval_ood(&ev, &ood, e->n_ensemble, e->scores, &res);
         if (rc == 0) {
-            int samples = bns_model_is_bayesian(&m) ? e->n_ensemble : 0;
-            float *mean_h = bns_xmalloc(sizeof(float) * set.n), *o_probs = bns_xmalloc(sizeof(float) * ood.n * k);
-            float *o_h = bns_xmalloc(sizeof(float) * ood.n);
-            float *s_in = bns_xmalloc(sizeof(float) * set.n), *s_out = bns_xmalloc(sizeof(float) * ood.n);
-            bns_predict_probs_entropy(&pred, &m, set.x, set.n, samples, &stream, 0, probs, mean_h);
-            bns_predict_probs_entropy(&pred, &m, ood.x, ood.n, samples, &stream, 0, o_probs, o_h);
             bad |= H5LTset_attribute_string(f, "/", "ood_set", bns_ood_set_name(e->ood)) < 0;
-            bad |= attr_d(f, "ood_rows", (double)ood.n) | attr_d(f, "n_ensemble", samples);
+            bad |= attr_d(f, "ood_rows", (double)ood.n) | attr_d(f, "n_ensemble", res.n_samples);
             for (int s = 0; s < BNS_SCORE_COUNT; s++) {
-                if (!(e->scores & (1u << s))) continue;
-                if (s == BNS_SCORE_BALD && samples == 0) continue; /* 0 for every input */
-                bns_uncertainty_score(probs, mean_h, set.n, k, s, s_in);
-                bns_uncertainty_score(o_probs, o_h, ood.n, k, s, s_out);
-                char name[64];
-                snprintf(name, sizeof name, "auroc_%s", bns_score_name(s));
-                bad |= attr_d(f, name, bns_auroc(s_in, set.n, s_out, ood.n));
-                snprintf(name, sizeof name, "aupr_in_%s", bns_score_name(s));
-                bad |= attr_d(f, name, bns_aupr_in(s_in, set.n, s_out, ood.n));
-                snprintf(name, sizeof name, "aupr_out_%s", bns_score_name(s));
-                bad |= attr_d(f, name, bns_aupr_out(s_in, set.n, s_out, ood.n));
+                if (!(res.scores & (1u << s))) continue;
+                const char *metric[3] = {"auroc", "aupr_in", "aupr_out"};
+                const double value[3] = {res.auroc[s], res.aupr_in[s], res.aupr_out[s]};
+                for (int j = 0; j < 3; j++) {
+                    char name[64];
+                    snprintf(name, sizeof name, "%s_%s", metric[j], bns_score_name(s));
+                    bad |= attr_d(f, name, value[j]);
+                }
             }
-            free(mean_h);
-            free(o_probs);
-            free(o_h);
-            free(s_in);
-            free(s_out);
-            bns_dataset_free(&ood);
         }
+        bns_dataset_free(&ood);
     }
     if (rc == 0 && bad) rc = bns_fail("%s: cannot write results", tmp);
     if (f >= 0 && H5Fclose(f) < 0 && rc == 0) rc = bns_fail("%s: cannot close", tmp);
     rc = bns_commit_file(tmp, out, rc);
-    free(probs);
-    bns_predictor_free(&pred);
+    bns_evaluator_free(&ev);
     bns_dataset_free(&set);
     bns_model_free(&m);
     return rc;
