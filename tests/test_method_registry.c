@@ -23,7 +23,7 @@
 #include "bnnsweep/config.h"
 #include "bnnsweep/cube.h"
 #include "bnnsweep/error.h"
-#include "bnnsweep/evaluate.h"
+#include "bnnsweep/eval_pipeline.h"
 #include "bnnsweep/method.h"
 #include "bnnsweep/model_io.h"
 #include "bnnsweep/nn.h"
@@ -208,12 +208,29 @@ static void test_train_save_load(void **state) {
         for (size_t i = 0; i < rows * 3; i++) expect[i] += (s == 0 ? 0.25f : 0.75f) * p_s[i];
     }
     for (size_t i = 0; i < rows * 3; i++) assert_true(fabsf(probs[i] - expect[i]) < 1e-6f);
-    /* the evaluation runs: samples differ, so the runs spread */
-    bns_run_summary sum;
-    float *all = malloc(sizeof(float) * val.n * 3);
-    bns_eval_runs(&pred, &back, &val, 1, 6, &stream, 0, all, NULL, &sum);
-    assert_int_equal(sum.runs, 6);
-    assert_true(sum.mean.acc > 0.8 && sum.std.acc > 0.0);
+    /* the evaluation pipeline (bnnsweep eval, train's report, sweep EVAL tasks):
+     * its samples differ, so single-sample runs spread; OOD scores work */
+    bns_evaluator ev;
+    bns_evaluator_init(&ev, &back, &val, &stream);
+    bns_accuracy_request req = {.n_ensemble = 1, .runs = 6};
+    bns_accuracy_result res;
+    assert_int_equal(bns_eval_accuracy(&ev, &req, NULL, &res), 0);
+    assert_int_equal(res.summary.runs, 6);
+    assert_int_equal(res.n_ensemble, 1);
+    assert_true(res.summary.mean.acc > 0.8 && res.summary.std.acc > 0.0);
+    req.prune = 1, req.prune_rate = 0.5; /* no per-weight std: refused with a message */
+    assert_int_not_equal(bns_eval_accuracy(&ev, &req, NULL, &res), 0);
+    assert_non_null(strstr(bns_last_error(), "toy"));
+    bns_dataset noise;
+    synthetic(300, 9, &noise);
+    for (size_t i = 0; i < noise.n * noise.d; i++) noise.x[i] = 8.0f * noise.x[i]; /* far from the data */
+    bns_ood_result ood;
+    assert_int_equal(bns_eval_ood(&ev, &noise, 8, 1u << BNS_SCORE_ENTROPY, &ood), 0);
+    assert_int_equal(ood.n_samples, 8);
+    assert_true(ood.auroc[BNS_SCORE_ENTROPY] >= 0.0 && ood.auroc[BNS_SCORE_ENTROPY] <= 1.0);
+    bns_dataset_free(&noise);
+    bns_evaluator_free(&ev);
+    float *all = NULL;
     free(all);
     free(probs);
     free(w);
