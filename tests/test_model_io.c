@@ -293,6 +293,45 @@ static void test_load_errors(void **state) {
     bns_model_free(&good);
 }
 
+/* A version-1 file (written before the posterior interface: no n_inputs or
+ * capabilities attribute) still loads, for each method's layout; a version
+ * this build does not know is refused with a message naming it. */
+static void test_format_versions(void **state) {
+    (void)state;
+    const char *methods[] = {"deterministic", "bbb", "lrt"};
+    for (int k = 0; k < 3; k++) {
+        bns_config cfg;
+        distinctive_config(&cfg, methods[k]);
+        bns_model m, l;
+        assert_int_equal(bns_model_create(&cfg, 7, &m), 0);
+        char path[4200];
+        tmp_path(path, sizeof path, "version1.h5");
+        assert_int_equal(bns_model_save(path, &m, NULL), 0);
+        hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        assert_true(file >= 0);
+        int one = 1;
+        assert_true(H5Adelete(file, "n_inputs") >= 0);
+        assert_true(H5Adelete(file, "capabilities") >= 0);
+        assert_true(H5LTset_attribute_int(file, "/", "format_version", &one, 1) >= 0);
+        H5Fclose(file);
+        if (bns_model_load(path, &l, NULL)) fail_msg("%s version 1: %s", methods[k], bns_last_error());
+        assert_int_equal(l.arch.n_inputs, 7); /* from the first weight block's rows */
+        assert_int_equal(l.n_params, m.n_params);
+        assert_memory_equal(l.params, m.params, sizeof(float) * m.n_params);
+        bns_model_free(&l);
+
+        file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        int future = 99;
+        assert_true(H5LTset_attribute_int(file, "/", "format_version", &future, 1) >= 0);
+        H5Fclose(file);
+        bns_clear_error();
+        assert_int_equal(bns_model_load(path, &l, NULL), -1);
+        expect_error_names(path, "format version 99");
+        assert_null(l.params);
+        bns_model_free(&m);
+    }
+}
+
 static void test_save_errors(void **state) {
     (void)state;
     bns_config cfg;
@@ -477,6 +516,7 @@ int main(void) {
         cmocka_unit_test(test_round_trip_lrt),
         cmocka_unit_test(test_round_trip_empty_history),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_format_versions),
         cmocka_unit_test(test_save_errors),
         cmocka_unit_test(test_config_set_errors),
         cmocka_unit_test(test_config_set_values),
