@@ -22,17 +22,36 @@
 #define BNS_MAX_LAYERS 8                     /* dense layers */
 #define BNS_MAX_OPS (2 * BNS_MAX_LAYERS)     /* entries of the layer list */
 
-enum bns_layer_kind {
-    BNS_LAYER_DENSE = 0,   /* y = x W + b */
-    BNS_LAYER_RELU = 1,    /* in place on its input */
-};
+struct bns_layer;
 
-typedef struct {
-    int kind;              /* enum bns_layer_kind */
+/* A kind of layer: one file in src/nn/ defines it (dense.c, relu.c), and one
+ * line of the table in mlp.c lists it. Its forward/backward work on flat
+ * row-major arrays and allocate nothing. */
+typedef struct bns_layer_type {
+    const char *name;
+    int in_place;      /* the output overwrites the input, and the backward the gradient */
+    int has_params;    /* W at weight_offset, b at bias_offset */
+    /* y (batch x n_out) from x (batch x n_in, row stride ld_x); in place: y == x */
+    void (*forward)(const struct bns_layer *op, const float *w, const float *x, int ld_x, int batch, float *y);
+    /* From grad_y = d/dy (may be overwritten): the parameter gradients at
+     * grad_w's offsets (grad_w NULL: skipped) and d/dx into grad_x (row
+     * stride ld_grad_x; NULL: skipped). y is the forward's output; in place:
+     * grad_x == grad_y. */
+    void (*backward)(const struct bns_layer *op, const float *w, const float *x, int ld_x, const float *y,
+                     float *grad_y, int batch, float *grad_w, float *grad_x, int ld_grad_x);
+} bns_layer_type;
+
+extern const bns_layer_type bns_layer_dense;  /* y = x W + b */
+extern const bns_layer_type bns_layer_relu;   /* y = max(x, 0), in place */
+/* NULL if unknown */
+const bns_layer_type *bns_layer_type_find(const char *name);
+
+typedef struct bns_layer {
+    const bns_layer_type *type;
     int n_in, n_out;       /* features per example */
-    int dense_index;       /* DENSE: which dense layer (0-based): /layers/<i> in model files */
-    size_t weight_offset;  /* DENSE: W at w + weight_offset */
-    size_t bias_offset;    /* DENSE: b at w + bias_offset */
+    int dense_index;       /* a dense layer's index among the dense layers: /layers/<i> in model files */
+    size_t weight_offset;  /* has_params: W at w + weight_offset */
+    size_t bias_offset;    /* has_params: b at w + bias_offset */
 } bns_layer;
 
 typedef struct {

@@ -32,15 +32,23 @@ typedef struct {
     float *grad_gamma0, *grad_delta0; /* first layer's output gradients summed over samples */
 } lrt_trainer;
 
-/* The dense layer whose output layer-list entry i works on (in place). */
+/* The dense layer whose output layer-list entry i works on (in place): LRT
+ * keeps one activation buffer per dense layer; the layers between dense
+ * layers (relu today) must be in place. */
 static int dense_before(const bns_arch *arch, int i) {
-    while (i > 0 && arch->ops[i].kind != BNS_LAYER_DENSE) i--;
+    while (i > 0 && arch->ops[i].type != &bns_layer_dense) i--;
     return arch->ops[i].dense_index;
 }
 
 static int lrt_validate(const bns_config *cfg) {
     if (cfg->prior.kind != BNS_PRIOR_GAUSSIAN)
         return bns_fail("method lrt needs a Gaussian prior (closed-form KL): set prior=gaussian");
+    bns_arch arch;
+    if (bns_arch_parse(cfg->arch, 1, &arch)) return -1;
+    for (int i = 0; i < arch.n_ops; i++)
+        if (arch.ops[i].type != &bns_layer_dense && !arch.ops[i].type->in_place)
+            return bns_fail("method lrt: layer %s of %s is not supported (dense and in-place layers only)",
+                            arch.ops[i].type->name, cfg->arch);
     return 0;
 }
 
@@ -123,20 +131,20 @@ static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, con
         noise_offset += count0;
         for (size_t i = 0; i < count0; i++) t->act[1][i] = t->gamma0[i] + t->std_out[0][i] * t->zeta[0][i];
         /* the rest of the layer list: dense layers as LRT layers (act[l + 1]
-         * is dense layer l's output), the others as they are */
+         * is dense layer l's output), the others as they are (in place) */
         for (int i = 1; i < arch->n_ops; i++) {
             const bns_layer *op = &arch->ops[i];
-            int l = op->dense_index;
-            size_t count = (size_t)batch * op->n_out;
-            switch (op->kind) {
-            case BNS_LAYER_DENSE:
+            if (op->type == &bns_layer_dense) {
+                int l = op->dense_index;
+                size_t count = (size_t)batch * op->n_out;
                 bns_stream_normal(&t->noise, obj->step, noise_offset, count, t->zeta[l]);
                 noise_offset += count;
                 bns_lrt_forward(t->act[l], batch, op->n_in, op->n_out, mu + op->weight_offset, mu + op->bias_offset,
                                 t->var + op->weight_offset, t->var + op->bias_offset, t->zeta[l], t->act_sq[l],
                                 t->std_out[l], t->act[l + 1]);
-                break;
-            case BNS_LAYER_RELU: bns_relu_forward(t->act[dense_before(arch, i) + 1], count); break;
+            } else {
+                float *a = t->act[dense_before(arch, i) + 1];
+                op->type->forward(op, mu, a, op->n_in, batch, a);
             }
         }
         const float *logits = t->act[L];
@@ -145,9 +153,8 @@ static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, con
         stats->correct += bns_count_correct(logits, y, batch, n_classes);
         for (int i = arch->n_ops - 1; i >= 1; i--) {
             const bns_layer *op = &arch->ops[i];
-            int l = op->dense_index;
-            switch (op->kind) {
-            case BNS_LAYER_DENSE: {
+            if (op->type == &bns_layer_dense) {
+                int l = op->dense_index;
                 float *grad_in = t->grad_act[l % 2];
                 bns_lrt_backward(t->act[l], t->act_sq[l], t->std_out[l], t->zeta[l], grad_out, batch, op->n_in,
                                  op->n_out, mu + op->weight_offset, t->var + op->weight_offset,
@@ -155,11 +162,9 @@ static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, con
                                  t->grad_var_sample + op->weight_offset, t->grad_var_sample + op->bias_offset,
                                  grad_in);
                 grad_out = grad_in;
-                break;
-            }
-            case BNS_LAYER_RELU:
-                bns_relu_backward(t->act[dense_before(arch, i) + 1], grad_out, (size_t)batch * op->n_out);
-                break;
+            } else {
+                const float *a = t->act[dense_before(arch, i) + 1];
+                op->type->backward(op, mu, a, op->n_in, a, grad_out, batch, NULL, grad_out, op->n_in);
             }
         }
         /* layer 0: dgamma = dB, d delta = dB * zeta / (2 sqrt(delta)), summed over samples */

@@ -15,7 +15,7 @@ int bns_layer_param_blocks(const bns_model *m, const char *const *suffixes, int 
         size_t base = (size_t)c * a->n_weights;
         for (int i = 0; i < a->n_ops && n + 2 <= BNS_MAX_PARAM_BLOCKS; i++) {
             const bns_layer *op = &a->ops[i];
-            if (op->kind != BNS_LAYER_DENSE) continue;
+            if (!op->type->has_params) continue;
             bns_param_block *w = &out[n++], *b = &out[n++];
             snprintf(w->path, sizeof w->path, "layers/%d/weight%s", op->dense_index, suffixes[c]);
             w->offset = base + op->weight_offset;

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "bnnsweep/backend.h"
+#include "bnnsweep/mlp.h"
 #include "bnnsweep/nn.h"
 
 void bns_dense_forward_ld(const float *x, int ld_x, int batch, int n_in, int n_out, const float *weight,
@@ -33,3 +34,25 @@ void bns_dense_backward_ld(const float *x, int ld_x, const float *grad_y, int ba
     }
     if (grad_x) bns_gemm(0, 1, batch, n_in, n_out, 1.0f, grad_y, n_out, weight, n_out, 0.0f, grad_x, ld_grad_x);
 }
+
+/* ---- as a layer of a network (mlp.h) ---- */
+
+static void dense_layer_forward(const bns_layer *op, const float *w, const float *x, int ld_x, int batch, float *y) {
+    bns_dense_forward_ld(x, ld_x, batch, op->n_in, op->n_out, w + op->weight_offset, w + op->bias_offset, y);
+}
+
+static void dense_layer_backward(const bns_layer *op, const float *w, const float *x, int ld_x, const float *y,
+                                 float *grad_y, int batch, float *grad_w, float *grad_x, int ld_grad_x) {
+    (void)y;
+    bns_dense_backward_ld(x, ld_x, grad_y, batch, op->n_in, op->n_out, w + op->weight_offset,
+                          grad_w ? grad_w + op->weight_offset : NULL, grad_w ? grad_w + op->bias_offset : NULL,
+                          grad_x, ld_grad_x);
+}
+
+const bns_layer_type bns_layer_dense = {
+    .name = "dense",
+    .in_place = 0,
+    .has_params = 1,
+    .forward = dense_layer_forward,
+    .backward = dense_layer_backward,
+};

@@ -24,12 +24,12 @@ int bns_arch_from_widths(const int *widths, int n_layers, bns_arch *out) {
     /* the layer list: dense, relu, ..., dense */
     for (int l = 0; l < n_layers; l++) {
         bns_layer *d = &out->ops[out->n_ops++];
-        *d = (bns_layer){BNS_LAYER_DENSE, widths[l], widths[l + 1], l, offset, 0};
+        *d = (bns_layer){&bns_layer_dense, widths[l], widths[l + 1], l, offset, 0};
         out->weight_offset[l] = offset;
         offset += (size_t)widths[l] * widths[l + 1];
         d->bias_offset = out->bias_offset[l] = offset;
         offset += (size_t)widths[l + 1];
-        if (l + 1 < n_layers) out->ops[out->n_ops++] = (bns_layer){BNS_LAYER_RELU, widths[l + 1], widths[l + 1], -1, 0, 0};
+        if (l + 1 < n_layers) out->ops[out->n_ops++] = (bns_layer){&bns_layer_relu, widths[l + 1], widths[l + 1], -1, 0, 0};
     }
     out->n_weights = offset;
     return 0;
@@ -68,7 +68,7 @@ void bns_mlp_workspace_init(bns_mlp_workspace *ws, const bns_arch *arch, int max
     ws->max_batch = max_batch;
     for (int i = 0; i < arch->n_ops; i++) {
         const bns_layer *op = &arch->ops[i];
-        if (op->kind == BNS_LAYER_RELU && i > 0) {
+        if (op->type->in_place && i > 0) {
             ws->out[i] = ws->out[i - 1]; /* in place */
             continue;
         }
@@ -92,14 +92,8 @@ float *bns_mlp_forward_from(const bns_arch *arch, int first, const float *w, con
     int ld = ld_x;
     for (int i = first; i < arch->n_ops; i++) {
         const bns_layer *op = &arch->ops[i];
-        float *out = ws->out[i];
-        switch (op->kind) {
-        case BNS_LAYER_DENSE:
-            bns_dense_forward_ld(in, ld, batch, op->n_in, op->n_out, w + op->weight_offset, w + op->bias_offset, out);
-            break;
-        case BNS_LAYER_RELU: bns_relu_forward(out, (size_t)batch * op->n_out); break;
-        }
-        in = out;
+        op->type->forward(op, w, in, ld, batch, ws->out[i]);
+        in = ws->out[i];
         ld = op->n_out;
     }
     return ws->out[arch->n_ops - 1];
@@ -112,28 +106,40 @@ float *bns_mlp_forward(const bns_arch *arch, const float *w, const float *x, int
 void bns_mlp_backward_from(const bns_arch *arch, int first, const float *w, int batch, bns_mlp_workspace *ws,
                            float *grad_logits, float *grad_w, float *grad_x, int ld_grad_x) {
     float *grad_out = grad_logits; /* w.r.t. the output of layer i */
+    int ping = 0;
     for (int i = arch->n_ops - 1; i >= first; i--) {
         const bns_layer *op = &arch->ops[i];
-        switch (op->kind) {
-        case BNS_LAYER_DENSE: {
-            int is_first = i == first;
-            const float *in = is_first ? ws->input : ws->out[i - 1];
-            float *grad_in = is_first ? grad_x : ws->grad[op->dense_index % 2];
-            bns_dense_backward_ld(in, is_first ? ws->input_ld : op->n_in, grad_out, batch, op->n_in, op->n_out,
-                                  w + op->weight_offset, grad_w ? grad_w + op->weight_offset : NULL,
-                                  grad_w ? grad_w + op->bias_offset : NULL, grad_in,
-                                  is_first ? ld_grad_x : op->n_in);
-            grad_out = grad_in;
-            break;
+        int is_first = i == first;
+        const float *in = is_first ? ws->input : ws->out[i - 1];
+        int ld_in = is_first ? ws->input_ld : op->n_in;
+        if (op->type->in_place) {
+            op->type->backward(op, w, in, ld_in, ws->out[i], grad_out, batch, grad_w, grad_out, op->n_in);
+            continue;
         }
-        case BNS_LAYER_RELU: bns_relu_backward(ws->out[i], grad_out, (size_t)batch * op->n_out); break;
-        }
+        float *grad_in = is_first ? grad_x : ws->grad[ping];
+        ping ^= 1;
+        op->type->backward(op, w, in, ld_in, ws->out[i], grad_out, batch, grad_w, grad_in,
+                           is_first ? ld_grad_x : op->n_in);
+        grad_out = grad_in;
     }
 }
 
 void bns_mlp_backward(const bns_arch *arch, const float *w, int batch, bns_mlp_workspace *ws,
                       float *grad_logits, float *grad_w, float *grad_x) {
     bns_mlp_backward_from(arch, 0, w, batch, ws, grad_logits, grad_w, grad_x, arch->n_inputs);
+}
+
+/* the layer types, one line each */
+static const bns_layer_type *const layer_types[] = {
+    &bns_layer_dense,
+    &bns_layer_relu,
+    NULL,
+};
+
+const bns_layer_type *bns_layer_type_find(const char *name) {
+    for (int i = 0; layer_types[i]; i++)
+        if (strcmp(layer_types[i]->name, name) == 0) return layer_types[i];
+    return NULL;
 }
 
 void bns_argmax_rows(const float *rows, int n, int n_classes, uint8_t *out) {
