@@ -12,7 +12,7 @@ static const struct {
     {"run", cmd_run, "run a sweep file into a run directory (mpirun -n N for N ranks); resumes"},
     {"status", cmd_status, "what is done, failed and left in a run directory"},
     {"merge", cmd_merge, "write a run directory's cube and posteriors from what is done"},
-    {"train", cmd_train, "train one model (deterministic, bbb, lrt) on MNIST and save it to HDF5"},
+    {"train", cmd_train, "train one model (any registered method: see train --help) on MNIST and save it to HDF5"},
     {"attack", cmd_attack, "build an adversarial set (min-norm, FGSM, PGD, targeted) from a source model"},
     {"eval", cmd_eval, "evaluate a model on clean, adversarial or OOD sets (accuracy, ensembles, pruning, uncertainty)"},
     {"plan", cmd_plan, "expand a sweep file into tasks: keys, dependencies, estimated costs, critical path"},
