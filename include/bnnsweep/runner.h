@@ -66,7 +66,9 @@ typedef struct {
 /* Reads every finished task's output and writes RUN_DIR/cube.h5; records
  * may be NULL (states are then read from the run directory). */
 int bns_runner_write_cube(const bns_runner *r, const bns_task_record *records, const bns_run_info *info);
-/* Collects every trained model into RUN_DIR/posteriors.h5. */
+/* Collects every trained model into RUN_DIR/posteriors.h5: group
+ * /models/KEY is the whole model file (model_io.h: its root attributes, its
+ * method's parameter blocks, /config, /training), plus attribute name. */
 int bns_runner_write_posteriors(const bns_runner *r);
 
 #endif

@@ -488,6 +488,36 @@ int bns_runner_write_cube(const bns_runner *r, const bns_task_record *records, c
     return rc ? -1 : 0;
 }
 
+typedef struct {
+    hid_t dst;
+    int failed;
+} copy_context;
+
+static herr_t copy_link(hid_t src, const char *name, const H5L_info_t *info, void *ctx) {
+    (void)info;
+    copy_context *c = ctx;
+    if (H5Ocopy(src, name, c->dst, name, H5P_DEFAULT, H5P_DEFAULT) < 0) c->failed = 1;
+    return c->failed ? -1 : 0;
+}
+
+static herr_t copy_attribute(hid_t src, const char *name, const H5A_info_t *info, void *ctx) {
+    (void)info;
+    copy_context *c = ctx;
+    hid_t a = H5Aopen(src, name, H5P_DEFAULT), type = a >= 0 ? H5Aget_type(a) : -1, space = a >= 0 ? H5Aget_space(a) : -1;
+    size_t size = (size_t)H5Aget_storage_size(a);
+    void *buf = bns_xmalloc(size ? size : 1);
+    hid_t b = -1;
+    if (a < 0 || type < 0 || space < 0 || H5Aread(a, type, buf) < 0 ||
+        (b = H5Acreate2(c->dst, name, type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0 || H5Awrite(b, type, buf) < 0)
+        c->failed = 1;
+    if (b >= 0) H5Aclose(b);
+    free(buf);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    if (a >= 0) H5Aclose(a);
+    return c->failed ? -1 : 0;
+}
+
 int bns_runner_write_posteriors(const bns_runner *r) {
     char path[1100], tmp[1200];
     snprintf(path, sizeof path, "%s/posteriors.h5", r->run_dir);
@@ -508,13 +538,13 @@ int bns_runner_write_posteriors(const bns_runner *r) {
             rc = bns_fail("%s: cannot open", src_path);
             break;
         }
-        /* one group per model: its /config, /layers and /training, and its name */
+        /* one group per model: the whole model file (whatever blocks its
+         * method stores, model_io.h), its root attributes, and its name */
         hid_t g = H5Gcreate2(models, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        const char *parts[] = {"config", "layers", "training"};
-        for (int k = 0; k < 3 && g >= 0; k++)
-            if (H5Lexists(src, parts[k], H5P_DEFAULT) > 0 &&
-                H5Ocopy(src, parts[k], g, parts[k], H5P_DEFAULT, H5P_DEFAULT) < 0)
-                rc = bns_fail("%s: cannot copy /%s", src_path, parts[k]);
+        copy_context cc = {g, 0};
+        if (g >= 0 && (H5Literate(src, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_link, &cc) < 0 || cc.failed ||
+                       H5Aiterate2(src, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_attribute, &cc) < 0 || cc.failed))
+            rc = bns_fail("%s: cannot copy it into the posteriors file", src_path);
         if (g < 0 || H5LTset_attribute_string(g, ".", "name", task->name) < 0) rc = bns_fail("%s: cannot write", tmp);
         if (g >= 0) H5Gclose(g);
         H5Fclose(src);
