@@ -147,6 +147,13 @@ static void test_settings_row(void **state) {
     snprintf(cfg.method, sizeof cfg.method, "bbb");
     bns_spec_config_canonical(&cfg, without, sizeof without);
     assert_null(strstr(without, "toy_noise"));
+    /* ... and set on another method's model it is an error, not silently ignored */
+    bns_model m;
+    assert_int_not_equal(bns_model_create(&cfg, 12, &m), 0);
+    assert_non_null(strstr(bns_last_error(), "'toy_noise' belongs to method toy"));
+    assert_int_equal(bns_config_set(&cfg, "toy_noise", "0.05"), 0); /* its default again: fine */
+    assert_int_equal(bns_model_create(&cfg, 12, &m), 0);
+    bns_model_free(&m);
 }
 
 static void test_train_save_load(void **state) {

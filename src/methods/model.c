@@ -76,6 +76,13 @@ int bns_model_alloc(const bns_config *cfg, int n_inputs, bns_model *out) {
         return bns_fail("unknown method '%s' (known:%s)", cfg->method, names);
     }
     if (validate_config(cfg)) return -1;
+    /* another method's setting, changed from its default, would be ignored silently */
+    bns_config defaults;
+    bns_config_defaults(&defaults);
+    for (const bns_config_field *f = bns_config_fields(); f->name; f++)
+        if (!bns_config_field_applies(cfg, f) &&
+            memcmp((const char *)cfg + f->offset, (const char *)&defaults + f->offset, f->size) != 0)
+            return bns_fail("setting '%s' belongs to method %s, not %s", f->name, f->owner, cfg->method);
     if (method->validate && method->validate(cfg)) return -1;
     if (bns_arch_parse(cfg->arch, n_inputs, &out->arch)) return -1;
     out->cfg = *cfg;
