@@ -13,7 +13,7 @@ int bns_attack_source_init(bns_attack_source *src, const bns_model *m, const bns
     if (max_batch < 1) return bns_fail("attack batch must be positive, got %d", max_batch);
     const bns_arch *a = &m->arch;
     int d = a->width[0], classes = a->width[a->n_layers];
-    int mode = bns_model_is_bayesian(m) ? s->source : BNS_SOURCE_WEIGHTS;
+    int mode = bns_model_has(m, BNS_CAP_STOCHASTIC) ? s->source : BNS_SOURCE_WEIGHTS;
     if (mode == BNS_SOURCE_EXPECTATION && s->source_samples < 1)
         return bns_fail("source_samples must be at least 1 for the expectation source, got %d", s->source_samples);
     src->model = m;
