@@ -34,6 +34,10 @@
  * the set's mean distortion is over ALL n examples (failures included with
  * their stored r), and is also reported over the successful ones.
  *
+ * Each attack is one file, src/attacks/NAME.c, defining a bns_attack (below)
+ * listed by one line of src/attacks/registry.c; its settings are rows of the
+ * one settings table (attack_settings.h).
+ *
  * All buffers are allocated once per run; nothing is allocated per batch.
  */
 #ifndef BNNSWEEP_ATTACK_H
