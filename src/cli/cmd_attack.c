@@ -1,9 +1,10 @@
 /* cmd_attack.c - `bnnsweep attack`: one adversarial set (METHODS.md s.4-5)
- * from a source model over the MNIST test set, saved to HDF5. */
+ * from a source model over the MNIST test set, saved to HDF5. The attacks
+ * come from the registry and every setting's flag, help line and default from
+ * the settings table (attack_settings.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "bnnsweep/attack.h"
