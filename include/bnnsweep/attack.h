@@ -34,6 +34,10 @@
  * the set's mean distortion is over ALL n examples (failures included with
  * their stored r), and is also reported over the successful ones.
  *
+ * Each attack is one file, src/attacks/NAME.c, defining a bns_attack (below)
+ * listed by one line of src/attacks/registry.c; its settings are rows of the
+ * one settings table (attack_settings.h).
+ *
  * All buffers are allocated once per run; nothing is allocated per batch.
  */
 #ifndef BNNSWEEP_ATTACK_H
@@ -45,6 +49,8 @@
 #include "bnnsweep/dataset.h"
 #include "bnnsweep/model.h"
 
+/* The built-in attacks' positions in the registry (src/attacks/registry.c);
+ * an attack added later needs no entry here: its kind is its position. */
 enum bns_attack_kind { BNS_ATTACK_MINNORM = 0, BNS_ATTACK_FGSM = 1, BNS_ATTACK_PGD = 2, BNS_ATTACK_TARGETED = 3 };
 enum bns_source_mode { BNS_SOURCE_WEIGHTS = 0, BNS_SOURCE_SAMPLE = 1, BNS_SOURCE_EXPECTATION = 2 };
 enum bns_minnorm_opt { BNS_MINNORM_GD = 0, BNS_MINNORM_NGD = 1, BNS_MINNORM_ADAM = 2 };
@@ -52,7 +58,7 @@ enum bns_target_mode { BNS_TARGET_NEXT = 0, BNS_TARGET_FIXED = 1 };
 
 /* Every setting of an attack run; all are saved with the attack set. */
 typedef struct {
-    int kind;               /* enum bns_attack_kind */
+    int kind;               /* the attack's position in the registry (bns_attack_get) */
     /* source */
     int source;             /* enum bns_source_mode */
     int source_samples;     /* K for BNS_SOURCE_EXPECTATION */
@@ -78,7 +84,10 @@ typedef struct {
     int target_class;       /* BNS_TARGET_FIXED */
 } bns_attack_settings;
 
+/* Every setting's default (the settings table, attack_settings.h), then the
+ * attack's own (bns_attack.defaults). */
 void bns_attack_defaults(bns_attack_settings *s, int kind);
+/* The registry's name of a kind ("?" if none). */
 const char *bns_attack_kind_name(int kind);
 const char *bns_source_mode_name(int mode);
 const char *bns_minnorm_opt_name(int opt);
@@ -88,7 +97,8 @@ int bns_attack_kind_parse(const char *name);
 int bns_source_mode_parse(const char *name);
 int bns_minnorm_opt_parse(const char *name);
 int bns_target_mode_parse(const char *name);
-/* Reject settings that cannot run on m (naming the setting and value). */
+/* Reject settings that cannot run on m (naming the setting and value): the
+ * settings every attack reads, then the attack's own validate. */
 int bns_attack_validate(const bns_attack_settings *s, const bns_model *m);
 
 /* ---- the source and the shared input gradient ---- */
@@ -170,20 +180,65 @@ typedef struct {
 void bns_attack_work_init(bns_attack_work *w, const bns_arch *arch, int max_batch);
 void bns_attack_work_free(bns_attack_work *w);
 
-/* The individual attacks on one batch of b <= max_batch rows x with labels
- * y (targeted: target classes): write x_adv (b x d) and success (b). xmax is
- * the top of the pixel range. first_row (pgd) is the batch's position in the
- * whole set: row i's random start is substream BNS_ATTACK_PGD_SUBSTREAM + i
- * of the ATTACK stream. */
+/* ---- the registry: one bns_attack per attack, one file each ---- */
+
+/* One batch of b <= max_batch rows, as bns_attack_run hands it to an attack.
+ * pgd: row i's random start is substream BNS_ATTACK_PGD_SUBSTREAM + i of the
+ * ATTACK stream (i counted over the whole set: first_row + row). */
 #define BNS_ATTACK_PGD_SUBSTREAM (UINT64_C(1) << 62)
-void bns_attack_minnorm_batch(bns_attack_source *src, const bns_attack_settings *s, float xmax, const float *x,
-                              const uint8_t *y, int b, float *x_adv, uint8_t *success, bns_attack_work *w);
-void bns_attack_fgsm_batch(bns_attack_source *src, const bns_attack_settings *s, float xmax, const float *x,
-                           const uint8_t *y, int b, float *x_adv, uint8_t *success, bns_attack_work *w);
-void bns_attack_pgd_batch(bns_attack_source *src, const bns_attack_settings *s, float xmax, const float *x,
-                          const uint8_t *y, int b, uint64_t first_row, float *x_adv, uint8_t *success,
-                          bns_attack_work *w);
-void bns_attack_targeted_batch(bns_attack_source *src, const bns_attack_settings *s, float xmax, const float *x,
-                               const uint8_t *target, int b, float *x_adv, uint8_t *success, bns_attack_work *w);
+typedef struct {
+    const float *x;         /* b x d clean rows */
+    const uint8_t *y;       /* true labels */
+    const uint8_t *target;  /* the attack's target classes (bns_attack.target), else = y */
+    int b;
+    uint64_t first_row;     /* position of row 0 in the whole set (per-row random streams) */
+    float xmax;             /* top of the pixel range, 255 * pixel_scale */
+    float *x_adv;           /* out: b x d */
+    uint8_t *success;       /* out: b, 1 if the source was fooled (or hit the target) */
+} bns_attack_batch;
+
+typedef struct {
+    const char *name;       /* --attack, sweep files' attack:, the saved kind, task keys */
+    const char *summary;    /* --help: what it does ('\n' for more lines) */
+    /* names of the settings (attack_settings.h) it reads besides the ones
+     * every attack reads (source, batch, clip, ...); NULL-terminated */
+    const char *const *uses;
+    /* its defaults over the table's (NULL: the table's) */
+    void (*defaults)(bns_attack_settings *s);
+    /* reject its settings that cannot run on m (NULL: all fine) */
+    int (*validate)(const bns_attack_settings *s, const bns_model *m);
+    /* the target class of a row with label y (NULL: untargeted, target = y) */
+    int (*target)(const bns_attack_settings *s, int y, int n_classes);
+    /* x_adv and success of one batch; every model access through bns_attack_input_grad */
+    void (*run_batch)(bns_attack_source *src, const bns_attack_settings *s, const bns_attack_batch *b,
+                      bns_attack_work *w);
+    /* the plan's cost: input-gradient steps per example (METHODS.md s.4-5) */
+    double (*cost_steps)(const bns_attack_settings *s);
+    /* one line of its settings for `bnnsweep attack` (NULL: "key value" of `uses`) */
+    void (*describe)(const bns_attack_settings *s, char *buf, size_t size);
+} bns_attack;
+
+enum { BNS_ATTACK_MAX = 32 };
+/* kind -> attack (NULL if out of range); the number of attacks. */
+const bns_attack *bns_attack_get(int kind);
+int bns_attack_count(void);
+/* name -> kind, -1 if unknown (= bns_attack_kind_parse) */
+int bns_attack_find(const char *name);
+/* For tests and plugins: append an attack to the registry before any run;
+ * returns its kind, or -1 (duplicate name, incomplete struct, registry full).
+ * Not thread-safe; built-in attacks are listed in src/attacks/registry.c. */
+int bns_attack_register(const bns_attack *a);
+/* The names joined: "minnorm, fgsm, pgd or targeted" = (", ", " or "). */
+void bns_attack_names(char *buf, size_t size, const char *sep, const char *last_sep);
+
+/* Helpers the attacks share (attacks.c). */
+static inline float bns_attack_clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+int bns_attack_argmax(const float *p, int n);
+/* success[i] = (prediction of the source at x_adv != y[i]); == y[i] when targeted */
+void bns_attack_judge(bns_attack_source *src, const float *x_adv, const uint8_t *y, int b, int targeted,
+                      uint8_t *success, bns_attack_work *w);
+/* x_adv <- x_adv + step * sign(g), then onto [x - radius, x + radius] (radius > 0) and [0, xmax] (clip) */
+void bns_attack_signed_step(float *x_adv, const float *x, const float *g, size_t n, float step, float radius,
+                            int clip, float xmax);
 
 #endif

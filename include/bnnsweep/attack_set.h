@@ -13,8 +13,9 @@
  *   /source         attrs model_path, model_hash (FNV-1a 64 of the file bytes,
  *                   hex), model_git_commit, model_arch, model_method,
  *                   pixel_scale, model_config ("key=value" lines)
- *   /settings       one attribute per bns_attack_settings field: kind, source,
- *                   optimizer, target_mode as names; the rest as numbers
+ *   /settings       one attribute per bns_attack_settings field (the named rows
+ *                   of attack_settings.h): kind, source, optimizer, target_mode
+ *                   as names; the rest as numbers
  *   /summary        attrs n_success, success_rate, mean_distortion (over all
  *                   n examples: (1/n) sum sqrt(|r|^2 / d), METHODS.md s.4),
  *                   mean_distortion_success (over the successful ones), mean_l2

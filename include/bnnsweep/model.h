@@ -94,8 +94,6 @@ unsigned bns_model_caps(const bns_model *m);
 /* "stochastic,snr" (the names analysis/ and model files use); "" for none. */
 void bns_caps_format(unsigned caps, char *buf, size_t size);
 int bns_model_has(const bns_model *m, unsigned cap);
-/* = bns_model_has(m, BNS_CAP_STOCHASTIC) (kept for callers being moved to caps) */
-int bns_model_is_bayesian(const bns_model *m);
 /* The point weights (arch.n_weights): deterministic weights, or the posterior mean. */
 const float *bns_model_mean(const bns_model *m);
 /* Weight sample `index` of `stream` (the point weights for a point estimate). */

@@ -101,14 +101,14 @@ double bns_plan_total_cost(const bns_plan *plan);
  *                          + val rows * W * val samples * PREDICT)
  *            (max_epochs: early stopping usually ends sooner; an upper bound)
  *   ATTACK = test rows * steps * W * K * ATTACK_STEP, K = source samples
- *            (Bayesian expectation source), minnorm steps = max_steps *
- *            search_steps * MINNORM_FRACTION (examples stop when fooled)
+ *            (expectation source of a stochastic model), steps = the
+ *            attack's cost_steps (attack.h; minnorm: max_steps * search_steps
+ *            * 0.35, as examples stop when fooled)
  *   EVAL   = rows * runs * samples * W * PREDICT (OOD: test + OOD rows)
  * W = the architecture's weights and biases (FC-100-100-10: 89,610). */
 /* (training costs: each method's train_cost, method.h) */
 #define BNS_COST_PREDICT 3.7e-11       /* s/row-weight/sample: 100-sample ensemble, 3000 images/s */
 #define BNS_COST_ATTACK_STEP 4.6e-11   /* s/row-weight/step: forward + input backward (2/3 of a train step) */
-#define BNS_COST_MINNORM_FRACTION 0.35 /* min-norm on 10k images vs FC-200-200-10 (W 199,210), 200 steps: 6.5 s */
 #define BNS_MNIST_TRAIN_ROWS 50000
 #define BNS_MNIST_TEST_ROWS 10000
 

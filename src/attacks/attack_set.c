@@ -9,6 +9,7 @@
 #include <hdf5_hl.h>
 
 #include "bnnsweep/attack_set.h"
+#include "bnnsweep/attack_settings.h"
 #include "bnnsweep/util.h"
 #include "bnnsweep/error.h"
 
@@ -19,34 +20,7 @@ _Static_assert(sizeof(unsigned long) == sizeof(uint64_t), "unsigned long must be
 
 static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
-/* ---- the settings as attributes: one row per bns_attack_settings field ---- */
-
-enum { F_INT, F_DOUBLE, F_U64, F_ENUM };
-typedef struct {
-    const char *name;
-    int type;
-    size_t offset;
-    const char *(*enum_name)(int);
-    int (*enum_parse)(const char *);
-} setting_field;
-
-#define S(name, type) {#name, type, offsetof(bns_attack_settings, name), NULL, NULL}
-#define E(name, fmt, parse) {#name, F_ENUM, offsetof(bns_attack_settings, name), fmt, parse}
-static const setting_field settings_fields[] = {
-    E(kind, bns_attack_kind_name, bns_attack_kind_parse),
-    E(source, bns_source_mode_name, bns_source_mode_parse),
-    S(source_samples, F_INT), S(source_index, F_U64), S(seed, F_U64), S(task, F_U64), S(clip, F_INT),
-    S(batch, F_INT),
-    E(optimizer, bns_minnorm_opt_name, bns_minnorm_opt_parse),
-    S(c, F_DOUBLE), S(lr, F_DOUBLE), S(max_steps, F_INT), S(search_steps, F_INT), S(c_min, F_DOUBLE),
-    S(c_max, F_DOUBLE), S(beta1, F_DOUBLE), S(beta2, F_DOUBLE),
-    S(eps, F_DOUBLE), S(steps, F_INT), S(step_size, F_DOUBLE), S(random_start, F_INT), S(eta, F_DOUBLE),
-    E(target_mode, bns_target_mode_name, bns_target_mode_parse),
-    S(target_class, F_INT),
-};
-#undef S
-#undef E
-#define N_SETTINGS (sizeof settings_fields / sizeof settings_fields[0])
+/* ---- the settings as attributes: one per named row of the settings table ---- */
 
 /* string attribute `name` of object `obj` into buf, failing if it does not fit */
 static int get_string_attr(hid_t loc, const char *obj, const char *name, char *buf, size_t size) {
@@ -61,14 +35,19 @@ static int write_settings(hid_t file, const bns_attack_settings *s) {
     hid_t g = H5Gcreate2(file, "settings", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return bns_fail("cannot create /settings");
     int rc = 0;
-    for (size_t i = 0; i < N_SETTINGS && rc == 0; i++) {
-        const setting_field *f = &settings_fields[i];
+    for (const bns_attack_setting *f = bns_attack_setting_table(); (f->name || f->key) && rc == 0; f++) {
+        if (!f->name) continue;
         const char *p = (const char *)s + f->offset;
         switch (f->type) {
-        case F_INT: rc = H5LTset_attribute_int(g, ".", f->name, (const int *)p, 1); break;
-        case F_DOUBLE: rc = H5LTset_attribute_double(g, ".", f->name, (const double *)p, 1); break;
-        case F_U64: rc = H5LTset_attribute_ulong(g, ".", f->name, (const unsigned long *)p, 1); break;
-        default: rc = H5LTset_attribute_string(g, ".", f->name, f->enum_name(*(const int *)p)); break;
+        case BNS_ASET_INT:
+        case BNS_ASET_BOOL: rc = H5LTset_attribute_int(g, ".", f->name, (const int *)p, 1); break;
+        case BNS_ASET_DOUBLE: rc = H5LTset_attribute_double(g, ".", f->name, (const double *)p, 1); break;
+        case BNS_ASET_U64: rc = H5LTset_attribute_ulong(g, ".", f->name, (const unsigned long *)p, 1); break;
+        default: {
+            char text[64];
+            bns_attack_setting_format(f, s, 0, text, sizeof text);
+            rc = H5LTset_attribute_string(g, ".", f->name, text);
+        }
         }
         if (rc < 0) rc = bns_fail("cannot write attribute /settings/%s", f->name);
     }
@@ -81,16 +60,17 @@ static int read_settings(hid_t file, const char *path, bns_attack_settings *s) {
     hid_t g = H5Gopen2(file, "settings", H5P_DEFAULT);
     if (g < 0) return bns_fail("%s: no /settings group", path);
     int rc = 0;
-    for (size_t i = 0; i < N_SETTINGS && rc == 0; i++) {
-        const setting_field *f = &settings_fields[i];
+    for (const bns_attack_setting *f = bns_attack_setting_table(); (f->name || f->key) && rc == 0; f++) {
+        if (!f->name) continue;
         char *p = (char *)s + f->offset;
         switch (f->type) {
-        case F_INT: rc = H5LTget_attribute_int(g, ".", f->name, (int *)p); break;
-        case F_DOUBLE: rc = H5LTget_attribute_double(g, ".", f->name, (double *)p); break;
-        case F_U64: rc = H5LTget_attribute_ulong(g, ".", f->name, (unsigned long *)p); break;
+        case BNS_ASET_INT:
+        case BNS_ASET_BOOL: rc = H5LTget_attribute_int(g, ".", f->name, (int *)p); break;
+        case BNS_ASET_DOUBLE: rc = H5LTget_attribute_double(g, ".", f->name, (double *)p); break;
+        case BNS_ASET_U64: rc = H5LTget_attribute_ulong(g, ".", f->name, (unsigned long *)p); break;
         default: {
             char text[64];
-            int v = get_string_attr(g, ".", f->name, text, sizeof text) ? -1 : f->enum_parse(text);
+            int v = get_string_attr(g, ".", f->name, text, sizeof text) ? -1 : bns_attack_setting_choice(f, text);
             if (v < 0) rc = -1;
             else *(int *)p = v;
         }

@@ -13,7 +13,7 @@ int bns_attack_source_init(bns_attack_source *src, const bns_model *m, const bns
     if (max_batch < 1) return bns_fail("attack batch must be positive, got %d", max_batch);
     const bns_arch *a = &m->arch;
     int d = a->width[0], classes = a->width[a->n_layers];
-    int mode = bns_model_is_bayesian(m) ? s->source : BNS_SOURCE_WEIGHTS;
+    int mode = bns_model_has(m, BNS_CAP_STOCHASTIC) ? s->source : BNS_SOURCE_WEIGHTS;
     if (mode == BNS_SOURCE_EXPECTATION && s->source_samples < 1)
         return bns_fail("source_samples must be at least 1 for the expectation source, got %d", s->source_samples);
     src->model = m;
@@ -54,10 +54,10 @@ double bns_attack_input_grad(bns_attack_source *src, const float *x, const uint8
     for (int k = 0; k < src->n_w; k++) {
         const float *w = src->w ? src->w + a->n_weights * (size_t)k : bns_model_mean(src->model);
         const float *logits = bns_mlp_forward(a, w, x, batch, &src->ws);
-        loss += bns_softmax_xent(logits, y, batch, classes, 1.0f, grad_x ? src->grad_logits : NULL);
+        loss += src->model->likelihood->nll(logits, y, batch, classes, 1.0f, grad_x ? src->grad_logits : NULL);
         if (probs) {
             /* k = 0 writes, later samples accumulate */
-            bns_softmax(logits, batch, classes, k == 0 ? probs : src->probs_tmp);
+            src->model->likelihood->predict(logits, batch, classes, k == 0 ? probs : src->probs_tmp);
             if (k > 0)
                 for (size_t i = 0; i < np; i++) probs[i] += src->probs_tmp[i];
         }

@@ -117,8 +117,6 @@ void bns_caps_format(unsigned caps, char *buf, size_t size) {
 
 int bns_model_has(const bns_model *m, unsigned cap) { return (m->method->caps & cap) == cap; }
 
-int bns_model_is_bayesian(const bns_model *m) { return bns_model_has(m, BNS_CAP_STOCHASTIC); }
-
 const float *bns_model_mean(const bns_model *m) { return m->method->point_weights(m); }
 
 void bns_model_sample_weights(const bns_model *m, const bns_stream *stream, uint64_t index, float *w) {

@@ -53,12 +53,8 @@ double bns_plan_cost_train(const bns_config *cfg, long test_limit) {
 double bns_plan_cost_attack(const bns_attack_settings *s, const bns_config *source, long test_limit) {
     double w = arch_weights(source->arch);
     double rows = limit_rows(test_limit, BNS_MNIST_TEST_ROWS);
-    double steps;
-    switch (s->kind) {
-    case BNS_ATTACK_MINNORM: steps = (double)s->max_steps * s->search_steps * BNS_COST_MINNORM_FRACTION; break;
-    case BNS_ATTACK_FGSM: steps = 1; break;
-    default: steps = s->steps; break;
-    }
+    const bns_attack *attack = bns_attack_get(s->kind);
+    double steps = attack ? attack->cost_steps(s) : s->steps; /* input-gradient steps per example */
     double k = (caps_of(source) & BNS_CAP_STOCHASTIC) && s->source == BNS_SOURCE_EXPECTATION ? s->source_samples : 1;
     return rows * steps * w * k * BNS_COST_ATTACK_STEP;
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "bnnsweep/attack_settings.h"
 #include "bnnsweep/config.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/method.h"
@@ -300,110 +301,12 @@ static int check_name(const ctx *c, const ynode *k, const char *key) {
     return 0;
 }
 
-/* ---- attack settings by name ---- */
-
-enum { A_INT, A_DOUBLE, A_U64, A_BOOL, A_KIND, A_SOURCE, A_OPT, A_TARGET };
-
-typedef struct {
-    const char *name;
-    int type;
-    size_t offset;
-    int settable;             /* in a sweep file (seed is the spec's; attack is read first) */
-} attack_field;
-
-#define AF(name, type, member, settable) {name, type, offsetof(bns_attack_settings, member), settable}
-/* sorted by name: this order is the canonical text's */
-static const attack_field attack_fields[] = {
-    AF("attack", A_KIND, kind, 0),
-    AF("batch", A_INT, batch, 1),
-    AF("beta1", A_DOUBLE, beta1, 1),
-    AF("beta2", A_DOUBLE, beta2, 1),
-    AF("c", A_DOUBLE, c, 1),
-    AF("c_max", A_DOUBLE, c_max, 1),
-    AF("c_min", A_DOUBLE, c_min, 1),
-    AF("clip", A_BOOL, clip, 1),
-    AF("eps", A_DOUBLE, eps, 1),
-    AF("eta", A_DOUBLE, eta, 1),
-    AF("lr", A_DOUBLE, lr, 1),
-    AF("max_steps", A_INT, max_steps, 1),
-    AF("optimizer", A_OPT, optimizer, 1),
-    AF("random_start", A_BOOL, random_start, 1),
-    AF("search_steps", A_INT, search_steps, 1),
-    AF("seed", A_U64, seed, 0),
-    AF("source", A_SOURCE, source, 1),
-    AF("source_index", A_U64, source_index, 1),
-    AF("source_samples", A_INT, source_samples, 1),
-    AF("step_size", A_DOUBLE, step_size, 1),
-    AF("steps", A_INT, steps, 1),
-    AF("target", A_TARGET, target_mode, 1),
-    {NULL, 0, 0, 0},
-};
-
-static const attack_field *attack_field_find(const char *name) {
-    for (const attack_field *f = attack_fields; f->name; f++)
-        if (!strcmp(f->name, name)) return f;
-    return NULL;
-}
+/* ---- attack settings by key (the settings table, attack_settings.h) ---- */
 
 int bns_spec_attack_set(bns_attack_settings *s, const char *key, const char *value) {
-    const attack_field *f = attack_field_find(key);
+    const bns_attack_setting *f = bns_attack_setting_by_key(key);
     if (!f) return bns_fail("unknown attack setting '%s'", key);
-    char *field = (char *)s + f->offset;
-    char *end;
-    errno = 0;
-    switch (f->type) {
-    case A_INT: {
-        long v = strtol(value, &end, 10);
-        if (end == value || *end || errno || v < 0 || v > 1000000000L)
-            return bns_fail("'%s' is not a count", value);
-        *(int *)field = (int)v;
-        return 0;
-    }
-    case A_DOUBLE: {
-        double v = strtod(value, &end);
-        if (end == value || *end || errno || !isfinite(v)) return bns_fail("'%s' is not a finite number", value);
-        *(double *)field = v;
-        return 0;
-    }
-    case A_U64: {
-        unsigned long long v = strtoull(value, &end, 10);
-        if (end == value || *end || errno || value[0] == '-')
-            return bns_fail("'%s' is not a non-negative integer", value);
-        *(uint64_t *)field = (uint64_t)v;
-        return 0;
-    }
-    case A_BOOL:
-        if (!strcmp(value, "true") || !strcmp(value, "1")) *(int *)field = 1;
-        else if (!strcmp(value, "false") || !strcmp(value, "0")) *(int *)field = 0;
-        else return bns_fail("'%s' is not true or false", value);
-        return 0;
-    case A_KIND:
-    case A_SOURCE:
-    case A_OPT: {
-        int v = f->type == A_KIND ? bns_attack_kind_parse(value)
-                : f->type == A_SOURCE ? bns_source_mode_parse(value) : bns_minnorm_opt_parse(value);
-        if (v < 0)
-            return bns_fail("'%s' is not one of %s", value,
-                            f->type == A_KIND ? "minnorm, fgsm, pgd, targeted"
-                            : f->type == A_SOURCE ? "weights, sample, expectation" : "gd, ngd, adam");
-        *(int *)field = v;
-        return 0;
-    }
-    case A_TARGET: {
-        if (!strcmp(value, "next")) {
-            s->target_mode = BNS_TARGET_NEXT;
-            s->target_class = 0;
-            return 0;
-        }
-        long v = strtol(value, &end, 10);
-        if (end == value || *end || v < 0 || v > 1000000L)
-            return bns_fail("'%s' is neither 'next' nor a class number", value);
-        s->target_mode = BNS_TARGET_FIXED;
-        s->target_class = (int)v;
-        return 0;
-    }
-    }
-    return bns_fail("unsupported attack setting type");
+    return bns_attack_setting_parse(f, s, value, BNS_ASET_FROM_SWEEP);
 }
 
 static void format_double(char *buf, size_t size, double v) { snprintf(buf, size, "%.17g", v); }
@@ -416,26 +319,24 @@ static void append_line(char *buf, size_t size, size_t *used, const char *key, c
     if (*used >= size) *used = size;
 }
 
+static int cmp_setting_keys(const void *a, const void *b) {
+    const bns_attack_setting *const *x = a, *const *y = b;
+    return strcmp((*x)->key, (*y)->key);
+}
+
 void bns_spec_attack_canonical(const bns_attack_settings *s, char *buf, size_t size) {
+    /* every row with a key, sorted by key: this order is the canonical text's */
+    const bns_attack_setting *sorted[64];
+    int n = 0;
+    for (const bns_attack_setting *f = bns_attack_setting_table(); (f->name || f->key) && n < 64; f++)
+        if (f->key) sorted[n++] = f;
+    qsort(sorted, (size_t)n, sizeof sorted[0], cmp_setting_keys);
     size_t used = 0;
     if (size) buf[0] = '\0';
-    for (const attack_field *f = attack_fields; f->name; f++) {
-        const char *field = (const char *)s + f->offset;
+    for (int i = 0; i < n; i++) {
         char v[64];
-        switch (f->type) {
-        case A_INT: snprintf(v, sizeof v, "%d", *(const int *)field); break;
-        case A_DOUBLE: format_double(v, sizeof v, *(const double *)field); break;
-        case A_U64: snprintf(v, sizeof v, "%" PRIu64, *(const uint64_t *)field); break;
-        case A_BOOL: snprintf(v, sizeof v, "%s", *(const int *)field ? "true" : "false"); break;
-        case A_KIND: snprintf(v, sizeof v, "%s", bns_attack_kind_name(s->kind)); break;
-        case A_SOURCE: snprintf(v, sizeof v, "%s", bns_source_mode_name(s->source)); break;
-        case A_OPT: snprintf(v, sizeof v, "%s", bns_minnorm_opt_name(s->optimizer)); break;
-        case A_TARGET:
-            if (s->target_mode == BNS_TARGET_NEXT) snprintf(v, sizeof v, "next");
-            else snprintf(v, sizeof v, "%d", s->target_class);
-            break;
-        }
-        append_line(buf, size, &used, f->name, v);
+        bns_attack_setting_format(sorted[i], s, 1, v, sizeof v);
+        append_line(buf, size, &used, sorted[i]->key, v);
     }
 }
 
@@ -526,29 +427,7 @@ static void cfg_format(const void *t, const char *k, char *buf, size_t size) {
 }
 static int attack_setter(void *t, const char *k, const char *v) { return bns_spec_attack_set(t, k, v); }
 static void attack_format(const void *t, const char *k, char *buf, size_t size) {
-    const bns_attack_settings *s = t;
-    const attack_field *f = attack_field_find(k);
-    const char *field = (const char *)s + f->offset;
-    switch (f->type) {
-    case A_DOUBLE: {
-        double v = *(const double *)field;
-        for (int digits = 6; digits <= 17; digits++) {
-            snprintf(buf, size, "%.*g", digits, v);
-            if (strtod(buf, NULL) == v) break;
-        }
-        break;
-    }
-    case A_INT: snprintf(buf, size, "%d", *(const int *)field); break;
-    case A_U64: snprintf(buf, size, "%" PRIu64, *(const uint64_t *)field); break;
-    case A_BOOL: snprintf(buf, size, "%s", *(const int *)field ? "true" : "false"); break;
-    case A_KIND: snprintf(buf, size, "%s", bns_attack_kind_name(s->kind)); break;
-    case A_SOURCE: snprintf(buf, size, "%s", bns_source_mode_name(s->source)); break;
-    case A_OPT: snprintf(buf, size, "%s", bns_minnorm_opt_name(s->optimizer)); break;
-    case A_TARGET:
-        if (s->target_mode == BNS_TARGET_NEXT) snprintf(buf, size, "next");
-        else snprintf(buf, size, "%d", s->target_class);
-        break;
-    }
+    bns_attack_setting_format(bns_attack_setting_by_key(k), t, 0, buf, size);
 }
 
 static int read_axis(const ctx *c, const ynode *n, const char *key, const char *setting, void *scratch,
@@ -728,10 +607,18 @@ static int read_attack(const ctx *c, const ynode *k, const ynode *n, bns_spec_at
         join_key(sub, sizeof sub, key, "attack");
         if (need_scalar(c, kind_node, sub)) return -1;
         kind = bns_attack_kind_parse(kind_node->text);
-        if (kind < 0) return fail_at(c, kind_node, sub, "'%s' is not one of minnorm, fgsm, pgd, targeted", kind_node->text);
+        if (kind < 0) {
+            char names[512];
+            bns_attack_names(names, sizeof names, ", ", ", ");
+            return fail_at(c, kind_node, sub, "'%s' is not one of %s", kind_node->text, names);
+        }
     } else {
         kind = bns_attack_kind_parse(a->name);
-        if (kind < 0) return fail_at(c, k, key, "missing key 'attack' (minnorm, fgsm, pgd or targeted)");
+        if (kind < 0) {
+            char names[512];
+            bns_attack_names(names, sizeof names, ", ", " or ");
+            return fail_at(c, k, key, "missing key 'attack' (%s)", names);
+        }
     }
     bns_attack_defaults(&a->base, kind);
     a->base.seed = c->spec->seed;
@@ -744,9 +631,9 @@ static int read_attack(const ctx *c, const ynode *k, const ynode *n, bns_spec_at
             const ynode *sk = n->items[2 * i], *v = n->items[2 * i + 1];
             if (!strcmp(sk->text, "attack") || !strcmp(sk->text, "sources")) continue;
             join_key(sub, sizeof sub, key, sk->text);
-            const attack_field *f = attack_field_find(sk->text);
-            if (!f || !f->settable) {
-                if (f && !strcmp(f->name, "seed")) return fail_at(c, sk, sub, "the seed is the sweep's (top-level seed:)");
+            const bns_attack_setting *f = bns_attack_setting_by_key(sk->text);
+            if (!f || !(f->flags & BNS_ASET_SWEEP)) {
+                if (f && !strcmp(f->key, "seed")) return fail_at(c, sk, sub, "the seed is the sweep's (top-level seed:)");
                 return fail_at(c, sk, sub, "unknown key (not an attack setting; see bnnsweep attack --help)");
             }
             if ((v->type == Y_SEQ) != (pass == 1)) continue;
