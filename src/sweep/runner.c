@@ -202,10 +202,10 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
     float *probs = bns_xmalloc(sizeof(float) * set.n * k);
     bns_stream stream = bns_stream_make(e->seed, e->task, BNS_PURPOSE_PREDICT);
     char tmp[1300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
+    if (bns_temp_path(out, tmp, sizeof tmp) != 0) rc = -1;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) rc = bns_fail("%s: cannot create", tmp);
+    hid_t f = rc ? H5I_INVALID_HID : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0 && rc == 0) rc = bns_fail("%s: cannot create", tmp);
     int bad = 0;
     if (rc == 0) {
         int version = 1;
@@ -511,7 +511,7 @@ int bns_runner_write_cube(const bns_runner *r, const bns_task_record *records, c
 int bns_runner_write_posteriors(const bns_runner *r) {
     char path[1100], tmp[1200];
     snprintf(path, sizeof path, "%s/posteriors.h5", r->run_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (bns_temp_path(path, tmp, sizeof tmp) != 0) return -1;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t out = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (out < 0) return bns_fail("%s: cannot create", tmp);
