@@ -487,7 +487,7 @@ static int sync_path(const char *path) {
 int bns_cube_write(const bns_cube *c, const char *path) {
     quiet_hdf5();
     char tmp[4096], dir[4096];
-    if (bns_temp_path(path, tmp, sizeof tmp) != 0) return bns_fail_prefix("writing %s: ", path);
+    if (bns_temp_path(path, tmp, sizeof tmp) != 0) return -1;
     int rc = write_file(c, tmp);
     if (rc == 0 && sync_path(tmp) != 0) rc = bns_fail("cannot fsync %s", tmp);
     if (rc == 0 && rename(tmp, path) != 0) rc = bns_fail("cannot rename %s to %s", tmp, path);
