@@ -24,6 +24,7 @@
 #include "bnnsweep/dataset.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/idx.h"
+#include "bnnsweep/util.h"
 
 
 /* ---- helpers ---- */
@@ -155,7 +156,7 @@ static void round_trip(int gzip) {
 
     /* No temporary file is left next to the result. */
     char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    assert_int_equal(bns_temp_path(path, tmp, sizeof tmp), 0);
     assert_int_not_equal(access(tmp, F_OK), 0);
 
     bns_idx_free(&back);

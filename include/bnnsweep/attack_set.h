@@ -19,7 +19,7 @@
  *   /summary        attrs n_success, success_rate, mean_distortion (over all
  *                   n examples: (1/n) sum sqrt(|r|^2 / d), METHODS.md s.4),
  *                   mean_distortion_success (over the successful ones), mean_l2
- * Files are written to PATH.tmp.<pid> and renamed; loading is bit exact.
+ * Files are written to PATH.tmp.<host>.<pid> and renamed; loading is bit exact.
  */
 #ifndef BNNSWEEP_ATTACK_SET_H
 #define BNNSWEEP_ATTACK_SET_H

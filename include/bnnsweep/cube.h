@@ -17,7 +17,7 @@
  *                 bnnsweep_version, git_commit, plus whatever the caller sets.
  * Cells never set stay NaN (strings stay ""), so a partial cube is readable.
  * Dimensions and variables share one namespace (a coordinate variable is its
- * dimension). The file is written to <path>.tmp.<pid>, fsynced and renamed.
+ * dimension). The file is written to <path>.tmp.<host>.<pid>, fsynced and renamed.
  * Every function returns 0, or -1 with a message in bns_last_error().
  */
 #ifndef BNNSWEEP_CUBE_H

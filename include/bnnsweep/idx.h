@@ -24,7 +24,7 @@ typedef struct {
  * wrong type, bad rank/dims, truncated, trailing bytes). */
 int bns_idx_read(const char *path, bns_idx *out);
 
-/* Write atomically: the bytes go to <path>.tmp.<pid>, are fsync'd, then the
+/* Write atomically: the bytes go to <path>.tmp.<host>.<pid>, are fsync'd, then the
  * file is renamed over path, so readers never see a partial file. */
 int bns_idx_write(const char *path, const bns_idx *idx, int gzip);
 

@@ -120,8 +120,7 @@ static int make_u8(hid_t file, const char *name, hsize_t n, const uint8_t *v) {
 int bns_attack_set_save(const char *path, const bns_attack_set *set) {
     quiet_hdf5();
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return bns_fail("%s: path too long", path);
+    if (bns_temp_path(path, tmp, sizeof tmp) != 0) return -1;
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) return bns_fail("%s: cannot create file (directory missing or not writable?)", tmp);
     int rc = 0, version = SET_FORMAT_VERSION, n_classes = set->n_classes;

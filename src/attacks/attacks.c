@@ -14,6 +14,7 @@
 #include "bnnsweep/attack.h"
 #include "bnnsweep/config.h"
 #include "bnnsweep/error.h"
+#include "bnnsweep/util.h"
 
 /* ---- settings ---- */
 
@@ -99,12 +100,6 @@ void bns_attack_signed_step(float *x_adv, const float *x, const float *g, size_t
 
 /* ---- the driver ---- */
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void bns_attack_summarise(bns_attack_set *set, const float *x_clean) {
     size_t d = set->d;
     double sum_all = 0.0, sum_ok = 0.0, sum_l2 = 0.0;
@@ -168,7 +163,7 @@ int bns_attack_run(const bns_model *m, const bns_attack_settings *s, const bns_d
         return bns_fail("%s has %zu features per row, the model takes %d", data->name, data->d, a->width[0]);
     if (data->n_classes > classes)
         return bns_fail("%s has %d classes, the model %d", data->name, data->n_classes, classes);
-    double start = now_seconds();
+    double start = bns_now_seconds();
     size_t n = data->n, d = data->d;
     int max_batch = (size_t)s->batch < n ? s->batch : (int)(n ? n : 1);
     bns_attack_source src;
@@ -207,7 +202,7 @@ int bns_attack_run(const bns_model *m, const bns_attack_settings *s, const bns_d
         if (progress) progress(begin + (size_t)b, n, n_success, ctx);
     }
     bns_attack_summarise(out, data->x);
-    out->seconds = now_seconds() - start;
+    out->seconds = bns_now_seconds() - start;
     bns_attack_work_free(&w);
     bns_attack_source_free(&src);
     return 0;

@@ -14,6 +14,7 @@
 #include "bnnsweep/dataset.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/model_io.h"
+#include "bnnsweep/util.h"
 #include "cli.h"
 
 enum { OPT_MODEL = 1000, OPT_ATTACK, OPT_OUT, OPT_DATA_DIR, OPT_LIMIT, OPT_THREADS, OPT_QUIET, OPT_HELP, OPT_SETTING };
@@ -95,18 +96,12 @@ typedef struct {
     size_t next_report;
 } progress_state;
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void print_progress(size_t done, size_t total, size_t n_success, void *ctx) {
     progress_state *p = ctx;
     if (done < p->next_report && done < total) return;
     while (p->next_report <= done) p->next_report += 1000;
     printf("  %6zu / %zu  success %.4f  %.1fs\n", done, total, done ? (double)n_success / done : 0.0,
-           now_seconds() - p->start);
+           bns_now_seconds() - p->start);
     fflush(stdout);
 }
 
@@ -262,7 +257,7 @@ int cmd_attack(int argc, char **argv) {
     printf("  %s\n", line);
     fflush(stdout);
 
-    progress_state progress = {now_seconds(), 1000};
+    progress_state progress = {bns_now_seconds(), 1000};
     bns_attack_set set;
     int status = BNS_EXIT_OK;
     if (bns_attack_run(&model, &s, &data.test, NULL, &set, quiet ? NULL : print_progress, &progress)) {

@@ -27,12 +27,6 @@
 
 enum { N_TRAIN = 50000, N_INPUTS = 784, N_CLASSES = 10 };
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void bench_usage(FILE *out) {
     fprintf(out,
             "usage: bnnsweep bench [OPTIONS]\n\n"
@@ -60,7 +54,7 @@ static double time_gemm_bound(const bns_arch *arch, int batch, int samples, int 
     /* LRT: a second set of products for the variances, and the first layer
      * (same input for every sample) once per step rather than once per sample */
     int products = lrt ? 2 : 1;
-    double t0 = now_seconds();
+    double t0 = bns_now_seconds();
     for (int s = 0; s < steps; s++)
         for (int l = 0; l < arch->n_layers; l++)
             for (int k = 0; k < (lrt && l == 0 ? 1 : samples) * products; k++) {
@@ -69,7 +63,7 @@ static double time_gemm_bound(const bns_arch *arch, int batch, int samples, int 
                 bns_gemm(1, 0, n_in, n_out, batch, 1.0f, a, n_in, a, n_out, 0.0f, c, n_out);
                 if (l > 0) bns_gemm(0, 1, batch, n_in, n_out, 1.0f, a, n_out, b, n_out, 0.0f, c, n_in);
             }
-    double t = now_seconds() - t0;
+    double t = bns_now_seconds() - t0;
     free(a);
     free(b);
     free(c);
@@ -82,9 +76,9 @@ static double sgemm_gflops(void) {
           *c = bns_xcalloc((size_t)n * n, sizeof(float));
     bns_gemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); /* warm-up */
     int reps = 5;
-    double t0 = now_seconds();
+    double t0 = bns_now_seconds();
     for (int r = 0; r < reps; r++) bns_gemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-    double t = now_seconds() - t0;
+    double t = bns_now_seconds() - t0;
     free(a);
     free(b);
     free(c);
@@ -120,12 +114,12 @@ static double time_training(const char *arch, const char *method, int prior_kind
     bns_step_stats stats;
     double t0 = 0;
     for (int s = -2; s < steps; s++) { /* two warm-up steps */
-        if (s == 0) t0 = now_seconds();
+        if (s == 0) t0 = bns_now_seconds();
         int first = (int)(((long)(s + 2) * batch) % (N_TRAIN - batch));
         bns_objective obj = bns_make_objective(&cfg, batch, N_TRAIN, (uint64_t)(s + 3), 0);
         bns_train_step(&m, trainer, &opt, x + (size_t)first * N_INPUTS, y + first, batch, &obj, grad, &stats);
     }
-    double per_step = (now_seconds() - t0) / steps;
+    double per_step = (bns_now_seconds() - t0) / steps;
     m.method->trainer_free(trainer);
     free(grad);
     bns_optimizer_free(&opt);
@@ -338,12 +332,12 @@ int cmd_bench(int argc, char **argv) {
     size_t rows_eval = 10000;
     float *probs = bns_xmalloc(sizeof(float) * rows_eval * N_CLASSES);
     bns_stream stream = bns_stream_make(1, 0, BNS_PURPOSE_PREDICT);
-    double t0 = now_seconds();
+    double t0 = bns_now_seconds();
     bns_predict_probs(&pred, &m, x, rows_eval, 1, &stream, 0, probs);
-    double single = rows_eval / (now_seconds() - t0);
-    t0 = now_seconds();
+    double single = rows_eval / (bns_now_seconds() - t0);
+    t0 = bns_now_seconds();
     bns_predict_probs(&pred, &m, x, 1000, 100, &stream, 0, probs);
-    double ensemble = 1000 / (now_seconds() - t0);
+    double ensemble = 1000 / (bns_now_seconds() - t0);
     printf("\nprediction (FC-100-100-10 BBB): single-sample %.0f images/s, 100-sample ensemble %.0f images/s\n",
            single, ensemble);
     /* attack throughput: one input gradient per image per iteration, the
@@ -361,11 +355,11 @@ int cmd_bench(int argc, char **argv) {
     if (bns_attack_source_init(&attack_source, &source, &attack_settings, 100) == 0) {
         float *grad_x = bns_xmalloc(sizeof(float) * 100 * N_INPUTS);
         int iterations = 200;
-        t0 = now_seconds();
+        t0 = bns_now_seconds();
         for (int it = 0; it < iterations; it++)
             bns_attack_input_grad(&attack_source, x + (size_t)(it % 400) * 100 * N_INPUTS, y + (it % 400) * 100, 100,
                                   grad_x, NULL);
-        attack_rate = 100.0 * iterations / (now_seconds() - t0);
+        attack_rate = 100.0 * iterations / (bns_now_seconds() - t0);
         free(grad_x);
         bns_attack_source_free(&attack_source);
         printf("attack (input gradient, FC-200-200-10, batch 100): %.0f image-iterations/s\n", attack_rate);

@@ -73,18 +73,12 @@ static void eval_usage(FILE *out) {
 static int quiet;
 static double t_start;
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void progress(const char *fmt, ...) BNS_PRINTF(1, 2);
 static void progress(const char *fmt, ...) {
     if (quiet) return;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "[%7.1fs] ", now_seconds() - t_start);
+    fprintf(stderr, "[%7.1fs] ", bns_now_seconds() - t_start);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -163,7 +157,7 @@ int cmd_eval(int argc, char **argv) {
     snprintf(ood[1].kind, sizeof ood[1].kind, "gaussian");
     snprintf(ood[2].kind, sizeof ood[2].kind, "uniform");
     quiet = 0;
-    t_start = now_seconds();
+    t_start = bns_now_seconds();
 
     const struct option options[] = {
         {"model", required_argument, NULL, OPT_MODEL},         {"set", required_argument, NULL, OPT_SET},

@@ -53,12 +53,6 @@ static void run_usage(FILE *out) {
             "kept; see `bnnsweep status RUN_DIR`), 2 usage or invalid sweep file\n");
 }
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void utc_now(char *buf, size_t size) {
     time_t t = time(NULL);
     struct tm tm;
@@ -66,7 +60,8 @@ static void utc_now(char *buf, size_t size) {
     strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Leftovers of writes that a killed run never renamed. */
+/* Leftovers of writes that a killed run never renamed: only this host's
+ * whose writer is gone, since shards of one run may be writing beside us. */
 static void remove_stale_temporaries(const char *run_dir) {
     char dir_path[1100];
     snprintf(dir_path, sizeof dir_path, "%s/tasks", run_dir);
@@ -74,7 +69,7 @@ static void remove_stale_temporaries(const char *run_dir) {
     if (!dir) return;
     struct dirent *e;
     while ((e = readdir(dir)) != NULL) {
-        if (!strstr(e->d_name, ".tmp.")) continue;
+        if (!bns_temp_is_stale(e->d_name)) continue;
         char path[1400];
         snprintf(path, sizeof path, "%s/%s", dir_path, e->d_name);
         unlink(path);
@@ -108,7 +103,7 @@ static void on_event(int task, const bns_task_record *rec, int n, void *ctx) {
     if (ps->quiet) return;
     int done, running, failed, left;
     count_states(rec, n, &done, &running, &failed, &left);
-    double elapsed = now_seconds() - ps->t0;
+    double elapsed = bns_now_seconds() - ps->t0;
     char eta[32] = "?";
     if (ps->done_cost > 0 && ps->total_cost > ps->done_cost)
         snprintf(eta, sizeof eta, "%.0fs", elapsed * (ps->total_cost - ps->done_cost) / ps->done_cost);
@@ -159,12 +154,12 @@ static int run_shard(bns_runner *runner, int stage, int shard, int n_shards, int
             if (!bns_runner_is_done(runner, task->deps[k]))
                 snprintf(err, sizeof err, "dependency %s is not done (run its stage first)",
                          plan->tasks[task->deps[k]].name);
-        double t0 = now_seconds();
+        double t0 = bns_now_seconds();
         int rc = err[0] ? 1 : bns_runner_run_task(t, runner, err, sizeof err);
         ran++;
         if (rc) failures++;
         if (!quiet) {
-            printf("%s %s (%.1fs)%s%s\n", rc ? "FAILED" : "done", task->name, now_seconds() - t0, rc ? ": " : "",
+            printf("%s %s (%.1fs)%s%s\n", rc ? "FAILED" : "done", task->name, bns_now_seconds() - t0, rc ? ": " : "",
                    rc ? err : "");
             fflush(stdout);
         }
@@ -313,7 +308,7 @@ int cmd_run(int argc, char **argv) {
     }
     bns_task_graph graph = {n, n_deps, (const int *const *)deps, cost};
     bns_task_record *records = NULL;
-    progress_state ps = {&plan, now_seconds(), 0, 0, quiet};
+    progress_state ps = {&plan, bns_now_seconds(), 0, 0, quiet};
     bns_run_info info = {size, "", "", 0};
     utc_now(info.start_time, sizeof info.start_time);
     if (rank == 0) {
@@ -341,7 +336,7 @@ int cmd_run(int argc, char **argv) {
     else if (rc > 0) status = 1;
     if (rank == 0) {
         utc_now(info.end_time, sizeof info.end_time);
-        info.wall_seconds = now_seconds() - ps.t0;
+        info.wall_seconds = bns_now_seconds() - ps.t0;
         if (bns_runner_write_cube(&runner, records, &info) || bns_runner_write_posteriors(&runner)) {
             fprintf(stderr, "bnnsweep run: %s\n", bns_last_error());
             status = BNS_EXIT_ERROR;

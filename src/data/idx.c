@@ -16,6 +16,7 @@
 
 #include "bnnsweep/error.h"
 #include "bnnsweep/idx.h"
+#include "bnnsweep/util.h"
 
 /* Largest payload we agree to read. MNIST's biggest file is 47 MB; a header
  * promising more than this is corrupt, and refusing it early avoids a huge
@@ -243,8 +244,7 @@ int bns_idx_write(const char *path, const bns_idx *idx, int gzip) {
     size_t header_len = 4 + 4 * (size_t)idx->rank;
 
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return bns_fail("%s: path too long", path);
+    if (bns_temp_path(path, tmp, sizeof tmp) != 0) return -1;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return bns_fail("%s: cannot create: %s", tmp, strerror(errno));
 

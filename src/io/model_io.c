@@ -185,8 +185,7 @@ static int read_history(hid_t file, const char *path, bns_train_history *h) {
 int bns_model_save(const char *path, const bns_model *m, const bns_train_history *history) {
     quiet_hdf5();
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return bns_fail("%s: path too long", path);
+    if (bns_temp_path(path, tmp, sizeof tmp) != 0) return -1;
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) return bns_fail("%s: cannot create file (directory missing or not writable?)", tmp);
     int rc = 0;

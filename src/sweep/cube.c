@@ -21,6 +21,7 @@
 
 #include "bnnsweep/cube.h"
 #include "bnnsweep/error.h"
+#include "bnnsweep/util.h"
 
 #define CUBE_FORMAT "bnnsweep-cube"
 #define CUBE_FORMAT_VERSION 1
@@ -486,8 +487,7 @@ static int sync_path(const char *path) {
 int bns_cube_write(const bns_cube *c, const char *path) {
     quiet_hdf5();
     char tmp[4096], dir[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return bns_fail("writing %s: path too long", path);
+    if (bns_temp_path(path, tmp, sizeof tmp) != 0) return -1;
     int rc = write_file(c, tmp);
     if (rc == 0 && sync_path(tmp) != 0) rc = bns_fail("cannot fsync %s", tmp);
     if (rc == 0 && rename(tmp, path) != 0) rc = bns_fail("cannot rename %s to %s", tmp, path);

@@ -195,10 +195,10 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
     bns_evaluator ev;
     bns_evaluator_init(&ev, &m, &set, &stream);
     char tmp[1300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
+    if (bns_temp_path(out, tmp, sizeof tmp) != 0) rc = -1;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) rc = bns_fail("%s: cannot create", tmp);
+    hid_t f = rc ? H5I_INVALID_HID : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0 && rc == 0) rc = bns_fail("%s: cannot create", tmp);
     int bad = 0;
     if (rc == 0) {
         int version = 1;
@@ -521,7 +521,7 @@ static herr_t copy_attribute(hid_t src, const char *name, const H5A_info_t *info
 int bns_runner_write_posteriors(const bns_runner *r) {
     char path[1100], tmp[1200];
     snprintf(path, sizeof path, "%s/posteriors.h5", r->run_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (bns_temp_path(path, tmp, sizeof tmp) != 0) return -1;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t out = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (out < 0) return bns_fail("%s: cannot create", tmp);

@@ -15,6 +15,7 @@
 
 #include "bnnsweep/error.h"
 #include "bnnsweep/scheduler.h"
+#include "bnnsweep/util.h"
 
 enum { TAG_TASK = 101, TAG_RESULT = 102, STOP = -1 };
 
@@ -26,12 +27,6 @@ typedef struct {
     char error[256];
 } task_result;
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void nap(void) {
     struct timespec ts = {0, 1000000}; /* 1 ms */
     nanosleep(&ts, NULL);
@@ -41,9 +36,9 @@ static void run_one(int task, bns_task_run run, void *ctx, task_result *out) {
     memset(out, 0, sizeof *out);
     out->task = task;
     gethostname(out->host, sizeof out->host - 1);
-    double t0 = now_seconds();
+    double t0 = bns_now_seconds();
     out->ok = run(task, ctx, out->error, sizeof out->error) == 0;
-    out->seconds = now_seconds() - t0;
+    out->seconds = bns_now_seconds() - t0;
     if (!out->ok && !out->error[0]) snprintf(out->error, sizeof out->error, "task failed");
 }
 

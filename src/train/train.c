@@ -11,12 +11,7 @@
 #include "bnnsweep/optim.h"
 #include "bnnsweep/predict.h"
 #include "bnnsweep/train.h"
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "bnnsweep/util.h"
 
 const char *bns_train_status_name(int status) {
     switch (status) {
@@ -105,7 +100,7 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
     int since_best = 0;
     h->status = BNS_TRAIN_MAX_EPOCHS;
     for (int epoch = 1; epoch <= cfg->max_epochs; epoch++) {
-        double t0 = now_seconds();
+        double t0 = bns_now_seconds();
         double nll_sum = 0.0, reg_last = 0.0, kl_last = 0.0;
         long correct = 0;
         int diverged = 0;
@@ -139,7 +134,7 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
             h->status = BNS_TRAIN_DIVERGED;
             break;
         }
-        double t1 = now_seconds();
+        double t1 = bns_now_seconds();
         bns_epoch_record *rec = &h->epochs[epoch - 1];
         rec->train_nll = nll_sum / n;
         rec->train_loss = nll_sum / n + reg_last;
@@ -147,7 +142,7 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
         rec->train_acc = (double)correct / n;
         rec->seconds = t1 - t0;
         rec->val_acc = validate(m, val, &pred, val_probs);
-        rec->val_seconds = now_seconds() - t1;
+        rec->val_seconds = bns_now_seconds() - t1;
         h->epochs_run = epoch;
         if (!isfinite(rec->train_loss)) { /* parameters overflowed in the last update */
             h->status = BNS_TRAIN_DIVERGED;
