@@ -3,7 +3,8 @@
  * registration), runs through everything: its own settings row (flags,
  * model-file attributes, task keys), training, the model file, weight
  * samples and importance weights in prediction, the evaluation runs, and a
- * whole sweep (spec -> plan -> runner -> cube) on MNIST.
+ * whole sweep (spec -> plan -> runner -> cube) on MNIST, together with a toy
+ * attack registered the same way (README "Adding an attack").
  *
  * The toy method: a point estimate w trained like the deterministic net,
  * whose weight sample k is w + toy_noise * eps_k (eps_k normals k of the
@@ -20,6 +21,7 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 
+#include "bnnsweep/attack.h"
 #include "bnnsweep/config.h"
 #include "bnnsweep/cube.h"
 #include "bnnsweep/error.h"
@@ -100,6 +102,31 @@ static const bns_method toy_method = {
     .trainer_create = toy_trainer_create,
     .trainer_free = toy_trainer_free,
     .loss_grad = toy_loss_grad,
+};
+
+/* ---- a toy attack, also only in this test: one signed-gradient step ---- */
+
+static void nudge_batch(bns_attack_source *src, const bns_attack_settings *s, const bns_attack_batch *b,
+                        bns_attack_work *w) {
+    size_t n = (size_t)b->b * src->model->arch.n_inputs;
+    bns_attack_input_grad(src, b->x, b->y, b->b, w->g, NULL);
+    memcpy(b->x_adv, b->x, sizeof(float) * n);
+    bns_attack_signed_step(b->x_adv, b->x, w->g, n, (float)(s->eps * b->xmax), 0.0f, s->clip, b->xmax);
+    bns_attack_judge(src, b->x_adv, b->y, b->b, 0, b->success, w);
+}
+
+static double nudge_cost(const bns_attack_settings *s) {
+    (void)s;
+    return 1;
+}
+
+static const char *const nudge_uses[] = {"eps", NULL};
+static const bns_attack nudge_attack = {
+    .name = "nudge",
+    .summary = "test-only: one signed input-gradient step of eps",
+    .uses = nudge_uses,
+    .run_batch = nudge_batch,
+    .cost_steps = nudge_cost,
 };
 
 /* ---- the tests ---- */
@@ -258,8 +285,10 @@ static const char *toy_sweep =
     "models:\n"
     "  toy:  {method: toy, arch: FC-10-10, toy_noise: [0.01, 0.1]}\n"
     "  base: {method: deterministic, arch: FC-10-10}\n"
+    "attacks:\n"
+    "  nudge: {sources: toy, attack: nudge, eps: 0.1, source: expectation, source_samples: 3}\n"
     "evaluations:\n"
-    "  robustness: {models: [toy, base], sets: [test], runs: 3}\n"
+    "  robustness: {models: [toy, base], sets: [test, nudge], runs: 3}\n"
     "  ensembles:  {models: toy, sets: [test], ensemble: [1, 4], runs: 4}\n";
 
 static void test_sweep(void **state) {
@@ -269,6 +298,7 @@ static void test_sweep(void **state) {
     if (bns_spec_load_text("toy.yaml", toy_sweep, NULL, 0, &spec)) fail_msg("%s", bns_last_error());
     if (bns_plan_build(&spec, &plan)) fail_msg("%s", bns_last_error());
     assert_int_equal(plan.count[BNS_TASK_TRAIN], 3);
+    assert_int_equal(plan.count[BNS_TASK_ATTACK], 2); /* against each toy model */
     /* pruning needs a per-weight std, which the toy does not declare */
     const char *pruned = "models: {toy: {method: toy, arch: FC-10}}\n"
                          "evaluations: {pruning: {models: toy, rates: [0.5]}}\n";
@@ -291,11 +321,12 @@ static void test_sweep(void **state) {
     snprintf(cube, sizeof cube, "%s/cube.h5", run_dir);
     hid_t f = H5Fopen(cube, H5F_ACC_RDONLY, H5P_DEFAULT);
     assert_true(f >= 0);
-    /* accuracy [model, set]: 3 models x (test, val); every evaluated cell a real accuracy */
+    /* accuracy [model, set]: 3 models x (test, val, nudge sets) */
     hsize_t dims[3];
     assert_true(H5LTget_dataset_info(f, "accuracy", dims, NULL, NULL) >= 0);
     assert_int_equal(dims[0], 3);
-    double acc[3 * 2];
+    assert_int_equal(dims[1], 4); /* test, val, the two nudge sets */
+    double acc[3 * 4];
     assert_true(H5LTread_dataset_double(f, "accuracy", acc) >= 0);
     /* ensemble_accuracy [model, set, n_ensemble]: the toy models' N = 1 and 4 */
     assert_true(H5LTget_dataset_info(f, "ensemble_accuracy", dims, NULL, NULL) >= 0);
@@ -314,7 +345,7 @@ static void test_sweep(void **state) {
     H5Dclose(d);
     int toys = 0;
     for (int i = 0; i < 3; i++) {
-        if (!(acc[2 * i] > 0.5 && acc[2 * i] <= 1.0)) fail_msg("model %d (%s): test accuracy %g", i, methods[i], acc[2 * i]);
+        if (!(acc[4 * i] > 0.5 && acc[4 * i] <= 1.0)) fail_msg("model %d (%s): test accuracy %g", i, methods[i], acc[4 * i]);
         int is_toy = !strcmp(methods[i], "toy");
         toys += is_toy;
         assert_string_equal(caps[i], is_toy ? "stochastic,weighted" : "");
@@ -327,6 +358,17 @@ static void test_sweep(void **state) {
         free(caps[i]);
     }
     assert_int_equal(toys, 2);
+    /* the toy attack's sets: it fooled the toy models on some images, and
+     * every model lost accuracy on them against the clean test set */
+    double success[8];
+    assert_true(H5LTget_dataset_info(f, "attack_success_rate", dims, NULL, NULL) >= 0);
+    assert_int_equal(dims[0], 2 + 2); /* test, val, two nudge sets */
+    assert_true(H5LTread_dataset_double(f, "attack_success_rate", success) >= 0);
+    for (int si = 2; si < 4; si++) assert_true(success[si] > 0.05 && success[si] <= 1.0);
+    double acc4[3 * 4];
+    assert_true(H5LTread_dataset_double(f, "accuracy", acc4) >= 0);
+    for (int i = 0; i < 3; i++)
+        for (int si = 2; si < 4; si++) assert_true(acc4[4 * i + si] < acc4[4 * i + 0]);
     H5Tclose(t);
     free(ens);
     H5Fclose(f);
@@ -346,8 +388,8 @@ static int setup(void **state) {
 
 int main(void) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    /* the one registration line */
-    if (bns_method_register(&toy_method)) {
+    /* the one registration line of each */
+    if (bns_method_register(&toy_method) || bns_attack_register(&nudge_attack) < 0) {
         fprintf(stderr, "%s\n", bns_last_error());
         return 1;
     }
