@@ -1,21 +1,28 @@
-/* registry.c - the list of inference methods: one line per method. */
+/* registry.c - the list of inference methods: one line per method (method.h).
+ *
+ * A method is one file src/methods/NAME.c defining
+ * `const bns_method bns_method_NAME` and one X(NAME) line below. Models name
+ * their method (saved attribute, task keys), so the order may change. */
 #include <string.h>
 
 #include "bnnsweep/error.h"
 #include "bnnsweep/method.h"
 
-extern const bns_method bns_method_deterministic;
-extern const bns_method bns_method_bbb;
-extern const bns_method bns_method_lrt;
+#define BNS_METHODS(X) \
+    X(deterministic)   \
+    X(bbb)             \
+    X(lrt)
+
+#define DECLARE(name) extern const bns_method bns_method_##name;
+BNS_METHODS(DECLARE)
+#undef DECLARE
 
 enum { MAX_METHODS = 32 };
 
-static const bns_method *methods[MAX_METHODS + 1] = {
-    &bns_method_deterministic,
-    &bns_method_bbb,
-    &bns_method_lrt,
-    NULL,
-};
+#define ENTRY(name) &bns_method_##name,
+/* the built-ins, then bns_method_register's; NULL after the last */
+static const bns_method *methods[MAX_METHODS + 1] = {BNS_METHODS(ENTRY) NULL};
+#undef ENTRY
 
 const bns_method *bns_method_find(const char *name) {
     for (int i = 0; methods[i]; i++)
