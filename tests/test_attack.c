@@ -372,9 +372,9 @@ static void test_minnorm_successes_are_real(void **state) {
     assert_int_equal(n, mnist_test.n);
     /* the source's own verdict at x_adv, recomputed */
     float *logits = bns_xmalloc(sizeof(float) * n * 10);
-    bns_mlp_workspace ws;
-    bns_mlp_workspace_init(&ws, &mnist_model.arch, (int)n);
-    memcpy(logits, bns_mlp_forward(&mnist_model.arch, mnist_model.params, set.x_adv, (int)n, &ws),
+    bns_net_workspace ws;
+    bns_net_workspace_init(&ws, &mnist_model.arch, (int)n);
+    memcpy(logits, bns_net_forward(&mnist_model.arch, mnist_model.params, set.x_adv, (int)n, &ws),
            sizeof(float) * n * 10);
     double sum_dist = 0;
     for (size_t i = 0; i < n; i++) {
@@ -395,7 +395,7 @@ static void test_minnorm_successes_are_real(void **state) {
     assert_true(fabs(sum_dist / n - set.mean_distortion) < 1e-9);
     if (set.success_rate < 0.95) fail_msg("min-norm fooled only %.3f of the images", set.success_rate);
     if (set.mean_distortion > 0.12) fail_msg("mean distortion %.4f is not small", set.mean_distortion);
-    bns_mlp_workspace_free(&ws);
+    bns_net_workspace_free(&ws);
     free(logits);
     bns_attack_set_free(&set);
 }

@@ -194,9 +194,9 @@ static void test_shift_runs(void **state) {
     if (bns_attack_run(&m, &s, &ds, NULL, &set, NULL, NULL)) fail_msg("%s", bns_last_error());
     float xmax = (float)(255.0 * m.cfg.pixel_scale), step = (float)(s.eps * xmax);
     size_t n_success = 0;
-    bns_mlp_workspace ws;
-    bns_mlp_workspace_init(&ws, &m.arch, N);
-    const float *logits = bns_mlp_forward(&m.arch, bns_model_mean(&m), set.x_adv, N, &ws);
+    bns_net_workspace ws;
+    bns_net_workspace_init(&ws, &m.arch, N);
+    const float *logits = bns_net_forward(&m.arch, bns_model_mean(&m), set.x_adv, N, &ws);
     for (int i = 0; i < N; i++) {
         for (int j = 0; j < D; j++) {
             float want = bns_attack_clampf(ds.x[i * D + j] + step, 0.0f, xmax);
@@ -209,7 +209,7 @@ static void test_shift_runs(void **state) {
         n_success += (size_t)fooled;
     }
     assert_int_equal(set.n_success, n_success);
-    bns_mlp_workspace_free(&ws);
+    bns_net_workspace_free(&ws);
 
     /* saved and read back under its name */
     char path[4096];

@@ -168,11 +168,11 @@ static void test_mask_zeroes_sampled_weights(void **state) {
     }
     assert_true(nonzero_before > 0);
     /* the predictions are those of the masked weights */
-    bns_mlp_workspace ws;
-    bns_mlp_workspace_init(&ws, &m.arch, 50);
-    bns_softmax(bns_mlp_forward(&m.arch, w, set.x, 50, &ws), 50, 10, ref);
+    bns_net_workspace ws;
+    bns_net_workspace_init(&ws, &m.arch, 50);
+    bns_softmax(bns_net_forward(&m.arch, w, set.x, 50, &ws), 50, 10, ref);
     for (int i = 0; i < 500; i++) assert_true(probs[i] == ref[i]);
-    bns_mlp_workspace_free(&ws);
+    bns_net_workspace_free(&ws);
     free(w);
     free(ref);
     free(probs);

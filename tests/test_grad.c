@@ -1,5 +1,5 @@
 /* test_grad.c - finite-difference gradient checks, layer by layer and through
- * the method interface (nn.h, mlp.h, method.h).
+ * the method interface (nn.h, net.h, method.h).
  *
  * The library computes in float; every objective here is accumulated in
  * double and differentiated by central differences. A float objective has
@@ -35,7 +35,7 @@
 #include "bnnsweep/backend.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/method.h"
-#include "bnnsweep/mlp.h"
+#include "bnnsweep/net.h"
 #include "bnnsweep/model.h"
 #include "bnnsweep/nn.h"
 #include "bnnsweep/rng.h"
@@ -282,7 +282,7 @@ static void test_softmax_xent(void **state) {
 
 typedef struct {
     bns_arch arch;
-    bns_mlp_workspace ws;
+    bns_net_workspace ws;
     float *w, *x;
     uint8_t *y;
     int batch;
@@ -290,7 +290,7 @@ typedef struct {
 
 static double mlp_objective(void *p) {
     mlp_ctx *c = p;
-    float *logits = bns_mlp_forward(&c->arch, c->w, c->x, c->batch, &c->ws);
+    float *logits = bns_net_forward(&c->arch, c->w, c->x, c->batch, &c->ws);
     return bns_softmax_xent(logits, c->y, c->batch, c->arch.width[c->arch.n_layers], 1.0f, NULL);
 }
 
@@ -309,18 +309,18 @@ static void check_mlp(const char *spec) {
     fill_normal(c.w, n, 10, 0.6f, 0.0f);
     fill_normal(c.x, B * D, 11, 1.0f, 0.0f);
     fill_labels(c.y, B, classes, 2);
-    bns_mlp_workspace_init(&c.ws, &c.arch, B);
-    float *logits = bns_mlp_forward(&c.arch, c.w, c.x, B, &c.ws);
+    bns_net_workspace_init(&c.ws, &c.arch, B);
+    float *logits = bns_net_forward(&c.arch, c.w, c.x, B, &c.ws);
     bns_softmax_xent(logits, c.y, B, classes, 1.0f, glog);
     for (size_t i = 0; i < n; i++) gw[i] = NAN; /* overwritten */
-    bns_mlp_backward(&c.arch, c.w, B, &c.ws, glog, gw, gx);
+    bns_net_backward(&c.arch, c.w, B, &c.ws, glog, gw, gx);
     fd_opts o = {0, 2e-3, 2e-3, 1e-5, 1e-6, 1000};
     char what[64];
     snprintf(what, sizeof what, "mlp %s grad_w", spec);
     expect_grad(what, c.w, n, gw, mlp_objective, &c, &o);
     snprintf(what, sizeof what, "mlp %s grad_x", spec);
     expect_grad(what, c.x, B * D, gx, mlp_objective, &c, &o);
-    bns_mlp_workspace_free(&c.ws);
+    bns_net_workspace_free(&c.ws);
     free(c.w);
     free(c.x);
     free(c.y);
@@ -577,13 +577,13 @@ static void test_objective_pieces(void **state) {
     }
     assert_true(fabs(st.reg_per_example - 0.3 * pen) <= 1e-9 * (0.3 * pen));
     assert_true(st.kl == 0.0);
-    bns_mlp_workspace ws;
-    bns_mlp_workspace_init(&ws, &c.m.arch, M_BATCH);
-    float *logits = bns_mlp_forward(&c.m.arch, c.m.params, c.x, c.batch, &ws);
+    bns_net_workspace ws;
+    bns_net_workspace_init(&ws, &c.m.arch, M_BATCH);
+    float *logits = bns_net_forward(&c.m.arch, c.m.params, c.x, c.batch, &ws);
     double nll = bns_softmax_xent(logits, c.y, c.batch, 3, 1.0f, NULL);
     assert_true(fabs(st.nll_sum - nll) <= 1e-6 * nll);
     assert_true(st.correct == bns_count_correct(logits, c.y, c.batch, 3));
-    bns_mlp_workspace_free(&ws);
+    bns_net_workspace_free(&ws);
     method_teardown(&c);
 
     method_case l = {"lrt", BNS_PRIOR_GAUSSIAN, 1, -3.0, 0, 1};

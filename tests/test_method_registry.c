@@ -38,7 +38,7 @@
 /* ---- the toy method: everything it needs is in this block ---- */
 
 typedef struct {
-    bns_mlp_workspace ws;
+    bns_net_workspace ws;
     float *grad_logits;
 } toy_trainer;
 
@@ -66,14 +66,14 @@ static double toy_log_weight(const bns_model *m, const bns_stream *stream, uint6
 
 static void *toy_trainer_create(const bns_model *m, int max_batch) {
     toy_trainer *t = calloc(1, sizeof *t);
-    bns_mlp_workspace_init(&t->ws, &m->arch, max_batch);
+    bns_net_workspace_init(&t->ws, &m->arch, max_batch);
     t->grad_logits = malloc(sizeof(float) * (size_t)max_batch * m->arch.n_classes);
     return t;
 }
 
 static void toy_trainer_free(void *trainer) {
     toy_trainer *t = trainer;
-    bns_mlp_workspace_free(&t->ws);
+    bns_net_workspace_free(&t->ws);
     free(t->grad_logits);
     free(t);
 }
@@ -81,11 +81,11 @@ static void toy_trainer_free(void *trainer) {
 static void toy_loss_grad(void *trainer, const bns_model *m, const float *x, const uint8_t *y, int batch,
                           const bns_objective *obj, float *grad, bns_step_stats *stats) {
     toy_trainer *t = trainer;
-    const float *logits = bns_mlp_forward(&m->arch, m->params, x, batch, &t->ws);
+    const float *logits = bns_net_forward(&m->arch, m->params, x, batch, &t->ws);
     stats->nll_sum = m->likelihood->nll(logits, y, batch, m->arch.n_classes, (float)obj->nll_scale, t->grad_logits);
     stats->correct = bns_count_correct(logits, y, batch, m->arch.n_classes);
     stats->reg_per_example = stats->kl = 0.0;
-    bns_mlp_backward(&m->arch, m->params, batch, &t->ws, t->grad_logits, grad, NULL);
+    bns_net_backward(&m->arch, m->params, batch, &t->ws, t->grad_logits, grad, NULL);
 }
 
 static const bns_method toy_method = {
@@ -235,10 +235,10 @@ static void test_train_save_load(void **state) {
             float noise = w[i] - back.params[i];
             assert_true(fabsf(noise) < 0.125f * 6.0f); /* a normal scaled by 0.125 */
         }
-        bns_mlp_workspace ws;
-        bns_mlp_workspace_init(&ws, &back.arch, (int)rows);
-        bns_softmax(bns_mlp_forward(&back.arch, w, val.x, (int)rows, &ws), (int)rows, 3, p_s);
-        bns_mlp_workspace_free(&ws);
+        bns_net_workspace ws;
+        bns_net_workspace_init(&ws, &back.arch, (int)rows);
+        bns_softmax(bns_net_forward(&back.arch, w, val.x, (int)rows, &ws), (int)rows, 3, p_s);
+        bns_net_workspace_free(&ws);
         for (size_t i = 0; i < rows * 3; i++) expect[i] += (s == 0 ? 0.25f : 0.75f) * p_s[i];
     }
     for (size_t i = 0; i < rows * 3; i++) assert_true(fabsf(probs[i] - expect[i]) < 1e-6f);

@@ -9,7 +9,7 @@
  *                that decides success is the K-sample ensemble (s.5)
  * Every attack goes through one routine, bns_attack_input_grad: the summed
  * cross-entropy of a batch and its gradient w.r.t. the inputs, through
- * bns_mlp_forward / bns_mlp_backward.
+ * bns_net_forward / bns_net_backward.
  *
  * Attacks (pixel ranges: inputs live in [0, xmax], xmax = 255 * pixel_scale):
  *   minnorm   Zhang & Chen (s.4): per example minimise c*|r|_2 - CE(f(x+r), y)
@@ -108,7 +108,7 @@ typedef struct {
     int n_w;                /* weight vectors held: 1, or K */
     int max_batch;
     float *w;               /* n_w x arch.n_weights (NULL for BNS_SOURCE_WEIGHTS: the model's mean) */
-    bns_mlp_workspace ws;
+    bns_net_workspace ws;
     float *grad_logits;     /* max_batch x classes */
     float *grad_tmp;        /* max_batch x d: one sample's input gradient (expectation) */
     float *probs_tmp;       /* max_batch x classes */

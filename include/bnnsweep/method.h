@@ -6,7 +6,7 @@
  *     saves and loads them generically (model_io.h);
  *   - init, the point weights (deterministic weights or posterior mean), and
  *     weight sample k drawn from a keyed stream (a weight vector in the
- *     network's layout, mlp.h), optionally with a log importance weight;
+ *     network's layout, net.h), optionally with a log importance weight;
  *   - capability flags (model.h: stochastic, SNR-prunable, closed-form KL,
  *     weighted) that evaluation, attacks, the plan and spec validation ask;
  *   - its own settings rows in the one settings table (config.h: flags,

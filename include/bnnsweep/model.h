@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "bnnsweep/likelihood.h"
-#include "bnnsweep/mlp.h"
+#include "bnnsweep/net.h"
 #include "bnnsweep/prior.h"
 #include "bnnsweep/rng.h"
 

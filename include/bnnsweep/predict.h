@@ -15,7 +15,7 @@
 #include "bnnsweep/model.h"
 
 typedef struct {
-    bns_mlp_workspace ws;
+    bns_net_workspace ws;
     int chunk_rows;          /* rows per forward pass */
     float *w;                /* one weight sample */
     float *chunk_probs;      /* chunk_rows x classes */

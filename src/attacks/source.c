@@ -29,7 +29,7 @@ int bns_attack_source_init(bns_attack_source *src, const bns_model *m, const bns
             bns_model_sample_weights(m, &stream, index, src->w + a->n_weights * (size_t)k);
         }
     }
-    bns_mlp_workspace_init(&src->ws, a, max_batch);
+    bns_net_workspace_init(&src->ws, a, max_batch);
     src->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * classes);
     src->grad_tmp = bns_xmalloc(sizeof(float) * (size_t)max_batch * d);
     src->probs_tmp = bns_xmalloc(sizeof(float) * (size_t)max_batch * classes);
@@ -38,7 +38,7 @@ int bns_attack_source_init(bns_attack_source *src, const bns_model *m, const bns
 
 void bns_attack_source_free(bns_attack_source *src) {
     free(src->w);
-    bns_mlp_workspace_free(&src->ws);
+    bns_net_workspace_free(&src->ws);
     free(src->grad_logits);
     free(src->grad_tmp);
     free(src->probs_tmp);
@@ -53,7 +53,7 @@ double bns_attack_input_grad(bns_attack_source *src, const float *x, const uint8
     double loss = 0.0;
     for (int k = 0; k < src->n_w; k++) {
         const float *w = src->w ? src->w + a->n_weights * (size_t)k : bns_model_mean(src->model);
-        const float *logits = bns_mlp_forward(a, w, x, batch, &src->ws);
+        const float *logits = bns_net_forward(a, w, x, batch, &src->ws);
         loss += src->model->likelihood->nll(logits, y, batch, classes, 1.0f, grad_x ? src->grad_logits : NULL);
         if (probs) {
             /* k = 0 writes, later samples accumulate */
@@ -63,7 +63,7 @@ double bns_attack_input_grad(bns_attack_source *src, const float *x, const uint8
         }
         if (grad_x) {
             float *dst = k == 0 ? grad_x : src->grad_tmp;
-            bns_mlp_backward(a, w, batch, &src->ws, src->grad_logits, NULL, dst);
+            bns_net_backward(a, w, batch, &src->ws, src->grad_logits, NULL, dst);
             if (k > 0)
                 for (size_t i = 0; i < nx; i++) grad_x[i] += src->grad_tmp[i];
         }

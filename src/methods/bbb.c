@@ -25,7 +25,7 @@
 #include "bnnsweep/nn.h"
 
 typedef struct {
-    bns_mlp_workspace ws;    /* a whole-network pass (vectorized: layers >= 1 of one sample) */
+    bns_net_workspace ws;    /* a whole-network pass (vectorized: layers >= 1 of one sample) */
     bns_stream noise;
     int samples, vectorized;
     float *eps;              /* P, or S x P when vectorized */
@@ -56,7 +56,7 @@ static void *bbb_trainer_create(const bns_model *m, int max_batch) {
     t->sigma = bns_xmalloc(sizeof(float) * n);
     t->sigmoid_rho = bns_xmalloc(sizeof(float) * n);
     t->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * arch->width[arch->n_layers]);
-    bns_mlp_workspace_init(&t->ws, arch, max_batch);
+    bns_net_workspace_init(&t->ws, arch, max_batch);
     if (!t->vectorized) return t;
     size_t wide = (size_t)t->samples * arch->width[1];
     t->w0_cat = bns_xmalloc(sizeof(float) * arch->width[0] * wide);
@@ -69,7 +69,7 @@ static void *bbb_trainer_create(const bns_model *m, int max_batch) {
 static void bbb_trainer_free(void *trainer) {
     bbb_trainer *t = trainer;
     if (!t) return;
-    bns_mlp_workspace_free(&t->ws);
+    bns_net_workspace_free(&t->ws);
     free(t->eps);
     free(t->w);
     free(t->grad_w);
@@ -116,11 +116,11 @@ static void run_sequential(bbb_trainer *t, const bns_model *m, const float *x, c
     int n_classes = arch->width[arch->n_layers], S = t->samples;
     for (int s = 0; s < S; s++) {
         bns_fused_sample(m->params, t->sigma, n, &t->noise, obj->step, (uint64_t)s * n, t->eps, t->w);
-        float *logits = bns_mlp_forward(arch, t->w, x, batch, &t->ws);
+        float *logits = bns_net_forward(arch, t->w, x, batch, &t->ws);
         stats->nll_sum += m->likelihood->nll(logits, y, batch, n_classes, (float)(obj->nll_scale / S),
                                            t->grad_logits) / S;
         stats->correct += bns_count_correct(logits, y, batch, n_classes);
-        bns_mlp_backward(arch, t->w, batch, &t->ws, t->grad_logits, t->grad_w, NULL);
+        bns_net_backward(arch, t->w, batch, &t->ws, t->grad_logits, t->grad_w, NULL);
         stats->kl += fold_sample(t, m, s, t->eps, t->w, t->grad_w, obj, opt, grad) / S;
     }
 }
@@ -152,11 +152,11 @@ static void run_vectorized(bbb_trainer *t, const bns_model *m, const float *x, c
      * sample's column block of A and writing its gradient's block */
     for (int s = 0; s < S; s++) {
         const float *w = t->w + (size_t)s * n;
-        const float *logits = bns_mlp_forward_from(arch, 2, w, t->act0_cat + (size_t)s * n0, wide, batch, &t->ws);
+        const float *logits = bns_net_forward_from(arch, 2, w, t->act0_cat + (size_t)s * n0, wide, batch, &t->ws);
         stats->nll_sum += m->likelihood->nll(logits, y, batch, n_classes, (float)(obj->nll_scale / S),
                                            t->grad_logits) / S;
         stats->correct += bns_count_correct(logits, y, batch, n_classes);
-        bns_mlp_backward_from(arch, 2, w, batch, &t->ws, t->grad_logits, t->grad_w + (size_t)s * n,
+        bns_net_backward_from(arch, 2, w, batch, &t->ws, t->grad_logits, t->grad_w + (size_t)s * n,
                               t->grad0_cat + (size_t)s * n0, wide);
     }
 

@@ -8,7 +8,7 @@
 #include "bnnsweep/nn.h"
 
 typedef struct {
-    bns_mlp_workspace ws;
+    bns_net_workspace ws;
     float *grad_logits;
 } det_trainer;
 
@@ -22,7 +22,7 @@ static void det_init(bns_model *m, const bns_stream *init_stream) {
 
 static void *det_trainer_create(const bns_model *m, int max_batch) {
     det_trainer *t = bns_xcalloc(1, sizeof *t);
-    bns_mlp_workspace_init(&t->ws, &m->arch, max_batch);
+    bns_net_workspace_init(&t->ws, &m->arch, max_batch);
     t->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * m->arch.width[m->arch.n_layers]);
     return t;
 }
@@ -30,7 +30,7 @@ static void *det_trainer_create(const bns_model *m, int max_batch) {
 static void det_trainer_free(void *trainer) {
     det_trainer *t = trainer;
     if (!t) return;
-    bns_mlp_workspace_free(&t->ws);
+    bns_net_workspace_free(&t->ws);
     free(t->grad_logits);
     free(t);
 }
@@ -41,10 +41,10 @@ static void det_loss_grad(void *trainer, const bns_model *m, const float *x, con
     const bns_arch *arch = &m->arch;
     int n_classes = arch->width[arch->n_layers];
     const float *w = m->params;
-    float *logits = bns_mlp_forward(arch, w, x, batch, &t->ws);
+    float *logits = bns_net_forward(arch, w, x, batch, &t->ws);
     stats->nll_sum = m->likelihood->nll(logits, y, batch, n_classes, (float)obj->nll_scale, t->grad_logits);
     stats->correct = bns_count_correct(logits, y, batch, n_classes);
-    bns_mlp_backward(arch, w, batch, &t->ws, t->grad_logits, grad, NULL);
+    bns_net_backward(arch, w, batch, &t->ws, t->grad_logits, grad, NULL);
 
     double penalty = 0.0, lambda = m->cfg.l2_lambda;
     for (int l = 0; l < arch->n_layers; l++) {

@@ -11,13 +11,13 @@
 void bns_predictor_init(bns_predictor *p, const bns_model *m) {
     memset(p, 0, sizeof *p);
     p->chunk_rows = 500;
-    bns_mlp_workspace_init(&p->ws, &m->arch, p->chunk_rows);
+    bns_net_workspace_init(&p->ws, &m->arch, p->chunk_rows);
     p->w = bns_xmalloc(sizeof(float) * m->arch.n_weights);
     p->chunk_probs = bns_xmalloc(sizeof(float) * p->chunk_rows * m->arch.width[m->arch.n_layers]);
 }
 
 void bns_predictor_free(bns_predictor *p) {
-    bns_mlp_workspace_free(&p->ws);
+    bns_net_workspace_free(&p->ws);
     free(p->w);
     free(p->chunk_probs);
     free(p->weights);
@@ -66,7 +66,7 @@ void bns_predict_probs_entropy(bns_predictor *p, const bns_model *m, const float
         }
         for (size_t begin = 0; begin < rows; begin += p->chunk_rows) {
             int count = (int)(rows - begin < (size_t)p->chunk_rows ? rows - begin : (size_t)p->chunk_rows);
-            const float *logits = bns_mlp_forward(arch, w, x + begin * d, count, &p->ws);
+            const float *logits = bns_net_forward(arch, w, x + begin * d, count, &p->ws);
             m->likelihood->predict(logits, count, n_classes, p->chunk_probs);
             float *out = probs + begin * n_classes;
             if (weighted)

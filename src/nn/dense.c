@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "bnnsweep/backend.h"
-#include "bnnsweep/mlp.h"
+#include "bnnsweep/net.h"
 #include "bnnsweep/nn.h"
 
 void bns_dense_forward_ld(const float *x, int ld_x, int batch, int n_in, int n_out, const float *weight,
@@ -35,7 +35,7 @@ void bns_dense_backward_ld(const float *x, int ld_x, const float *grad_y, int ba
     if (grad_x) bns_gemm(0, 1, batch, n_in, n_out, 1.0f, grad_y, n_out, weight, n_out, 0.0f, grad_x, ld_grad_x);
 }
 
-/* ---- as a layer of a network (mlp.h) ---- */
+/* ---- as a layer of a network (net.h) ---- */
 
 static void dense_layer_forward(const bns_layer *op, const float *w, const float *x, int ld_x, int batch, float *y) {
     bns_dense_forward_ld(x, ld_x, batch, op->n_in, op->n_out, w + op->weight_offset, w + op->bias_offset, y);

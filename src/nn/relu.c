@@ -1,5 +1,5 @@
 /* relu.c - rectified linear unit, in place. */
-#include "bnnsweep/mlp.h"
+#include "bnnsweep/net.h"
 #include "bnnsweep/nn.h"
 
 void bns_relu_forward(float *y, size_t n) {
@@ -10,7 +10,7 @@ void bns_relu_backward(const float *y, float *grad, size_t n) {
     for (size_t i = 0; i < n; i++) grad[i] = y[i] > 0.0f ? grad[i] : 0.0f;
 }
 
-/* ---- as a layer of a network (mlp.h): in place ---- */
+/* ---- as a layer of a network (net.h): in place ---- */
 
 static void relu_layer_forward(const bns_layer *op, const float *w, const float *x, int ld_x, int batch, float *y) {
     (void)w, (void)x, (void)ld_x;

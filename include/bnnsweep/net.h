@@ -1,4 +1,4 @@
-/* mlp.h - a network as a list of layers over one flat weight vector.
+/* net.h - a network as a list of layers over one flat weight vector.
  *
  * A network is a list of layers (bns_layer: dense, relu; conv and pooling
  * later), each with explicit forward/backward over flat row-major arrays.
@@ -7,14 +7,14 @@
  * then its bias at bias_offset. Every inference method keeps its posterior in
  * terms of such vectors (a point estimate, mu and rho, stored samples, ...)
  * and hands the forward pass a weight vector, so training, evaluation and
- * attacks all run the same layer loop (bns_mlp_forward / bns_mlp_backward);
+ * attacks all run the same layer loop (bns_net_forward / bns_net_backward);
  * methods with their own layer variants (LRT) walk the same list.
  *
  * The FC view (width[], weight_offset[] and bias_offset[] per dense layer)
  * stays for FC shapes: "FC-100-100-10" is dense, relu, dense, relu, dense.
  */
-#ifndef BNNSWEEP_MLP_H
-#define BNNSWEEP_MLP_H
+#ifndef BNNSWEEP_NET_H
+#define BNNSWEEP_NET_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -25,7 +25,7 @@
 struct bns_layer;
 
 /* A kind of layer: one file in src/nn/ defines it (dense.c, relu.c), and one
- * line of the table in mlp.c lists it. Its forward/backward work on flat
+ * line of the table in net.c lists it. Its forward/backward work on flat
  * row-major arrays and allocate nothing. */
 typedef struct bns_layer_type {
     const char *name;
@@ -81,26 +81,26 @@ typedef struct {
     float *out[BNS_MAX_OPS];             /* output of layer i: batch x n_out (in-place layers: their input's) */
     float *owned[BNS_MAX_OPS];           /* the buffers allocated here */
     float *grad[2];                      /* ping-pong activation gradients */
-} bns_mlp_workspace;
+} bns_net_workspace;
 
-void bns_mlp_workspace_init(bns_mlp_workspace *ws, const bns_arch *arch, int max_batch);
-void bns_mlp_workspace_free(bns_mlp_workspace *ws);
+void bns_net_workspace_init(bns_net_workspace *ws, const bns_arch *arch, int max_batch);
+void bns_net_workspace_free(bns_net_workspace *ws);
 
 /* Forward x (batch x width[0]) through weights w; returns the logits (in ws). */
-float *bns_mlp_forward(const bns_arch *arch, const float *w, const float *x, int batch,
-                       bns_mlp_workspace *ws);
+float *bns_net_forward(const bns_arch *arch, const float *w, const float *x, int batch,
+                       bns_net_workspace *ws);
 /* Backward from grad_logits (batch x classes, consumed) to grad_w (overwritten;
  * NULL skips the weight gradients) and, if grad_x is not NULL, the input
  * gradient (used by attacks). */
-void bns_mlp_backward(const bns_arch *arch, const float *w, int batch, bns_mlp_workspace *ws,
+void bns_net_backward(const bns_arch *arch, const float *w, int batch, bns_net_workspace *ws,
                       float *grad_logits, float *grad_w, float *grad_x);
 
 /* The same over layers [first, n_ops) only, from an input x with row stride
  * ld_x (the output of layer first - 1, computed elsewhere: BBB's vectorized
  * first layer), and its gradient written with row stride ld_grad_x. */
-float *bns_mlp_forward_from(const bns_arch *arch, int first, const float *w, const float *x, int ld_x, int batch,
-                            bns_mlp_workspace *ws);
-void bns_mlp_backward_from(const bns_arch *arch, int first, const float *w, int batch, bns_mlp_workspace *ws,
+float *bns_net_forward_from(const bns_arch *arch, int first, const float *w, const float *x, int ld_x, int batch,
+                            bns_net_workspace *ws);
+void bns_net_backward_from(const bns_arch *arch, int first, const float *w, int batch, bns_net_workspace *ws,
                            float *grad_logits, float *grad_w, float *grad_x, int ld_grad_x);
 
 /* argmax of each row of logits or probabilities */

@@ -1,10 +1,10 @@
-/* mlp.c - forward and backward of a ReLU MLP over one flat weight vector. */
+/* net.c - the network as a list of layers (net.h): FC shapes, the layer loop forward and backward, the layer-type table. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bnnsweep/error.h"
-#include "bnnsweep/mlp.h"
+#include "bnnsweep/net.h"
 #include "bnnsweep/nn.h"
 
 int bns_arch_from_widths(const int *widths, int n_layers, bns_arch *out) {
@@ -63,7 +63,7 @@ void bns_arch_format(const bns_arch *arch, char *buf, size_t size) {
         used += (size_t)snprintf(buf + used, size - used, "-%d", arch->width[l]);
 }
 
-void bns_mlp_workspace_init(bns_mlp_workspace *ws, const bns_arch *arch, int max_batch) {
+void bns_net_workspace_init(bns_net_workspace *ws, const bns_arch *arch, int max_batch) {
     memset(ws, 0, sizeof *ws);
     ws->max_batch = max_batch;
     for (int i = 0; i < arch->n_ops; i++) {
@@ -77,15 +77,15 @@ void bns_mlp_workspace_init(bns_mlp_workspace *ws, const bns_arch *arch, int max
     for (int i = 0; i < 2; i++) ws->grad[i] = bns_xmalloc(sizeof(float) * (size_t)max_batch * arch->max_width);
 }
 
-void bns_mlp_workspace_free(bns_mlp_workspace *ws) {
+void bns_net_workspace_free(bns_net_workspace *ws) {
     for (int i = 0; i < BNS_MAX_OPS; i++) free(ws->owned[i]);
     free(ws->grad[0]);
     free(ws->grad[1]);
     memset(ws, 0, sizeof *ws);
 }
 
-float *bns_mlp_forward_from(const bns_arch *arch, int first, const float *w, const float *x, int ld_x, int batch,
-                            bns_mlp_workspace *ws) {
+float *bns_net_forward_from(const bns_arch *arch, int first, const float *w, const float *x, int ld_x, int batch,
+                            bns_net_workspace *ws) {
     ws->input = x;
     ws->input_ld = ld_x;
     const float *in = x;
@@ -99,11 +99,11 @@ float *bns_mlp_forward_from(const bns_arch *arch, int first, const float *w, con
     return ws->out[arch->n_ops - 1];
 }
 
-float *bns_mlp_forward(const bns_arch *arch, const float *w, const float *x, int batch, bns_mlp_workspace *ws) {
-    return bns_mlp_forward_from(arch, 0, w, x, arch->n_inputs, batch, ws);
+float *bns_net_forward(const bns_arch *arch, const float *w, const float *x, int batch, bns_net_workspace *ws) {
+    return bns_net_forward_from(arch, 0, w, x, arch->n_inputs, batch, ws);
 }
 
-void bns_mlp_backward_from(const bns_arch *arch, int first, const float *w, int batch, bns_mlp_workspace *ws,
+void bns_net_backward_from(const bns_arch *arch, int first, const float *w, int batch, bns_net_workspace *ws,
                            float *grad_logits, float *grad_w, float *grad_x, int ld_grad_x) {
     float *grad_out = grad_logits; /* w.r.t. the output of layer i */
     int ping = 0;
@@ -124,9 +124,9 @@ void bns_mlp_backward_from(const bns_arch *arch, int first, const float *w, int 
     }
 }
 
-void bns_mlp_backward(const bns_arch *arch, const float *w, int batch, bns_mlp_workspace *ws,
+void bns_net_backward(const bns_arch *arch, const float *w, int batch, bns_net_workspace *ws,
                       float *grad_logits, float *grad_w, float *grad_x) {
-    bns_mlp_backward_from(arch, 0, w, batch, ws, grad_logits, grad_w, grad_x, arch->n_inputs);
+    bns_net_backward_from(arch, 0, w, batch, ws, grad_logits, grad_w, grad_x, arch->n_inputs);
 }
 
 /* the layer types, one line each */
