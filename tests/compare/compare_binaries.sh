@@ -3,7 +3,7 @@
 #
 # The proof a refactor did not change results: runs the same sweeps and
 # commands with two binaries and compares every output bit for bit
-# (tests/compare_outputs.py says what is compared and what is bookkeeping).
+# (tests/compare/compare_outputs.py says what is compared and what is bookkeeping).
 #
 #   sweeps/tiny.yaml and sweeps/quick.yaml under mpirun -n 2 (cubes, posteriors,
 #     every per-task model / attack / evaluation file);
@@ -32,7 +32,7 @@ for a in "$@"; do
     *) work="$a" ;;
   esac
 done
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 python="${BNS_PYTHON:-/usr/bin/python3}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 mpi=(mpirun --oversubscribe --bind-to none -n 2)
@@ -72,4 +72,4 @@ run_side() {  # run_side BINARY DIR
 run_side "$old" "$work/old"
 run_side "$new" "$work/new"
 skip=(); ((quick)) || skip=(--skip quick/)
-"$python" "$here/tests/compare_outputs.py" "${skip[@]}" "$work/old" "$work/new"
+"$python" "$here/tests/compare/compare_outputs.py" "${skip[@]}" "$work/old" "$work/new"
