@@ -65,7 +65,7 @@ static void eval_usage(FILE *out) {
             "  --quiet             no progress lines (on stderr)\n\n"
             "noise sets: gaussian N(0.5, 1) / uniform U(0, 1) per pixel in [0, 1] intensity,\n"
             "clipped, scaled to the model's pixel range; drawn from the model seed's DATA stream.\n"
-            "exit status: 0 done, 1 error, 2 usage\n");
+            "exit status: 0 done, 1 error (also: an OOD set asked for could not be read), 2 usage\n");
 }
 
 /* ---- progress on stderr ---- */
@@ -301,7 +301,7 @@ int cmd_eval(int argc, char **argv) {
 
     /* ---- SNR pruning (METHODS.md s.4) ---- */
     int can_prune = bns_model_has(&model, BNS_CAP_SNR);
-    if (n_prune > 0 && !can_prune) printf("\npruning skipped: SNR pruning needs a Bayesian model\n");
+    if (n_prune > 0 && !can_prune) printf("\npruning skipped: SNR pruning needs a per-weight mean and std (method %s has none)\n", model.cfg.method);
     if (n_prune > 0 && can_prune) {
         rep.pruning = 1;
         rep.prune_samples = (int)prune_samples;
@@ -330,6 +330,7 @@ int cmd_eval(int argc, char **argv) {
     if (!stochastic && (scores & (1u << BNS_SCORE_BALD)) && n_ood > 0)
         printf("\n(BALD is 0 for a deterministic model: not scored)\n");
     rep.ood_samples = stochastic ? (int)ood_samples : 0;
+    int ood_failed = 0; /* a set asked for that cannot be read fails the command (after the others) */
     if (n_ood > 0) {
         progress("uncertainty scores of %s (%d samples)", set.name, rep.ood_samples);
         for (int i = 0; i < n_ood; i++) {
@@ -338,7 +339,8 @@ int cmd_eval(int argc, char **argv) {
                                   model.cfg.seed, &o);
             if (rc == 0) progress("OOD set %s: %zu images", o.name, o.n);
             if (rc == 0) rc = bns_eval_ood(&ev, &o, (int)ood_samples, scores, &rep.ood[rep.n_ood]);
-            if (rc) fprintf(stderr, "bnnsweep eval: OOD set %s skipped: %s\n", ood[i].kind, bns_last_error());
+            if (rc) fprintf(stderr, "bnnsweep eval: OOD set %s failed: %s\n", ood[i].kind, bns_last_error());
+            if (rc) ood_failed = 1;
             else rep.n_ood++;
             bns_dataset_free(&o);
         }
@@ -354,7 +356,7 @@ int cmd_eval(int argc, char **argv) {
                            r->aupr_in[s], r->aupr_out[s]);
         }
     }
-    int status = BNS_EXIT_OK;
+    int status = ood_failed ? BNS_EXIT_ERROR : BNS_EXIT_OK;
     if (json) {
         char *text = bns_eval_report_json(&rep);
         int rc = text ? 0 : -1;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # integration.sh CASE BNNSWEEP PYTHON MPIEXEC WORKDIR - end-to-end tests of
 # `bnnsweep run` on sweeps/tiny.yaml (registered with ctest, one test per CASE):
-#   ranks      1, 2 and 3 ranks give bit-identical cubes that xarray opens
+#   ranks      1, 2 and 3 ranks give bit-identical cubes that xarray opens;
+#              eval with an unreadable OOD set exits 1 naming it
 #   resume     a run killed with SIGKILL midway, run again, recomputes only
 #              what was missing and ends with the same cube as a clean run
 #   failure    a diverging model is recorded as failed, its evaluations are
@@ -27,6 +28,13 @@ case "$case_name" in
 ranks)
   for n in 1 2 3; do mpi "$n" "$bin" run "$spec" --out "np$n" --quiet; done
   "$python" "$compare" np1/cube.h5 np2/cube.h5 np3/cube.h5
+  # an OOD set asked of `eval` that cannot be read fails the command (the readable ones still run)
+  model="$(compgen -G "np1/tasks/train-*.h5" | head -n 1)"
+  status=0
+  "$bin" eval --model "$model" --ood notmnist=missing-dir,uniform --test-limit 50 --quiet >eval.out 2>eval.err || status=$?
+  [ "$status" -eq 1 ] || fail "eval with an unreadable OOD set exited $status, not 1"
+  grep -q "missing-dir" eval.err || fail "eval's error does not name the unreadable set: $(cat eval.err)"
+  grep -q "uniform-noise" eval.out || fail "eval did not score the readable OOD set"
   ;;
 resume)
   slow=(--set data.train_limit=6000 --set train.max_epochs=12)
