@@ -38,6 +38,7 @@ typedef struct {
     char data_dir[1024];      /* "" = the default data directory */
     int verbose;
     int data_loaded;          /* MNIST is read on first use, once per process */
+    int cube_kept;            /* the last write_cube kept a more complete existing cube */
     bns_splits data;
 } bns_runner;
 
@@ -63,9 +64,12 @@ typedef struct {
     double wall_seconds;
 } bns_run_info;
 
-/* Reads every finished task's output and writes RUN_DIR/cube.h5; records
- * may be NULL (states are then read from the run directory). */
-int bns_runner_write_cube(const bns_runner *r, const bns_task_record *records, const bns_run_info *info);
+/* Reads every finished task's output and writes RUN_DIR/cube.h5 (global
+ * attributes tasks_done, how many tasks it holds, and plan_id, a hash of the
+ * plan's task keys); records may be NULL (states are then read from the run
+ * directory). An existing cube of the same plan with more tasks done is kept
+ * (r->cube_kept = 1; still 0 returned). */
+int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const bns_run_info *info);
 /* Collects every trained model into RUN_DIR/posteriors.h5: group
  * /models/KEY is the whole model file (model_io.h: its root attributes, its
  * method's parameter blocks, /config, /training), plus attribute name. */

@@ -428,7 +428,8 @@ static int run_dir_command(int argc, char **argv, int merge) {
             fprintf(stderr, "bnnsweep merge: %s\n", bns_last_error());
             status = BNS_EXIT_ERROR;
         } else {
-            printf("wrote %s/cube.h5 and %s/posteriors.h5%s\n", argv[1], argv[1], all_done ? "" : " (partial)");
+            if (runner.cube_kept) printf("wrote %s/posteriors.h5 (partial); kept the more complete %s/cube.h5\n", argv[1], argv[1]);
+            else printf("wrote %s/cube.h5 and %s/posteriors.h5%s\n", argv[1], argv[1], all_done ? "" : " (partial)");
         }
     }
     if (status == 0 && !all_done) status = 1;

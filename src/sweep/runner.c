@@ -309,7 +309,41 @@ static double read_attr(hid_t f, const char *name) {
     return v;
 }
 
-int bns_runner_write_cube(const bns_runner *r, const bns_task_record *records, const bns_run_info *info) {
+/* The plan's identity: a hash over its task keys (a cube of another sweep is never "more complete"). */
+static void plan_identity(const bns_plan *p, char *buf, size_t size) {
+    uint64_t h = 1469598103934665603ULL;
+    for (int t = 0; t < p->n_tasks; t++) {
+        char key[32];
+        snprintf(key, sizeof key, "%016" PRIx64 ";", p->tasks[t].key);
+        h ^= bns_hash64(key);
+        h *= 1099511628211ULL;
+    }
+    snprintf(buf, size, "%016" PRIx64, h);
+}
+
+/* tasks_done of an existing cube of the same plan (-1: none, another plan,
+ * or written before these attributes) */
+static long existing_tasks_done(const char *path, const char *plan_id) {
+    if (access(path, F_OK) != 0) return -1;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return -1;
+    long long v = -1;
+    char *id = NULL; /* the cube's strings are variable-length UTF-8 (cube.h) */
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t a = H5Aexists(f, "plan_id") > 0 ? H5Aopen(f, "plan_id", H5P_DEFAULT) : -1;
+    if (a < 0 || H5Aread(a, t, &id) < 0 || !id || strcmp(id, plan_id) != 0 || H5Aexists(f, "tasks_done") <= 0 ||
+        H5LTget_attribute_long_long(f, "/", "tasks_done", &v) < 0)
+        v = -1;
+    if (id) H5free_memory(id);
+    if (a >= 0) H5Aclose(a);
+    H5Tclose(t);
+    H5Fclose(f);
+    return (long)v;
+}
+
+int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const bns_run_info *info) {
     const bns_plan *p = r->plan;
     int n = p->n_tasks;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -373,11 +407,13 @@ int bns_runner_write_cube(const bns_runner *r, const bns_task_record *records, c
     rc |= bns_cube_add_var(c, "wall_seconds", t1, 1, "s", "task wall time (NaN: not run in this run)");
     rc |= bns_cube_add_var(c, "rank", t1, 1, NULL, "MPI rank that ran the task");
 
+    long n_done = 0;
     for (int t = 0; t < n && rc == 0; t++) {
         const bns_task *task = &p->tasks[t];
         char path[1200], key[32], text[512];
         snprintf(key, sizeof key, "%016" PRIx64, task->key);
         int done = bns_runner_is_done(r, t);
+        n_done += done;
         const char *status = done ? "done" : "pending";
         bns_runner_failure(r, t, text, sizeof text);
         if (records && records[t].state == BNS_TASK_SKIPPED) status = "skipped";
@@ -475,7 +511,19 @@ int bns_runner_write_cube(const bns_runner *r, const bns_task_record *records, c
     }
     char path[1100];
     snprintf(path, sizeof path, "%s/cube.h5", r->run_dir);
-    if (rc == 0) rc = bns_cube_write(c, path);
+    char plan_id[32];
+    plan_identity(p, plan_id, sizeof plan_id);
+    rc |= bns_cube_set_attr_int(c, "tasks_done", n_done);
+    rc |= bns_cube_set_attr_string(c, "plan_id", plan_id);
+    /* never replace a cube by a less complete one: a merge that read the run
+     * directory before the run's own final merge must not undo it (the check
+     * and the rename are not one step: a merge racing the same instant can
+     * still win; finished task files are never lost either way) */
+    long existing = existing_tasks_done(path, plan_id);
+    r->cube_kept = rc == 0 && existing > n_done;
+    if (r->cube_kept)
+        fprintf(stderr, "%s: kept (it has %ld tasks done; this assembly only %ld)\n", path, existing, n_done);
+    if (rc == 0 && !r->cube_kept) rc = bns_cube_write(c, path);
     else bns_fail_prefix("assembling %s: ", path);
     bns_cube_free(c);
     free(models.labels);

@@ -2,7 +2,8 @@
 # integration.sh CASE BNNSWEEP PYTHON MPIEXEC WORKDIR - end-to-end tests of
 # `bnnsweep run` on sweeps/tiny.yaml (registered with ctest, one test per CASE):
 #   ranks      1, 2 and 3 ranks give bit-identical cubes that xarray opens;
-#              eval with an unreadable OOD set exits 1 naming it
+#              eval with an unreadable OOD set exits 1 naming it; a late
+#              merge with fewer tasks done keeps the more complete cube
 #   resume     a run killed with SIGKILL midway, run again, recomputes only
 #              what was missing and ends with the same cube as a clean run
 #   failure    a diverging model is recorded as failed, its evaluations are
@@ -35,6 +36,12 @@ ranks)
   [ "$status" -eq 1 ] || fail "eval with an unreadable OOD set exited $status, not 1"
   grep -q "missing-dir" eval.err || fail "eval's error does not name the unreadable set: $(cat eval.err)"
   grep -q "uniform-noise" eval.out || fail "eval did not score the readable OOD set"
+  # a merge that sees fewer finished tasks than the cube holds keeps the cube
+  cp -r np1 late
+  rm "$(compgen -G "late/tasks/eval-*.h5" | head -n 1)"
+  "$bin" merge late >merge.out 2>merge.err && fail "merge of an incomplete run exited 0"
+  grep -q "kept" merge.err || fail "merge did not say it kept the more complete cube: $(cat merge.err)"
+  "$python" "$compare" np1/cube.h5 late/cube.h5
   ;;
 resume)
   slow=(--set data.train_limit=6000 --set train.max_epochs=12)
