@@ -30,6 +30,7 @@
 #include "bnnsweep/spec.h"
 #include "bnnsweep/train.h"
 #include "test_util.h"
+#include "test_sweep_util.h"
 
 /* ---- the update rule on N(M, S^2): grad log p = -(theta - M) / S^2 ---- */
 
@@ -305,19 +306,8 @@ static void test_sweep(void **state) {
     if (bns_spec_load_text("sgld.yaml", mixed_sweep, NULL, 0, &spec)) fail_msg("%s", bns_last_error());
     if (bns_plan_build(&spec, &plan)) fail_msg("%s", bns_last_error());
     assert_int_equal(plan.count[BNS_TASK_TRAIN], 2);
-    char run_dir[4096];
-    tmp_path(run_dir, sizeof run_dir, "sgld-run");
-    bns_runner r;
-    if (bns_runner_open(&r, &spec, &plan, run_dir, NULL, 1)) fail_msg("%s", bns_last_error());
-    int *order = malloc(sizeof(int) * (size_t)plan.n_tasks);
-    assert_int_equal(bns_plan_topo_order(&plan, order), 0);
-    for (int i = 0; i < plan.n_tasks; i++) {
-        char err[1024];
-        if (bns_runner_run_task(order[i], &r, err, sizeof err)) fail_msg("%s: %s", plan.tasks[order[i]].name, err);
-    }
-    if (bns_runner_write_cube(&r, NULL, NULL)) fail_msg("%s", bns_last_error());
     char cube[4200];
-    snprintf(cube, sizeof cube, "%s/cube.h5", run_dir);
+    run_sweep_in_process(&spec, &plan, "sgld-run", cube, sizeof cube);
     hid_t f = H5Fopen(cube, H5F_ACC_RDONLY, H5P_DEFAULT);
     assert_true(f >= 0);
     char *methods[2] = {0}, *caps[2] = {0};
@@ -369,8 +359,6 @@ static void test_sweep(void **state) {
     free(ens);
     free(acc);
     H5Fclose(f);
-    free(order);
-    bns_runner_close(&r);
     bns_plan_free(&plan);
     bns_spec_free(&spec);
 }
