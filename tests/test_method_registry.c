@@ -34,6 +34,7 @@
 #include "bnnsweep/spec.h"
 #include "bnnsweep/train.h"
 #include "test_util.h"
+#include "test_sweep_util.h"
 
 /* ---- the toy method: everything it needs is in this block ---- */
 
@@ -306,19 +307,8 @@ static void test_sweep(void **state) {
     assert_int_not_equal(bns_spec_load_text("pruned.yaml", pruned, NULL, 0, &bad), 0);
     assert_non_null(strstr(bns_last_error(), "impossible combination"));
 
-    char run_dir[4096];
-    tmp_path(run_dir, sizeof run_dir, "toy-run");
-    bns_runner r;
-    if (bns_runner_open(&r, &spec, &plan, run_dir, NULL, 1)) fail_msg("%s", bns_last_error());
-    int *order = malloc(sizeof(int) * (size_t)plan.n_tasks);
-    assert_int_equal(bns_plan_topo_order(&plan, order), 0);
-    for (int i = 0; i < plan.n_tasks; i++) {
-        char err[1024];
-        if (bns_runner_run_task(order[i], &r, err, sizeof err)) fail_msg("%s: %s", plan.tasks[order[i]].name, err);
-    }
-    if (bns_runner_write_cube(&r, NULL, NULL)) fail_msg("%s", bns_last_error());
     char cube[4200];
-    snprintf(cube, sizeof cube, "%s/cube.h5", run_dir);
+    run_sweep_in_process(&spec, &plan, "toy-run", cube, sizeof cube);
     hid_t f = H5Fopen(cube, H5F_ACC_RDONLY, H5P_DEFAULT);
     assert_true(f >= 0);
     /* accuracy [model, set]: 3 models x (test, val, nudge sets) */
@@ -372,8 +362,6 @@ static void test_sweep(void **state) {
     H5Tclose(t);
     free(ens);
     H5Fclose(f);
-    free(order);
-    bns_runner_close(&r);
     bns_plan_free(&plan);
     bns_spec_free(&spec);
 }

@@ -72,8 +72,16 @@ typedef struct bns_method {
     /* The plan's estimate of one epoch's training time over `row_weights`
      * = rows x arch.n_weights (NULL: a deterministic step's). */
     double (*train_cost)(const bns_config *cfg, double row_weights);
+    /* One line about the trained posterior for train's report, e.g. how
+     * many samples it keeps (NULL: nothing to add). */
+    void (*describe)(const bns_model *m, char *buf, size_t size);
 
     /* ---- training ---- */
+    /* 1: training ends with the last parameters, never with the best
+     * epoch's: they accumulate (a sampler's stored iterates), so restoring
+     * an earlier epoch would drop what came after it. Early stopping
+     * (patience) still ends training; the best epoch is still reported. */
+    int keep_final;
     /* Per-run training buffers, allocated once. */
     void *(*trainer_create)(const bns_model *m, int max_batch);
     void (*trainer_free)(void *trainer);

@@ -57,12 +57,16 @@ void bns_config_defaults(bns_config *cfg);
 struct bns_method;
 
 /* One block of a model's parameters: a float dataset of the model file at
- * `path` (e.g. "layers/0/weight_mu"), rank 1 or 2, at m->params + offset. */
+ * `path` (e.g. "layers/0/weight_mu"), rank 1 or 2, at m->params + offset.
+ * compress = 1 stores it chunked (one row per chunk) with shuffle + deflate:
+ * for big blocks such as stored posterior samples; 0 (what a method that
+ * does not set it gets) is a plain contiguous dataset. */
 typedef struct {
     char path[64];
     size_t offset;
     int rank;
     size_t dims[2];
+    int compress;
 } bns_param_block;
 
 #define BNS_MAX_PARAM_BLOCKS 64

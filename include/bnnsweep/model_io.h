@@ -5,7 +5,9 @@
  *   /config           one attribute per bns_config field (config.h), as text
  *                     for strings/enums, native numbers otherwise
  *   /layers/<l>/      weight [n_in, n_out] and bias [n_out] (deterministic), or
- *                     weight_mu, weight_rho, bias_mu, bias_rho (Gaussian posterior)
+ *                     weight_mu, weight_rho, bias_mu, bias_rho (Gaussian posterior);
+ *                     in general: whatever blocks the model's method declares
+ *                     (method.h), a block with compress = 1 chunked and deflated
  *   /training         attrs status, message, epochs_run, best_epoch, best_val_acc;
  *                     datasets train_loss, train_nll, train_kl, train_acc, val_acc,
  *                     epoch_seconds, val_seconds (one entry per epoch run)

@@ -4,7 +4,9 @@
  * (seed, task, SHUFFLE) stream, substream = epoch. After each epoch the
  * validation accuracy decides early stopping (patience, best parameters kept).
  * A non-finite loss stops training with status "diverged" and restores the
- * best parameters seen (if any epoch finished).
+ * best parameters seen (if any epoch finished). A method with keep_final
+ * (method.h: a sampler whose parameters hold its stored iterates) always
+ * ends with its last parameters instead.
  */
 #ifndef BNNSWEEP_TRAIN_H
 #define BNNSWEEP_TRAIN_H
@@ -42,7 +44,7 @@ typedef struct {
 typedef void (*bns_epoch_callback)(const bns_model *m, const bns_train_history *h, void *ctx);
 
 /* Trains m in place. Returns 0 when it finished (any status, with the best
- * parameters restored), -1 on an error (message in bns_last_error()). */
+ * parameters restored unless the method keeps its final state), -1 on an error (message in bns_last_error()). */
 int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bns_train_history *h,
               bns_epoch_callback on_epoch, void *ctx);
 void bns_train_history_free(bns_train_history *h);

@@ -188,6 +188,11 @@ int cmd_train(int argc, char **argv) {
         if (history.status == BNS_TRAIN_DIVERGED) status = BNS_EXIT_DIVERGED;
         if (history.best_epoch > 0) {
             report_test(&model, &data.test);
+            if (model.method->describe) {
+                char text[512];
+                model.method->describe(&model, text, sizeof text);
+                printf("posterior: %s\n", text);
+            }
             if (bns_model_save(out_path, &model, &history)) {
                 fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
                 status = BNS_EXIT_ERROR;

@@ -103,6 +103,26 @@ static int make_parents(hid_t file, const char *path) {
 }
 
 
+/* A float dataset of rank 1 or 2; compressed: one row per chunk, shuffle +
+ * deflate (the bytes of a float differ most in their low bits, so grouping
+ * them by position first is what lets deflate find anything). */
+static int write_float_block(hid_t file, const bns_param_block *b, const float *data) {
+    hsize_t dims[2] = {b->dims[0], b->dims[1]};
+    if (!b->compress) return H5LTmake_dataset_float(file, b->path, b->rank, dims, data) < 0 ? -1 : 0;
+    hsize_t chunk[2] = {b->rank == 2 ? 1 : dims[0], dims[1]};
+    hid_t space = H5Screate_simple(b->rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), set = -1;
+    int rc = -1;
+    if (space >= 0 && dcpl >= 0 && dims[0] > 0 && (b->rank == 1 || dims[1] > 0) && H5Pset_chunk(dcpl, b->rank, chunk) >= 0 &&
+        H5Pset_shuffle(dcpl) >= 0 && H5Pset_deflate(dcpl, 4) >= 0) {
+        set = H5Dcreate2(file, b->path, H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        if (set >= 0 && H5Dwrite(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0) rc = 0;
+    }
+    if (set >= 0) H5Dclose(set);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (space >= 0) H5Sclose(space);
+    return rc;
+}
+
 static int write_double_series(hid_t group, const char *name, const bns_train_history *h, size_t member) {
     int count = h->epochs_run;
     double *values = bns_xmalloc(sizeof(double) * (count ? count : 1));
@@ -208,9 +228,7 @@ int bns_model_save(const char *path, const bns_model *m, const bns_train_history
     bns_param_block blocks[BNS_MAX_PARAM_BLOCKS];
     int nb = rc == 0 ? bns_model_param_blocks(m, blocks) : 0;
     for (int b = 0; b < nb && rc == 0; b++) {
-        hsize_t dims[2] = {blocks[b].dims[0], blocks[b].dims[1]};
-        if (make_parents(file, blocks[b].path) ||
-            H5LTmake_dataset_float(file, blocks[b].path, blocks[b].rank, dims, m->params + blocks[b].offset) < 0)
+        if (make_parents(file, blocks[b].path) || write_float_block(file, &blocks[b], m->params + blocks[b].offset))
             rc = bns_fail("cannot write /%s", blocks[b].path);
     }
     if (rc == 0 && history) rc = write_history(file, history);

@@ -134,7 +134,10 @@ int bns_model_weight_snr(const bns_model *m, double *snr) {
     return 0;
 }
 
-int bns_model_param_blocks(const bns_model *m, bns_param_block *out) { return m->method->param_blocks(m, out); }
+int bns_model_param_blocks(const bns_model *m, bns_param_block *out) {
+    memset(out, 0, sizeof *out * BNS_MAX_PARAM_BLOCKS); /* fields a method does not set (compress) are 0 */
+    return m->method->param_blocks(m, out);
+}
 
 void bns_init_truncated_normal(float *w, const bns_arch *arch, double std, const bns_stream *stream) {
     /* Rejection sampling with a counter-based stream: candidate k of weight i

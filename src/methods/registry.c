@@ -11,7 +11,8 @@
 #define BNS_METHODS(X) \
     X(deterministic)   \
     X(bbb)             \
-    X(lrt)
+    X(lrt)             \
+    X(sgld)
 
 #define DECLARE(name) extern const bns_method bns_method_##name;
 BNS_METHODS(DECLARE)

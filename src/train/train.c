@@ -89,7 +89,9 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
     float *grad = bns_xmalloc(sizeof(float) * P);
     bns_optimizer opt;
     bns_optimizer_init(&opt, cfg, P);
-    float *best = bns_xmalloc(sizeof(float) * P);
+    /* the best epoch's parameters, restored at the end (unless the method keeps its final state) */
+    int restore_best = !m->method->keep_final;
+    float *best = restore_best ? bns_xmalloc(sizeof(float) * P) : NULL;
     float *val_probs = bns_xmalloc(sizeof(float) * val->n * val->n_classes);
     bns_predictor pred;
     bns_predictor_init(&pred, m);
@@ -152,7 +154,7 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
         if (h->best_epoch == 0 || rec->val_acc > h->best_val_acc) {
             h->best_epoch = epoch;
             h->best_val_acc = rec->val_acc;
-            memcpy(best, m->params, sizeof(float) * P);
+            if (restore_best) memcpy(best, m->params, sizeof(float) * P);
             since_best = 0;
         } else {
             since_best++;
@@ -164,7 +166,7 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
             break;
         }
     }
-    if (h->best_epoch > 0) memcpy(m->params, best, sizeof(float) * P);
+    if (restore_best && h->best_epoch > 0) memcpy(m->params, best, sizeof(float) * P);
 
     m->method->trainer_free(trainer);
     bns_predictor_free(&pred);

@@ -1,0 +1,32 @@
+/* test_sweep_util.h - a whole sweep in-process: every task of a built plan
+ * through the runner in dependency order, then the cube (the pattern of
+ * `bnnsweep run` on one rank). Include after cmocka.h and test_util.h. */
+#ifndef BNNSWEEP_TEST_SWEEP_UTIL_H
+#define BNNSWEEP_TEST_SWEEP_UTIL_H
+
+#include <stdlib.h>
+
+#include "bnnsweep/plan.h"
+#include "bnnsweep/runner.h"
+#include "bnnsweep/spec.h"
+
+/* Runs the plan in tmp_dir/run_name; cube receives the cube's path. */
+static inline void run_sweep_in_process(bns_spec *spec, bns_plan *plan, const char *run_name, char *cube,
+                                        size_t cube_size) {
+    char run_dir[4096];
+    tmp_path(run_dir, sizeof run_dir, run_name);
+    bns_runner r;
+    if (bns_runner_open(&r, spec, plan, run_dir, NULL, 1)) fail_msg("%s", bns_last_error());
+    int *order = malloc(sizeof(int) * (size_t)plan->n_tasks);
+    assert_int_equal(bns_plan_topo_order(plan, order), 0);
+    for (int i = 0; i < plan->n_tasks; i++) {
+        char err[1024];
+        if (bns_runner_run_task(order[i], &r, err, sizeof err)) fail_msg("%s: %s", plan->tasks[order[i]].name, err);
+    }
+    if (bns_runner_write_cube(&r, NULL, NULL)) fail_msg("%s", bns_last_error());
+    snprintf(cube, cube_size, "%s/cube.h5", run_dir);
+    free(order);
+    bns_runner_close(&r);
+}
+
+#endif
