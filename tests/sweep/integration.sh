@@ -52,8 +52,17 @@ resume)
     compgen -G "killed/tasks/train-*.h5" >/dev/null && break
     sleep 0.1
   done
-  kill -KILL -- "-$job" 2>/dev/null || true
+  # SIGKILL the whole session: mpirun and its ranks (Open MPI puts the ranks
+  # in process groups of their own, so killing mpirun's group alone leaves
+  # them computing and writing beside the rerun)
+  pkill -KILL -s "$job" 2>/dev/null || true
   wait "$job" 2>/dev/null || true
+  # a killed ASan process takes a moment to go (it unmaps a huge shadow), and a
+  # rerun removes only temporaries whose writer is gone: wait until none is left
+  for _ in $(seq 1 300); do
+    [ "$(ps -o stat= -s "$job" 2>/dev/null | grep -vc '^Z')" -eq 0 ] && break
+    sleep 0.1
+  done
   done_before=$(find killed/tasks -name '*.h5' | wc -l)
   total=$("$bin" plan "$spec" --summary "${slow[@]}" | awk '/^total/ {print $2}')
   [ "$done_before" -ge 1 ] || fail "no task finished before the kill"
