@@ -11,7 +11,9 @@
 #define BNS_METHODS(X) \
     X(deterministic)   \
     X(bbb)             \
-    X(lrt)
+    X(lrt)             \
+    X(dropout)         \
+    X(alpha)
 
 #define DECLARE(name) extern const bns_method bns_method_##name;
 BNS_METHODS(DECLARE)
@@ -28,6 +30,10 @@ const bns_method *bns_method_find(const char *name) {
     for (int i = 0; methods[i]; i++)
         if (strcmp(methods[i]->name, name) == 0) return methods[i];
     return NULL;
+}
+
+unsigned bns_method_caps(const bns_method *method, const bns_config *cfg) {
+    return method->caps_of ? method->caps_of(cfg) : method->caps;
 }
 
 const bns_method *const *bns_method_list(void) { return methods; }
