@@ -49,6 +49,9 @@ typedef struct bns_method {
     const char *name;
     const char *summary;
     unsigned caps;                      /* enum bns_capability (model.h) */
+    /* Optional: capabilities that depend on the method's settings (MC
+     * dropout is stochastic only when evaluated with masks); NULL: caps. */
+    unsigned (*caps_of)(const bns_config *cfg);
     /* The method's own settings (config.h rows, name NULL-terminated; NULL
      * for none). Their values live in cfg->method_settings: read them with
      * bns_config_get_double / bns_config_get_int. */
@@ -96,6 +99,8 @@ typedef struct bns_method {
 } bns_method;
 
 const bns_method *bns_method_find(const char *name);
+/* What a model of `method` configured by cfg can do: caps_of(cfg), or caps. */
+unsigned bns_method_caps(const bns_method *method, const bns_config *cfg);
 /* NULL-terminated list of all registered methods. */
 const bns_method *const *bns_method_list(void);
 /* Adds a method at run time (tests, plugins): call before anything reads
@@ -133,6 +138,11 @@ double bns_gaussian_train_cost(const bns_config *cfg, double row_weights);
     .n_params = bns_gaussian_n_params, .param_blocks = bns_gaussian_param_blocks, .init = bns_gaussian_init,        \
     .point_weights = bns_gaussian_mean, .sample_weights = bns_gaussian_sample_weights,                             \
     .weight_snr = bns_gaussian_weight_snr, .train_cost = bns_gaussian_train_cost
+
+/* The per-layer-normalised L2 term of METHODS.md s.3 (deterministic.c):
+ * adds reg_scale * d/dw of lambda * sum_l (1/|l|) sum_{w in l} w^2 to grad
+ * (weights, not biases) and returns that per-example penalty. */
+double bns_l2_penalty_grad(const bns_arch *arch, const float *w, double lambda, double reg_scale, float *grad);
 
 /* Weights (or mu) ~ N(0, std^2) truncated at 2 std, biases 0 (METHODS.md s.1);
  * std <= 0 means 1/sqrt(3 fan-in) per layer (the std of PyTorch's nn.Linear

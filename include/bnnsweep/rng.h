@@ -18,7 +18,7 @@
 enum bns_purpose {
     BNS_PURPOSE_INIT = 1,      /* parameter initialisation */
     BNS_PURPOSE_SHUFFLE = 2,   /* minibatch order, substream = epoch */
-    BNS_PURPOSE_WEIGHT = 3,    /* BBB weight noise, substream = step */
+    BNS_PURPOSE_WEIGHT = 3,    /* training noise: BBB weights, dropout masks; substream = step */
     BNS_PURPOSE_LRT = 4,       /* LRT pre-activation noise, substream = step */
     BNS_PURPOSE_PREDICT = 5,   /* weight samples for evaluation, substream = run */
     BNS_PURPOSE_VALIDATE = 6,  /* weight samples for validation during training */

@@ -45,11 +45,15 @@ static void det_loss_grad(void *trainer, const bns_model *m, const float *x, con
     stats->nll_sum = m->likelihood->nll(logits, y, batch, n_classes, (float)obj->nll_scale, t->grad_logits);
     stats->correct = bns_count_correct(logits, y, batch, n_classes);
     bns_net_backward(arch, w, batch, &t->ws, t->grad_logits, grad, NULL);
+    stats->reg_per_example = bns_l2_penalty_grad(arch, w, m->cfg.l2_lambda, obj->reg_scale, grad);
+    stats->kl = 0.0;
+}
 
-    double penalty = 0.0, lambda = m->cfg.l2_lambda;
+double bns_l2_penalty_grad(const bns_arch *arch, const float *w, double lambda, double reg_scale, float *grad) {
+    double penalty = 0.0;
     for (int l = 0; l < arch->n_layers; l++) {
         double per_unit = 1.0 / arch->width[l + 1];
-        float coef = (float)(obj->reg_scale * lambda * 2.0 * per_unit);
+        float coef = (float)(reg_scale * lambda * 2.0 * per_unit);
         double layer_sum = 0.0;
         for (size_t i = arch->weight_offset[l]; i < arch->bias_offset[l]; i++) {
             layer_sum += (double)w[i] * w[i];
@@ -57,8 +61,7 @@ static void det_loss_grad(void *trainer, const bns_model *m, const float *x, con
         }
         penalty += per_unit * layer_sum;
     }
-    stats->reg_per_example = lambda * penalty;
-    stats->kl = 0.0;
+    return lambda * penalty;
 }
 
 const bns_method bns_method_deterministic = {

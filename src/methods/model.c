@@ -105,7 +105,7 @@ void bns_model_free(bns_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-unsigned bns_model_caps(const bns_model *m) { return m->method->caps; }
+unsigned bns_model_caps(const bns_model *m) { return bns_method_caps(m->method, &m->cfg); }
 
 void bns_caps_format(unsigned caps, char *buf, size_t size) {
     static const char *const names[] = {"stochastic", "snr", "closed_form_kl", "weighted"};
@@ -115,7 +115,7 @@ void bns_caps_format(unsigned caps, char *buf, size_t size) {
         if (caps & (1u << i)) used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? "," : "", names[i]);
 }
 
-int bns_model_has(const bns_model *m, unsigned cap) { return (m->method->caps & cap) == cap; }
+int bns_model_has(const bns_model *m, unsigned cap) { return (bns_model_caps(m) & cap) == cap; }
 
 const float *bns_model_mean(const bns_model *m) { return m->method->point_weights(m); }
 

@@ -12,7 +12,9 @@
     X(deterministic)   \
     X(bbb)             \
     X(lrt)             \
-    X(sgld)
+    X(sgld)            \
+    X(dropout)         \
+    X(alpha)
 
 #define DECLARE(name) extern const bns_method bns_method_##name;
 BNS_METHODS(DECLARE)
@@ -29,6 +31,10 @@ const bns_method *bns_method_find(const char *name) {
     for (int i = 0; methods[i]; i++)
         if (strcmp(methods[i]->name, name) == 0) return methods[i];
     return NULL;
+}
+
+unsigned bns_method_caps(const bns_method *method, const bns_config *cfg) {
+    return method->caps_of ? method->caps_of(cfg) : method->caps;
 }
 
 const bns_method *const *bns_method_list(void) { return methods; }

@@ -29,7 +29,7 @@ static double arch_weights(const char *arch) {
 /* what the configured method's posterior can do (0: unknown method) */
 static unsigned caps_of(const bns_config *cfg) {
     const bns_method *m = bns_method_find(cfg->method);
-    return m ? m->caps : 0;
+    return m ? bns_method_caps(m, cfg) : 0;
 }
 
 static double limit_rows(long limit, long all) { return (double)(limit > 0 && limit < all ? limit : all); }

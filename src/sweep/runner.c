@@ -423,7 +423,7 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
         if (task->kind == BNS_TASK_TRAIN) { /* what analysis/ needs to know of the model, from its method */
             const bns_method *method = bns_method_find(task->config.method);
             char caps[128];
-            bns_caps_format(method ? method->caps : 0, caps, sizeof caps);
+            bns_caps_format(method ? bns_method_caps(method, &task->config) : 0, caps, sizeof caps);
             rc |= bns_cube_set_string(c, "model_method", (size_t)model_index[t], task->config.method);
             rc |= bns_cube_set_string(c, "model_capabilities", (size_t)model_index[t], caps);
         }

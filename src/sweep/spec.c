@@ -690,7 +690,7 @@ static int group_has_caps(const bns_spec_group *g, unsigned cap, int *all, char 
         bns_config cfg;
         if (bns_spec_group_point(g, p, &cfg)) return -1;
         const bns_method *m = bns_method_find(cfg.method);
-        if (!m || (m->caps & cap) != cap) {
+        if (!m || (bns_method_caps(m, &cfg) & cap) != cap) {
             if (*all) snprintf(method, size, "%s", cfg.method);
             *all = 0;
         }
