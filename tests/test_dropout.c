@@ -39,6 +39,7 @@
 #include "bnnsweep/train.h"
 #include "test_fd.h"
 #include "test_util.h"
+#include "test_sweep_util.h"
 
 enum { INPUTS = 6, BATCH = 5, CLASSES = 3, MAX_K = 3 };
 
@@ -406,19 +407,8 @@ static void test_sweep(void **state) {
     if (bns_spec_load_text("dropout.yaml", sweep_text, NULL, 0, &spec)) fail_msg("%s", bns_last_error());
     if (bns_plan_build(&spec, &plan)) fail_msg("%s", bns_last_error());
     assert_int_equal(plan.count[BNS_TASK_TRAIN], 4);
-    char run_dir[4096];
-    tmp_path(run_dir, sizeof run_dir, "dropout-run");
-    bns_runner r;
-    if (bns_runner_open(&r, &spec, &plan, run_dir, NULL, 1)) fail_msg("%s", bns_last_error());
-    int *order = malloc(sizeof(int) * (size_t)plan.n_tasks);
-    assert_int_equal(bns_plan_topo_order(&plan, order), 0);
-    for (int i = 0; i < plan.n_tasks; i++) {
-        char err[1024];
-        if (bns_runner_run_task(order[i], &r, err, sizeof err)) fail_msg("%s: %s", plan.tasks[order[i]].name, err);
-    }
-    if (bns_runner_write_cube(&r, NULL, NULL)) fail_msg("%s", bns_last_error());
     char cube[4200];
-    snprintf(cube, sizeof cube, "%s/cube.h5", run_dir);
+    run_sweep_in_process(&spec, &plan, "dropout-run", cube, sizeof cube);
     hid_t f = H5Fopen(cube, H5F_ACC_RDONLY, H5P_DEFAULT);
     assert_true(f >= 0);
     hsize_t dims[3];
@@ -477,8 +467,6 @@ static void test_sweep(void **state) {
     free(std);
     free(ens);
     free(auroc);
-    free(order);
-    bns_runner_close(&r);
     bns_plan_free(&plan);
     bns_spec_free(&spec);
 }
