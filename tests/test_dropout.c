@@ -427,15 +427,9 @@ static void test_sweep(void **state) {
     double *auroc = malloc(sizeof(double) * dims[0] * dims[1] * dims[2]);
     assert_true(H5LTread_dataset_double(f, "auroc", auroc) >= 0);
     hsize_t n_scores = dims[2];
-    hid_t d = H5Dopen2(f, "model_method", H5P_DEFAULT), t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
     char *methods[4] = {0}, *caps[4] = {0};
-    assert_true(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, methods) >= 0);
-    H5Dclose(d);
-    d = H5Dopen2(f, "model_capabilities", H5P_DEFAULT);
-    assert_true(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, caps) >= 0);
-    H5Dclose(d);
+    read_cube_strings(f, "model_method", methods);
+    read_cube_strings(f, "model_capabilities", caps);
     int point_dropout = 0, mc = 0;
     for (int i = 0; i < 4; i++) {
         int stochastic = !strcmp(caps[i], "stochastic");
@@ -461,7 +455,6 @@ static void test_sweep(void **state) {
     }
     assert_int_equal(point_dropout, 1); /* the mc_dropout = 0 model counts as a baseline */
     assert_int_equal(mc, 2);
-    H5Tclose(t);
     H5Fclose(f);
     free(acc);
     free(std);
@@ -473,9 +466,7 @@ static void test_sweep(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    const char *base = getenv("BNS_TEST_TMP");
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/dropout", base && base[0] ? base : "/tmp/bns-test");
-    mkdir_p(tmp_dir);
+    tmp_dir_setup("dropout");
     return 0;
 }
 

@@ -324,15 +324,9 @@ static void test_sweep(void **state) {
     double *ens = malloc(sizeof(double) * dims[0] * dims[1] * dims[2]);
     assert_true(H5LTread_dataset_double(f, "ensemble_accuracy", ens) >= 0);
     /* the models' methods and capabilities, which analysis/ reads */
-    hid_t d = H5Dopen2(f, "model_method", H5P_DEFAULT), t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
     char *methods[3] = {0}, *caps[3] = {0};
-    assert_true(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, methods) >= 0);
-    H5Dclose(d);
-    d = H5Dopen2(f, "model_capabilities", H5P_DEFAULT);
-    assert_true(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, caps) >= 0);
-    H5Dclose(d);
+    read_cube_strings(f, "model_method", methods);
+    read_cube_strings(f, "model_capabilities", caps);
     int toys = 0;
     for (int i = 0; i < 3; i++) {
         if (!(acc[4 * i] > 0.5 && acc[4 * i] <= 1.0)) fail_msg("model %d (%s): test accuracy %g", i, methods[i], acc[4 * i]);
@@ -359,7 +353,6 @@ static void test_sweep(void **state) {
     assert_true(H5LTread_dataset_double(f, "accuracy", acc4) >= 0);
     for (int i = 0; i < 3; i++)
         for (int si = 2; si < 4; si++) assert_true(acc4[4 * i + si] < acc4[4 * i + 0]);
-    H5Tclose(t);
     free(ens);
     H5Fclose(f);
     bns_plan_free(&plan);
@@ -368,9 +361,7 @@ static void test_sweep(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    const char *base = getenv("BNS_TEST_TMP");
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/method_registry", base && base[0] ? base : "/tmp/bns-test");
-    mkdir_p(tmp_dir);
+    tmp_dir_setup("method_registry");
     return 0;
 }
 

@@ -288,16 +288,6 @@ static const char *mixed_sweep =
     "  ensembles:  {models: [bnn, sgld], sets: [test], ensemble: [1, 4], runs: 2}\n"
     "  ood:        {models: [bnn, sgld], ood: [gaussian], scores: [entropy, bald], samples: 4}\n";
 
-static void read_strings(hid_t f, const char *name, char **out) {
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), t = H5Tcopy(H5T_C_S1);
-    assert_true(d >= 0);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    assert_true(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0);
-    H5Tclose(t);
-    H5Dclose(d);
-}
-
 static void test_sweep(void **state) {
     (void)state;
     require_mnist();
@@ -311,8 +301,8 @@ static void test_sweep(void **state) {
     hid_t f = H5Fopen(cube, H5F_ACC_RDONLY, H5P_DEFAULT);
     assert_true(f >= 0);
     char *methods[2] = {0}, *caps[2] = {0};
-    read_strings(f, "model_method", methods);
-    read_strings(f, "model_capabilities", caps);
+    read_cube_strings(f, "model_method", methods);
+    read_cube_strings(f, "model_capabilities", caps);
     int s = -1;
     for (int i = 0; i < 2; i++)
         if (!strcmp(methods[i], "sgld")) s = i;
@@ -365,9 +355,7 @@ static void test_sweep(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    const char *base = getenv("BNS_TEST_TMP");
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/sgld", base && base[0] ? base : "/tmp/bns-test");
-    mkdir_p(tmp_dir);
+    tmp_dir_setup("sgld");
     return 0;
 }
 

@@ -6,6 +6,8 @@
 
 #include <stdlib.h>
 
+#include <hdf5.h>
+
 #include "bnnsweep/plan.h"
 #include "bnnsweep/runner.h"
 #include "bnnsweep/spec.h"
@@ -27,6 +29,18 @@ static inline void run_sweep_in_process(bns_spec *spec, bns_plan *plan, const ch
     snprintf(cube, cube_size, "%s/cube.h5", run_dir);
     free(order);
     bns_runner_close(&r);
+}
+
+/* A string variable of a cube (variable-length UTF-8, cube.h) into out
+ * (one malloc'd string per entry: free them). */
+static inline void read_cube_strings(hid_t f, const char *name, char **out) {
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), t = H5Tcopy(H5T_C_S1);
+    assert_true(d >= 0);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    assert_true(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0);
+    H5Tclose(t);
+    H5Dclose(d);
 }
 
 #endif

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -24,6 +25,13 @@ static void mkdir_p(const char *path) {
         *p = '/';
     }
     if (mkdir(buf, 0755) != 0 && errno != EEXIST) fail_msg("mkdir %s: %s", buf, strerror(errno));
+}
+
+/* tmp_dir = $BNS_TEST_TMP/name (or /tmp/bns-test/name), created: a test's setup. */
+static inline void tmp_dir_setup(const char *name) {
+    const char *base = getenv("BNS_TEST_TMP");
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/%s", base && base[0] ? base : "/tmp/bns-test", name);
+    mkdir_p(tmp_dir);
 }
 
 static inline const char *tmp_path(char *buf, size_t size, const char *name) {
