@@ -69,6 +69,10 @@ typedef struct {
     float *row;             /* one sample: the ring rotation's swap space */
     double *trace;          /* kept doubles for the ESS */
     bns_stream noise;
+    /* the step's settings, read once */
+    double lr, b, gamma;
+    int noise_on;
+    long burn_in, thin;
 } sgld_trainer;
 
 static size_t capacity(const bns_config *cfg) { return (size_t)bns_config_get_int(cfg, "sgld_samples"); }
@@ -209,6 +213,13 @@ static void *sgld_trainer_create(const bns_model *m, int max_batch) {
     t->row = bns_xmalloc(sizeof(float) * m->arch.n_weights);
     t->trace = bns_xmalloc(sizeof(double) * capacity(&m->cfg));
     t->noise = bns_stream_make(m->cfg.seed, m->cfg.task, BNS_PURPOSE_WEIGHT);
+    const bns_config *cfg = &m->cfg;
+    t->lr = bns_config_get_double(cfg, "sgld_lr");
+    t->b = bns_config_get_double(cfg, "sgld_b");
+    t->gamma = bns_config_get_double(cfg, "sgld_gamma");
+    t->noise_on = bns_config_get_int(cfg, "sgld_noise");
+    t->burn_in = bns_config_get_int(cfg, "sgld_burn_in");
+    t->thin = bns_config_get_int(cfg, "sgld_thin");
     return t;
 }
 
@@ -308,19 +319,17 @@ static void sgld_train_step(void *trainer, bns_model *m, const float *x, const u
                             const bns_objective *obj, bns_optimizer *opt, float *grad, bns_step_stats *stats) {
     (void)opt; /* the Langevin update is the method's own */
     sgld_trainer *t = trainer;
-    const bns_config *cfg = &m->cfg;
     size_t n = m->arch.n_weights;
     map_grad(t, m, x, y, batch, grad, stats);
     float minus_n = -(float)obj->n_train; /* grad log posterior = -N grad(MAP objective) */
     for (size_t i = 0; i < n; i++) grad[i] *= minus_n;
 
-    double gamma = bns_config_get_double(cfg, "sgld_gamma"), b = bns_config_get_double(cfg, "sgld_b");
-    double eps = bns_config_get_double(cfg, "sgld_lr") / obj->n_train;
-    if (gamma > 0) eps *= pow(b + (double)obj->step, -gamma);
-    bns_sgld_update(m->params, grad, n, eps, &t->noise, obj->step, bns_config_get_int(cfg, "sgld_noise"), m->params);
+    double eps = t->lr / obj->n_train;
+    if (t->gamma > 0) eps *= pow(t->b + (double)obj->step, -t->gamma);
+    bns_sgld_update(m->params, grad, n, eps, &t->noise, obj->step, t->noise_on, m->params);
 
-    long burn_in = bns_config_get_int(cfg, "sgld_burn_in"), thin = bns_config_get_int(cfg, "sgld_thin");
-    if ((long)obj->step > burn_in && ((long)obj->step - burn_in) % thin == 0) keep_sample(m, stats->nll_sum / batch);
+    long step = (long)obj->step;
+    if (step > t->burn_in && (step - t->burn_in) % t->thin == 0) keep_sample(m, stats->nll_sum / batch);
     if (!obj->skip_kl_value) finish_epoch(m, t);
 }
 
