@@ -399,6 +399,46 @@ static const char *sweep_text =
     "  ensembles:  {models: [mc, alpha], sets: [test], ensemble: [1, 2], runs: 2}\n"
     "  ood:        {models: [bnn, mc, point, alpha], ood: [gaussian], scores: [entropy, bald], samples: 3}\n";
 
+/* A grid over an evaluation setting trains once: the default value names the
+ * trained model, every other value is a view of it, in either grid order. */
+static void test_mc_dropout_grid_trains_once(void **state) {
+    (void)state;
+    const char *orders[] = {"[0, 1]", "[1, 0]"};
+    for (int o = 0; o < 2; o++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "name: g\nmodels:\n  d: {method: dropout, arch: FC-20-10, lr: [0.1, 0.2], mc_dropout: %s}\n"
+                 "evaluations:\n  robustness: {models: d}\n", orders[o]);
+        bns_spec spec;
+        bns_plan plan;
+        if (bns_spec_load_text("grid.yaml", text, NULL, 0, &spec)) fail_msg("%s", bns_last_error());
+        if (bns_plan_build(&spec, &plan)) fail_msg("%s", bns_last_error());
+        assert_int_equal(plan.count[BNS_TASK_TRAIN], 4);
+        int trained = 0, views = 0;
+        for (int t = 0; t < plan.n_tasks; t++) {
+            const bns_task *task = &plan.tasks[t];
+            if (task->kind != BNS_TASK_TRAIN) continue;
+            if (!bns_task_is_view(task)) {
+                trained++;
+                assert_non_null(strstr(task->name, "mc_dropout=1"));
+                assert_int_equal(bns_config_get_int(&task->config, "mc_dropout"), 1);
+                continue;
+            }
+            views++;
+            const bns_task *model = &plan.tasks[task->model];
+            assert_non_null(strstr(task->name, "mc_dropout=0"));
+            assert_int_equal(bns_config_get_int(&task->config, "mc_dropout"), 0);
+            assert_true(task->model < t && !bns_task_is_view(model));
+            assert_true(task->config.lr == model->config.lr); /* the view of its own grid point */
+            assert_true(task->config.task == model->key);
+        }
+        assert_int_equal(trained, 2);
+        assert_int_equal(views, 2);
+        bns_plan_free(&plan);
+        bns_spec_free(&spec);
+    }
+}
+
 static void test_sweep(void **state) {
     (void)state;
     if (!have_mnist) fail_msg("MNIST is not available");
@@ -407,6 +447,18 @@ static void test_sweep(void **state) {
     if (bns_spec_load_text("dropout.yaml", sweep_text, NULL, 0, &spec)) fail_msg("%s", bns_last_error());
     if (bns_plan_build(&spec, &plan)) fail_msg("%s", bns_last_error());
     assert_int_equal(plan.count[BNS_TASK_TRAIN], 4);
+    /* "point" differs from "mc" only in an evaluation setting: it is a view of
+     * mc's trained model (plan.c), not a second training */
+    int mc_task = -1, point_task = -1;
+    for (int t = 0; t < plan.n_tasks; t++) {
+        if (!strcmp(plan.tasks[t].name, "train/mc")) mc_task = t;
+        if (!strcmp(plan.tasks[t].name, "train/point")) point_task = t;
+    }
+    assert_true(mc_task >= 0 && point_task >= 0);
+    assert_false(bns_task_is_view(&plan.tasks[mc_task]));
+    assert_true(bns_task_is_view(&plan.tasks[point_task]));
+    assert_int_equal(plan.tasks[point_task].model, mc_task);
+    assert_true(plan.tasks[point_task].config.task == plan.tasks[mc_task].key);
     char cube[4200];
     run_sweep_in_process(&spec, &plan, "dropout-run", cube, sizeof cube);
     hid_t f = H5Fopen(cube, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -482,6 +534,7 @@ int main(void) {
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_dropout_learns),
         cmocka_unit_test(test_alpha_learns),
+        cmocka_unit_test(test_mc_dropout_grid_trains_once),
         cmocka_unit_test_setup(test_sweep, setup),
     };
     return cmocka_run_group_tests(tests, load_mnist, free_mnist);

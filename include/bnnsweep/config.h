@@ -28,11 +28,19 @@ typedef struct {
     /* method rows only (offset and size are assigned by the table) */
     const char *default_value;     /* text form, parsed by bns_config_set */
     const char *owner;             /* the method that declares it (set by the table) */
+    int evaluation;                /* 1: says how the trained model is evaluated, not how it is
+                                      trained (BNS_METHOD_EVAL_SETTING) */
 } bns_config_field;
 
 /* A method's own row: name, type (DOUBLE, INT or ENUM), choices, default text, help. */
 #define BNS_METHOD_SETTING(key, type, choices, default_text, help_text) \
-    {key, type, 0, 0, choices, help_text, default_text, NULL}
+    {key, type, 0, 0, choices, help_text, default_text, NULL, 0}
+/* A method's evaluation setting: a row that does not change training (e.g.
+ * mc_dropout). It is saved with the model and may be changed on a trained
+ * model (`eval --set`); a sweep trains once for all its values and evaluates
+ * each value as its own model (plan.h: model views). */
+#define BNS_METHOD_EVAL_SETTING(key, type, choices, default_text, help_text) \
+    {key, type, 0, 0, choices, help_text, default_text, NULL, 1}
 
 /* The fields, terminated by a row with name NULL. */
 const bns_config_field *bns_config_fields(void);
@@ -49,6 +57,12 @@ int bns_config_get_int(const bns_config *cfg, const char *key);
 
 /* Parse `value` into field `key`: errors name the key and the bad value. */
 int bns_config_set(bns_config *cfg, const char *key, const char *value);
+/* Change an evaluation setting of a trained model's configuration (`eval
+ * --setting`): errors for an unknown key, a training setting, or another
+ * method's row. */
+int bns_config_set_evaluation(bns_config *cfg, const char *assignment);
+/* Copy every evaluation setting of src's method from src to dst (a model view). */
+int bns_config_copy_evaluation(bns_config *dst, const bns_config *src);
 /* "key=value" form (as given to --set). */
 int bns_config_set_assignment(bns_config *cfg, const char *assignment);
 /* Text form of a field's value (round-trips through bns_config_set). */

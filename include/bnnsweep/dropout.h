@@ -25,7 +25,7 @@
                        "drop rate of the inputs of hidden and output layers (dropout, alpha)"),                       \
     BNS_METHOD_SETTING("dropout_input_rate", BNS_FIELD_DOUBLE, NULL, "0.5",                                   \
                        "drop rate of the input pixels, the first layer's inputs (dropout, alpha)"),                  \
-    BNS_METHOD_SETTING("mc_dropout", BNS_FIELD_INT, NULL, "1",                                                \
+    BNS_METHOD_EVAL_SETTING("mc_dropout", BNS_FIELD_INT, NULL, "1",                                                \
                        "1 = evaluate with sampled masks (MC dropout), 0 = as the plain trained net (dropout, alpha)")
 
 /* Rates in [0, 1), mc_dropout 0 or 1. */

@@ -78,6 +78,9 @@ typedef struct bns_method {
     /* One line about the trained posterior for train's report, e.g. how
      * many samples it keeps (NULL: nothing to add). */
     void (*describe)(const bns_model *m, char *buf, size_t size);
+    /* How training updates the parameters, for train's first line, when the
+     * method does not use the shared optimizer (NULL: "sgd lr 0.001"). */
+    void (*describe_update)(const bns_config *cfg, char *buf, size_t size);
 
     /* ---- training ---- */
     /* 1: training ends with the last parameters, never with the best

@@ -29,6 +29,7 @@
 
 enum bns_task_kind { BNS_TASK_TRAIN = 0, BNS_TASK_ATTACK = 1, BNS_TASK_EVAL = 2, BNS_TASK_KINDS = 3 };
 const char *bns_task_kind_name(int kind);   /* "train", "attack", "eval" */
+#define bns_task_is_view(t) ((t)->kind == BNS_TASK_TRAIN && (t)->model >= 0)
 
 /* What an EVAL task computes (cf. bnnsweep eval). */
 typedef struct {
@@ -53,7 +54,8 @@ typedef struct {
     long test_limit;          /* TRAIN, ATTACK: validation / attacked rows (0 = all) */
     bns_attack_settings attack;  /* ATTACK: seed = the spec's, task = key */
     bns_eval_settings eval;   /* EVAL */
-    int model;                /* ATTACK: source TRAIN task; EVAL: evaluated TRAIN task; TRAIN: -1 */
+    int model;                /* ATTACK: source TRAIN task; EVAL: evaluated TRAIN task; TRAIN: -1, or for
+                                 a model view (plan.c) the TRAIN task whose model it evaluates differently */
     int set_task;             /* EVAL on an attack set: its ATTACK task; else -1 */
     double cost;              /* estimated seconds on one thread */
     int n_deps, *deps;        /* tasks that must finish first (lower indices) */
@@ -105,10 +107,12 @@ double bns_plan_total_cost(const bns_plan *plan);
  *            attack's cost_steps (attack.h; minnorm: max_steps * search_steps
  *            * 0.35, as examples stop when fooled)
  *   EVAL   = rows * runs * samples * W * PREDICT (OOD: test + OOD rows)
+ *   a model view (TRAIN with a model): VIEW, rewriting one model file
  * W = the architecture's weights and biases (FC-100-100-10: 89,610). */
 /* (training costs: each method's train_cost, method.h) */
 #define BNS_COST_PREDICT 3.7e-11       /* s/row-weight/sample: 100-sample ensemble, 3000 images/s */
 #define BNS_COST_ATTACK_STEP 4.6e-11   /* s/row-weight/step: forward + input backward (2/3 of a train step) */
+#define BNS_COST_VIEW 0.05             /* s: a model view's file */
 #define BNS_MNIST_TRAIN_ROWS 50000
 #define BNS_MNIST_TEST_ROWS 10000
 

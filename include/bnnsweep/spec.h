@@ -177,7 +177,10 @@ int bns_spec_attack_set(bns_attack_settings *s, const char *key, const char *val
 /* "key=value\n" lines of every attack setting (except task), sorted by key,
  * numbers as %.17g: the canonical text used in task keys. */
 void bns_spec_attack_canonical(const bns_attack_settings *s, char *buf, size_t size);
-/* The same for a bns_config (every field except task). */
+/* The same for a bns_config (every field that applies to its method, except task). */
 void bns_spec_config_canonical(const bns_config *cfg, char *buf, size_t size);
+/* ... without the evaluation settings (config.h): what training depends on,
+ * the text of a TRAIN task's key. */
+void bns_spec_training_canonical(const bns_config *cfg, char *buf, size_t size);
 
 #endif

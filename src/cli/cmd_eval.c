@@ -32,7 +32,7 @@
 enum { MAX_LIST = BNS_REPORT_MAX_LIST, MAX_OOD = BNS_REPORT_MAX_OOD };
 
 enum { OPT_MODEL = 1000, OPT_SET, OPT_DATA_DIR, OPT_TEST_LIMIT, OPT_RUNS, OPT_ENSEMBLE, OPT_PRUNE, OPT_PRUNE_SAMPLES,
-       OPT_OOD, OPT_OOD_SAMPLES, OPT_SCORE, OPT_JSON, OPT_THREADS, OPT_QUIET, OPT_HELP };
+       OPT_OOD, OPT_OOD_SAMPLES, OPT_SCORE, OPT_JSON, OPT_THREADS, OPT_QUIET, OPT_HELP, OPT_SETTING };
 
 typedef struct { /* one requested OOD set */
     char kind[16];    /* fashion, gaussian, uniform, notmnist, omniglot */
@@ -49,6 +49,8 @@ static void eval_usage(FILE *out) {
             "options:\n"
             "  --model FILE        model file (from bnnsweep train); required\n"
             "  --set SET           test (default), val, or an attack-set FILE.h5\n"
+            "  --setting KEY=VAL   change an evaluation setting of the model (repeatable), e.g.\n"
+            "                      mc_dropout=0: a dropout net as the plain trained network\n"
             "  --data-dir DIR      data cache (default $BNNSWEEP_DATA or ~/.cache/bnnsweep)\n"
             "  --test-limit N      first N rows of the evaluation set and of each OOD set\n"
             "  --runs R            single-sample runs; ensembles of N use R/N runs (default 100)\n"
@@ -158,6 +160,9 @@ int cmd_eval(int argc, char **argv) {
     snprintf(ood[2].kind, sizeof ood[2].kind, "uniform");
     quiet = 0;
     t_start = bns_now_seconds();
+    enum { MAX_SETTINGS = 16 };
+    const char *settings[MAX_SETTINGS];
+    int n_settings = 0;
 
     const struct option options[] = {
         {"model", required_argument, NULL, OPT_MODEL},         {"set", required_argument, NULL, OPT_SET},
@@ -167,7 +172,8 @@ int cmd_eval(int argc, char **argv) {
         {"ood", required_argument, NULL, OPT_OOD},             {"ood-samples", required_argument, NULL, OPT_OOD_SAMPLES},
         {"score", required_argument, NULL, OPT_SCORE},         {"json", required_argument, NULL, OPT_JSON},
         {"threads", required_argument, NULL, OPT_THREADS},     {"quiet", no_argument, NULL, OPT_QUIET},
-        {"help", no_argument, NULL, OPT_HELP},                 {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, OPT_HELP},                 {"setting", required_argument, NULL, OPT_SETTING},
+        {NULL, 0, NULL, 0},
     };
     optind = 1;
     opterr = 0;
@@ -177,6 +183,13 @@ int cmd_eval(int argc, char **argv) {
         switch (c) {
         case OPT_MODEL: model_path = optarg; break;
         case OPT_SET: set_name = optarg; break;
+        case OPT_SETTING:
+            if (n_settings == MAX_SETTINGS) {
+                fprintf(stderr, "bnnsweep eval: more than %d --setting options\n", MAX_SETTINGS);
+                return BNS_EXIT_USAGE;
+            }
+            settings[n_settings++] = optarg;
+            break;
         case OPT_DATA_DIR: data_dir = optarg; break;
         case OPT_TEST_LIMIT: rc = parse_count("--test-limit", optarg, &test_limit); break;
         case OPT_RUNS: rc = parse_count("--runs", optarg, &runs); break;
@@ -216,6 +229,12 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "bnnsweep eval: %s\n", bns_last_error());
         return BNS_EXIT_ERROR;
     }
+    for (int i = 0; i < n_settings; i++)
+        if (bns_config_set_evaluation(&model.cfg, settings[i])) {
+            fprintf(stderr, "bnnsweep eval: --setting %s: %s\n", settings[i], bns_last_error());
+            bns_model_free(&model);
+            return BNS_EXIT_USAGE;
+        }
     float scale = (float)model.cfg.pixel_scale;
     bns_dataset set;
     memset(&set, 0, sizeof set);

@@ -144,10 +144,13 @@ static int parse_shard(const char *text, int *index, int *count) {
 static int run_shard(bns_runner *runner, int stage, int shard, int n_shards, int quiet) {
     const bns_plan *plan = runner->plan;
     int position = 0, failures = 0, ran = 0;
+    /* a model view runs in its model's shard, after it (plan.c) */
+    int *shard_of = bns_xcalloc((size_t)plan->n_tasks + 1, sizeof *shard_of);
     for (int t = 0; t < plan->n_tasks; t++) {
         const bns_task *task = &plan->tasks[t];
         if (task->kind != stage) continue;
-        if (position++ % n_shards != shard) continue;
+        shard_of[t] = bns_task_is_view(task) ? shard_of[task->model] : position++ % n_shards;
+        if (shard_of[t] != shard) continue;
         if (bns_runner_is_done(runner, t)) continue;
         char err[512] = "";
         for (int k = 0; k < task->n_deps; k++)
@@ -164,6 +167,7 @@ static int run_shard(bns_runner *runner, int stage, int shard, int n_shards, int
             fflush(stdout);
         }
     }
+    free(shard_of);
     if (!quiet) printf("shard %d/%d of stage %s: %d tasks run, %d failed\n", shard, n_shards,
                        bns_task_kind_name(stage), ran, failures);
     /* A failed task is a result (recorded in its .failed file, reported by

@@ -168,9 +168,14 @@ int cmd_train(int argc, char **argv) {
         bns_model_free(&model);
         return BNS_EXIT_ERROR;
     }
-    printf("training %s %s on %zu images (validation %zu): %zu parameters, batch %d, %s lr %g, up to %d epochs, "
-           "patience %d\n", cfg.method, cfg.arch, data.train.n, data.val.n, model.n_params, cfg.batch_size,
-           cfg.optimizer == BNS_OPT_ADAM ? "adam" : "sgd", cfg.lr, cfg.max_epochs, cfg.patience);
+    char update[128], stored[64] = "";
+    if (model.method->describe_update) model.method->describe_update(&cfg, update, sizeof update);
+    else snprintf(update, sizeof update, "%s lr %g", cfg.optimizer == BNS_OPT_ADAM ? "adam" : "sgd", cfg.lr);
+    if (model.n_params != model.arch.n_weights)
+        snprintf(stored, sizeof stored, " (%zu stored parameters)", model.n_params);
+    printf("training %s %s on %zu images (validation %zu): %zu network weights%s, batch %d, %s, up to %d epochs, "
+           "patience %d\n", cfg.method, cfg.arch, data.train.n, data.val.n, model.arch.n_weights, stored,
+           cfg.batch_size, update, cfg.max_epochs, cfg.patience);
     fflush(stdout);
 
     bns_train_history history;

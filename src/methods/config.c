@@ -18,7 +18,7 @@ static const char *const optimizer_names[] = {"sgd", "adam", NULL};
 static const char *const sample_mode_names[] = {"vectorized", "sequential", NULL};
 
 #define FIELD(key, type, member, choices, help) \
-    {key, type, offsetof(bns_config, member), sizeof(((bns_config *)0)->member), choices, help, NULL, NULL}
+    {key, type, offsetof(bns_config, member), sizeof(((bns_config *)0)->member), choices, help, NULL, NULL, 0}
 
 /* the shared rows; the table appends each method's own rows */
 static const bns_config_field shared_fields[] = {
@@ -51,7 +51,7 @@ static const bns_config_field shared_fields[] = {
     FIELD("train_limit", BNS_FIELD_LONG, train_limit, NULL, "use only the first N training rows (0 = all)"),
     FIELD("seed", BNS_FIELD_U64, seed, NULL, "random seed"),
     FIELD("task", BNS_FIELD_U64, task, NULL, "task id (part of every random stream's key)"),
-    {NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
+    {NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0},
 };
 
 enum { MAX_FIELDS = 160 };
@@ -75,7 +75,8 @@ void bns_config_fields_rebuild(void) {
         for (const bns_config_field *f = (*m)->settings; f && f->name; f++) {
             const bns_config_field *seen = find_in(table, f->name);
             if (seen) {
-                if (!seen->default_value || seen->type != f->type) abort(); /* a programming error: names clash */
+                if (!seen->default_value || seen->type != f->type || seen->evaluation != f->evaluation)
+                    abort(); /* a programming error: names clash */
                 continue;
             }
             if (n == MAX_FIELDS || slot == BNS_METHOD_SETTING_SLOTS || f->type == BNS_FIELD_STRING ||
@@ -107,6 +108,36 @@ int bns_config_field_applies(const bns_config *cfg, const bns_config_field *f) {
 void bns_config_method_defaults(bns_config *cfg) {
     for (const bns_config_field *f = bns_config_fields(); f->name; f++)
         if (f->default_value && bns_config_set(cfg, f->name, f->default_value)) abort(); /* a bad default */
+}
+
+int bns_config_set_evaluation(bns_config *cfg, const char *assignment) {
+    const char *eq = strchr(assignment, '=');
+    char key[64];
+    if (!eq || eq == assignment || (size_t)(eq - assignment) >= sizeof key)
+        return bns_fail("'%s': expected KEY=VALUE", assignment);
+    memcpy(key, assignment, (size_t)(eq - assignment));
+    key[eq - assignment] = '\0';
+    const bns_config_field *f = bns_config_field_find(key);
+    if (!f) return bns_fail("'%s': no such setting", key);
+    if (!f->evaluation || !bns_config_field_applies(cfg, f)) {
+        char list[512] = "";
+        for (const bns_config_field *g = bns_config_fields(); g->name; g++)
+            if (g->evaluation && bns_config_field_applies(cfg, g))
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "", g->name);
+        return bns_fail("'%s' is not an evaluation setting of a %s model (the trained model fixes it); its "
+                        "evaluation settings: %s", key, cfg->method, list[0] ? list : "none");
+    }
+    return bns_config_set(cfg, key, eq + 1);
+}
+
+int bns_config_copy_evaluation(bns_config *dst, const bns_config *src) {
+    for (const bns_config_field *f = bns_config_fields(); f->name; f++) {
+        if (!f->evaluation || !bns_config_field_applies(src, f)) continue;
+        char v[128];
+        bns_config_format_field(src, f, v, sizeof v);
+        if (bns_config_set(dst, f->name, v)) return -1;
+    }
+    return 0;
 }
 
 double bns_config_get_double(const bns_config *cfg, const char *key) {

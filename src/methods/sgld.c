@@ -315,6 +315,14 @@ static void sgld_loss_grad(void *trainer, const bns_model *m, const float *x, co
     memset(grad + m->arch.n_weights, 0, sizeof(float) * (m->n_params - m->arch.n_weights));
 }
 
+static void sgld_describe_update(const bns_config *cfg, char *buf, size_t size) {
+    double gamma = bns_config_get_double(cfg, "sgld_gamma");
+    if (gamma > 0)
+        snprintf(buf, size, "sgld step %g (%g + t)^-%g / N", bns_config_get_double(cfg, "sgld_lr"),
+                 bns_config_get_double(cfg, "sgld_b"), gamma);
+    else snprintf(buf, size, "sgld step %g / N", bns_config_get_double(cfg, "sgld_lr"));
+}
+
 static void sgld_train_step(void *trainer, bns_model *m, const float *x, const uint8_t *y, int batch,
                             const bns_objective *obj, bns_optimizer *opt, float *grad, bns_step_stats *stats) {
     (void)opt; /* the Langevin update is the method's own */
@@ -345,6 +353,7 @@ const bns_method bns_method_sgld = {
     .point_weights = sgld_point_weights,
     .sample_weights = sgld_sample_weights,
     .describe = sgld_describe,
+    .describe_update = sgld_describe_update,
     .keep_final = 1,
     .trainer_create = sgld_trainer_create,
     .trainer_free = sgld_trainer_free,

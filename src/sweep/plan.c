@@ -255,27 +255,97 @@ static const char *label_of(const bns_task *t) {
     return slash ? slash + 1 : t->name;
 }
 
+/* Model views. A grid point whose evaluation settings (config.h, e.g.
+ * mc_dropout) are not all at their defaults is a view of the model trained
+ * with the defaults: training does not depend on them, so the sweep trains
+ * once for every value (the issue's "MC dropout and MLP with dropout are one
+ * trained model evaluated two ways"). A view is a TRAIN task (a model: a cube
+ * model, an attack source, evaluated) whose model is the trained task and
+ * whose work is writing that model's file again with the view's settings
+ * (runner.c); a shard of the train stage runs a view with its model
+ * (cmd_run.c). Its config.task is the trained model's key: the same weights,
+ * the same streams. Returns how many evaluation settings `trained` reset. */
+static int reset_evaluation_settings(bns_config *trained) {
+    int changed = 0;
+    for (const bns_config_field *f = bns_config_fields(); f->name; f++) {
+        if (!f->evaluation || !bns_config_field_applies(trained, f)) continue;
+        char now[128], dflt[128];
+        bns_config_format_field(trained, f, now, sizeof now);
+        if (bns_config_set(trained, f->name, f->default_value)) abort(); /* a bad default */
+        bns_config_format_field(trained, f, dflt, sizeof dflt);
+        changed += strcmp(now, dflt) != 0;
+    }
+    return changed;
+}
+
+/* "key=value,..." of a group's axes as set in cfg (the point label, with a
+ * view's evaluation settings at their defaults for its trained model) */
+static void config_label(const bns_spec_group *g, const bns_config *cfg, char *buf, size_t size) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < g->n_axes && used < size; i++) {
+        char v[128];
+        bns_config_format_field(cfg, bns_config_field_find(g->axes[i].key), v, sizeof v);
+        int w = snprintf(buf + used, size - used, "%s%s=%s", i ? "," : "", g->axes[i].key, v);
+        if (w > 0) used += (size_t)w;
+    }
+}
+
+/* the evaluation settings of cfg as "key=value\n" lines (a view's key) */
+static void evaluation_text(const bns_config *cfg, char *buf, size_t size) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (const bns_config_field *f = bns_config_fields(); f->name && used < size; f++) {
+        if (!f->evaluation || !bns_config_field_applies(cfg, f)) continue;
+        char v[128];
+        bns_config_format_field(cfg, f, v, sizeof v);
+        int w = snprintf(buf + used, size - used, "%s=%s\n", f->name, v);
+        if (w > 0) used += (size_t)w;
+    }
+}
+
 static int add_train_tasks(const bns_spec *s, bns_plan *p, task_list *groups) {
     char canon[CANON_SIZE], cfg_text[CANON_SIZE - 256], name[NAME_SIZE], label[NAME_SIZE - 128];
     for (int g = 0; g < s->n_groups; g++) {
         const bns_spec_group *grp = &s->groups[g];
         long points = bns_spec_axes_points(grp->axes, grp->n_axes);
         for (long pt = 0; pt < points; pt++) {
-            bns_config cfg;
+            bns_config cfg, trained;
             if (bns_spec_group_point(grp, pt, &cfg)) return bns_fail_prefix("group '%s': ", grp->name);
-            bns_spec_config_canonical(&cfg, cfg_text, sizeof cfg_text);
+            trained = cfg;
+            int is_view = reset_evaluation_settings(&trained) > 0;
+            bns_spec_training_canonical(&trained, cfg_text, sizeof cfg_text);
             snprintf(canon, sizeof canon, "task=train\ntest_limit=%ld\nconfig:\n%s", s->test_limit, cfg_text);
-            bns_spec_point_label(grp->axes, grp->n_axes, pt, label, sizeof label);
+            config_label(grp, &trained, label, sizeof label);
             snprintf(name, sizeof name, "train/%s%s%s", grp->name, label[0] ? "/" : "", label);
             int before = p->n_tasks;
-            int t = bns_plan_add(p, BNS_TASK_TRAIN, name, canon, NULL, 0, bns_plan_cost_train(&cfg, s->test_limit));
+            int t = bns_plan_add(p, BNS_TASK_TRAIN, name, canon, NULL, 0, bns_plan_cost_train(&trained, s->test_limit));
             if (t < 0) return -1;
             if (t == before) {
                 bns_task *task = &p->tasks[t];
                 task->spec_index = g;
-                task->config = cfg;
+                task->config = trained;
                 task->config.task = task->key;
                 task->test_limit = s->test_limit;
+            }
+            if (is_view) {
+                uint64_t trained_key = p->tasks[t].key;
+                evaluation_text(&cfg, cfg_text, sizeof cfg_text);
+                snprintf(canon, sizeof canon, "task=view\nmodel=%016" PRIx64 "\nsettings:\n%s", trained_key, cfg_text);
+                bns_spec_point_label(grp->axes, grp->n_axes, pt, label, sizeof label);
+                snprintf(name, sizeof name, "train/%s%s%s", grp->name, label[0] ? "/" : "", label);
+                int model = t;
+                before = p->n_tasks;
+                t = bns_plan_add(p, BNS_TASK_TRAIN, name, canon, &model, 1, BNS_COST_VIEW);
+                if (t < 0) return -1;
+                if (t == before) {
+                    bns_task *task = &p->tasks[t];
+                    task->spec_index = g;
+                    task->config = cfg;
+                    task->config.task = trained_key;
+                    task->test_limit = s->test_limit;
+                    task->model = model;
+                }
             }
             list_push(&groups[g], t);
         }

@@ -98,7 +98,22 @@ static const bns_dataset *need_data(bns_runner *r) {
 }
 
 /* ---- TRAIN ---- */
+/* A model view (plan.c): its model's file with the view's evaluation settings. */
+static int run_view(bns_runner *r, const bns_task *t, const char *out) {
+    char model_path[1200];
+    bns_runner_task_path(r, t->model, ".h5", model_path, sizeof model_path);
+    bns_model m;
+    bns_train_history h;
+    if (bns_model_load(model_path, &m, &h)) return -1;
+    int rc = bns_config_copy_evaluation(&m.cfg, &t->config);
+    if (rc == 0) rc = bns_model_save(out, &m, &h);
+    bns_train_history_free(&h);
+    bns_model_free(&m);
+    return rc;
+}
+
 static int run_train(bns_runner *r, const bns_task *t, const char *out) {
+    if (bns_task_is_view(t)) return run_view(r, t, out);
     if (!need_data(r)) return -1;
     bns_model m;
     if (bns_model_create(&t->config, (int)r->data.train.d, &m)) return -1;

@@ -345,13 +345,14 @@ static int cmp_field_names(const void *a, const void *b) {
     return strcmp((*x)->name, (*y)->name);
 }
 
-void bns_spec_config_canonical(const bns_config *cfg, char *buf, size_t size) {
+static void config_canonical(const bns_config *cfg, int with_evaluation, char *buf, size_t size) {
     const bns_config_field *sorted[160];
     int n = 0;
     /* shared rows and the method's own rows: another method's settings are
      * not part of this model (and adding a method never changes a key) */
     for (const bns_config_field *f = bns_config_fields(); f->name && n < 160; f++)
-        if (strcmp(f->name, "task") != 0 && bns_config_field_applies(cfg, f)) sorted[n++] = f;
+        if (strcmp(f->name, "task") != 0 && bns_config_field_applies(cfg, f) && (with_evaluation || !f->evaluation))
+            sorted[n++] = f;
     qsort(sorted, (size_t)n, sizeof sorted[0], cmp_field_names);
     size_t used = 0;
     if (size) buf[0] = '\0';
@@ -362,6 +363,9 @@ void bns_spec_config_canonical(const bns_config *cfg, char *buf, size_t size) {
         append_line(buf, size, &used, sorted[i]->name, v);
     }
 }
+
+void bns_spec_config_canonical(const bns_config *cfg, char *buf, size_t size) { config_canonical(cfg, 1, buf, size); }
+void bns_spec_training_canonical(const bns_config *cfg, char *buf, size_t size) { config_canonical(cfg, 0, buf, size); }
 
 /* ---- names ---- */
 

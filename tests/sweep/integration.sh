@@ -9,7 +9,9 @@
 #   failure    a diverging model is recorded as failed, its evaluations are
 #              skipped, the rest finishes, the exit status says incomplete
 #   malformed  a bad sweep file: exit status 2 and an error naming file:line
-#   shards     stage shards run one by one, then merged: the MPI run's cube
+#   shards     stage shards run one by one, then merged: the MPI run's cube;
+#              a grid over an evaluation setting (mc_dropout) trains once per
+#              model, its views run in their model's shard
 set -euo pipefail
 case_name="$1" bin="$2" python="$3" mpiexec="$4" work="$5"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -118,6 +120,31 @@ shards)
   for i in 0 1 2; do "$bin" run "$spec" --out sharded --stage eval --shard "$i/3" --quiet; done
   "$bin" merge sharded
   "$python" "$compare" mpi/cube.h5 sharded/cube.h5
+  cat > views.yaml <<'YAML'
+name: views
+seed: 3
+data: {train_limit: 1000, test_limit: 100}
+train: {max_epochs: 1, patience: 0, val_samples: 2}
+models:
+  d: {method: dropout, arch: FC-10-10, lr: [0.05, 0.1], mc_dropout: [0, 1]}
+evaluations:
+  robustness: {models: d, runs: 2}
+YAML
+  mpi 2 "$bin" run views.yaml --out vmpi --quiet
+  for i in 0 1 2; do "$bin" run views.yaml --out vsharded --stage train --shard "$i/3" --quiet; done
+  "$bin" run views.yaml --out vsharded --stage eval --shard 0/1 --quiet
+  "$bin" merge vsharded
+  "$python" "$compare" vmpi/cube.h5 vsharded/cube.h5
+  "$python" - <<'PY'
+import glob, h5py, numpy as np
+pairs = {}
+for path in sorted(glob.glob("vsharded/tasks/train-*.h5")):
+    with h5py.File(path, "r") as f:
+        w = np.concatenate([f[f"layers/{l}/{p}"][()].ravel() for l in (0, 1) for p in ("weight", "bias")])
+        pairs.setdefault(w.tobytes(), []).append(int(f["config"].attrs["mc_dropout"][0]))
+assert len(pairs) == 2 and all(sorted(v) == [0, 1] for v in pairs.values()), pairs
+print("views: 4 models from 2 trainings")
+PY
   ;;
 *)
   fail "unknown case $case_name"
