@@ -109,6 +109,28 @@ static void test_uniform_chunking(void **state) {
     check_chunking(bns_stream_uniform, "uniform");
 }
 
+/* Uniform i of a substream is word i % 4 of Philox block i / 4 (counter
+ * {block lo, block hi, sub lo, sub hi}, the stream's key), as 24 bits
+ * centred in their cell: checked one by one against the plain Philox call,
+ * across group boundaries and beyond 2^32 numbers. */
+static void test_uniform_is_philox_words(void **state) {
+    (void)state;
+    bns_stream s = bns_stream_make(11, 4, BNS_PURPOSE_WEIGHT);
+    const uint64_t offsets[] = {0, 61, 1000003, (uint64_t)1 << 33};
+    const uint64_t sub = ((uint64_t)7 << 32) | 5;
+    float got[150];
+    for (int o = 0; o < 4; o++) {
+        bns_stream_uniform(&s, sub, offsets[o], 150, got);
+        for (int i = 0; i < 150; i++) {
+            uint64_t idx = offsets[o] + (uint64_t)i, blk = idx / 4;
+            uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)(blk >> 32), (uint32_t)sub, (uint32_t)(sub >> 32)}, out[4];
+            bns_philox4x32(ctr, s.key, out);
+            float want = ((float)(out[idx % 4] >> 8) + 0.5f) * (1.0f / 16777216.0f);
+            if (got[i] != want) fail_msg("offset %llu + %d: %.9g, want %.9g", (unsigned long long)offsets[o], i, got[i], want);
+        }
+    }
+}
+
 /* Large offsets (beyond 2^32 numbers) address different blocks. */
 static void test_large_offsets(void **state) {
     (void)state;
@@ -349,6 +371,7 @@ static void test_hash64(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_philox_known_answers),
+        cmocka_unit_test(test_uniform_is_philox_words),
         cmocka_unit_test(test_same_key_same_numbers),
         cmocka_unit_test(test_normal_chunking),
         cmocka_unit_test(test_uniform_chunking),

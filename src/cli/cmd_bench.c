@@ -31,13 +31,14 @@ static void bench_usage(FILE *out) {
     fprintf(out,
             "usage: bnnsweep bench [OPTIONS]\n\n"
             "Measure seconds per training epoch (50,000 MNIST-sized examples, batch 128) of the\n"
-            "deterministic MLP, Bayes by Backprop (scale-mixture prior) and the LRT layer, each\n"
-            "against the measured GEMM lower bound of its epoch, and prediction throughput.\n"
+            "deterministic MLP, Bayes by Backprop (scale-mixture prior), the LRT layer, dropout,\n"
+            "alpha-divergence dropout (K = S samples per example) and SGLD, each against the\n"
+            "measured GEMM lower bound of its epoch, and prediction throughput.\n"
             "Synthetic data: no data set needed.\n\n"
             "options:\n"
             "  --arch LIST       architectures (default FC-100-100-10,FC-1200-1200-10)\n"
-            "  --samples LIST    BBB and LRT sample counts S (default 1,2,5,10)\n"
-            "  --modes LIST      deterministic,bbb,lrt (default all three)\n"
+            "  --samples LIST    BBB and LRT sample counts S, alpha's K (default 1,2,5,10)\n"
+            "  --modes LIST      deterministic,bbb,lrt,dropout,alpha,sgld (default all)\n"
             "  --fraction F      time this fraction of an epoch and scale up (default 0.2)\n"
             "  --threads N       BLAS threads (default 1)\n"
             "  --json FILE       also write the figures as JSON\n"
@@ -93,13 +94,19 @@ typedef struct {
 
 /* Seconds per epoch of `method` through its real loss_grad + SGD update. */
 static double time_training(const char *arch, const char *method, int prior_kind, int samples, int sample_mode,
-                            double fraction, const float *x, const uint8_t *y) {
+                            const char *per_example_key, double fraction, const float *x, const uint8_t *y) {
     bns_config cfg;
     bns_config_defaults(&cfg);
     snprintf(cfg.arch, sizeof cfg.arch, "%s", arch);
     snprintf(cfg.method, sizeof cfg.method, "%s", method);
     bns_prior_defaults(&cfg.prior, prior_kind);
-    cfg.samples = samples;
+    if (per_example_key) { /* S is the method's own per-example sample count (alpha's K) */
+        char value[32];
+        snprintf(value, sizeof value, "%d", samples);
+        if (bns_config_set(&cfg, per_example_key, value)) return -1;
+    } else {
+        cfg.samples = samples;
+    }
     cfg.sample_mode = sample_mode;
     bns_model m;
     if (bns_model_create(&cfg, N_INPUTS, &m)) return -1;
@@ -185,7 +192,7 @@ static int write_json(const char *path, int threads, double gflops, double fract
 
 int cmd_bench(int argc, char **argv) {
     const char *arch_list = "FC-100-100-10,FC-1200-1200-10", *sample_list = "1,2,5,10", *json_path = NULL;
-    const char *mode_list = "deterministic,bbb,lrt";
+    const char *mode_list = "deterministic,bbb,lrt,dropout,alpha,sgld";
     double fraction = 0.2;
     int threads = 1;
     static const struct option options[] = {
@@ -270,20 +277,27 @@ int cmd_bench(int argc, char **argv) {
         }
         int steps_per_epoch = (N_TRAIN + 127) / 128, bound_steps = (int)(steps_per_epoch * fraction);
         if (bound_steps < 3) bound_steps = 3;
-        struct { const char *method, *mode; int prior, lrt, sample_mode; } kinds[] = {
-            {"deterministic", "deterministic", BNS_PRIOR_MIXTURE, 0, 0},
-            {"bbb", "BBB sequential", BNS_PRIOR_MIXTURE, 0, BNS_SAMPLES_SEQUENTIAL},
-            {"bbb", "BBB vectorized", BNS_PRIOR_MIXTURE, 0, BNS_SAMPLES_VECTORIZED},
-            {"lrt", "LRT", BNS_PRIOR_GAUSSIAN, 1, 0},
+        /* sampled: one row per S of --samples. per_example: S is that setting
+         * (alpha's K dropout samples per example: one product of S x 128 rows) */
+        struct { const char *method, *mode; int prior, lrt, sample_mode, sampled; const char *per_example; } kinds[] = {
+            {"deterministic", "deterministic", BNS_PRIOR_MIXTURE, 0, 0, 0, NULL},
+            {"bbb", "BBB sequential", BNS_PRIOR_MIXTURE, 0, BNS_SAMPLES_SEQUENTIAL, 1, NULL},
+            {"bbb", "BBB vectorized", BNS_PRIOR_MIXTURE, 0, BNS_SAMPLES_VECTORIZED, 1, NULL},
+            {"lrt", "LRT", BNS_PRIOR_GAUSSIAN, 1, 0, 1, NULL},
+            {"dropout", "dropout", BNS_PRIOR_MIXTURE, 0, 0, 0, NULL},
+            {"alpha", "alpha (K per example)", BNS_PRIOR_MIXTURE, 0, 0, 1, "alpha_samples"},
+            {"sgld", "SGLD", BNS_PRIOR_MIXTURE, 0, 0, 0, NULL},
         };
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < (int)(sizeof kinds / sizeof kinds[0]); k++) {
             if (!list_contains(mode_list, kinds[k].method)) continue;
-            int count = k == 0 ? 1 : n_samples;
+            int count = kinds[k].sampled ? n_samples : 1;
             for (int i = 0; i < count; i++) {
-                int S = k == 0 ? 1 : samples[i];
+                int S = kinds[k].sampled ? samples[i] : 1;
                 double epoch = time_training(archs[a], kinds[k].method, kinds[k].prior, S, kinds[k].sample_mode,
-                                             fraction, x, y);
-                double bound = time_gemm_bound(&arch, 128, S, kinds[k].lrt, bound_steps) * steps_per_epoch / bound_steps;
+                                             kinds[k].per_example, fraction, x, y);
+                double bound = (kinds[k].per_example ? time_gemm_bound(&arch, 128 * S, 1, 0, bound_steps)
+                                                     : time_gemm_bound(&arch, 128, S, kinds[k].lrt, bound_steps)) *
+                               steps_per_epoch / bound_steps;
                 bench_row *r = &rows[n_rows++];
                 snprintf(r->arch, sizeof r->arch, "%s", archs[a]);
                 snprintf(r->mode, sizeof r->mode, "%s", kinds[k].mode);

@@ -33,19 +33,6 @@ static inline float u32_to_open01(uint32_t x) {
     return ((float)(x >> 8) + 0.5f) * (1.0f / 16777216.0f);
 }
 
-void bns_stream_uniform(const bns_stream *s, uint64_t sub, uint64_t offset, size_t n, float *out) {
-    uint32_t r[4];
-    uint64_t blk = UINT64_MAX;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t idx = offset + i;
-        if (idx / 4 != blk) {
-            blk = idx / 4;
-            block(s, sub, blk, r);
-        }
-        out[i] = u32_to_open01(r[idx % 4]);
-    }
-}
-
 /* Normals come in groups of 64: Philox blocks 16g .. 16g+15 of the substream,
  * each block's (u0,u1) and (u2,u3) turned into two normals by Box-Muller.
  * The group is always computed whole, with fixed-trip loops that GCC
@@ -81,6 +68,25 @@ static void philox_group(const bns_stream *s, uint64_t sub, uint64_t first_block
         r[1][k] = c1[k];
         r[2][k] = c2[k];
         r[3][k] = c3[k];
+    }
+}
+
+/* Uniform number i is word i % 4 of block i / 4 of the substream; they are
+ * made 64 at a time by the vectorised group (the same values as one block at
+ * a time: dropout draws one per unit and row, so this is its hot loop). */
+void bns_stream_uniform(const bns_stream *s, uint64_t sub, uint64_t offset, size_t n, float *out) {
+    enum { GROUP_UNIFORMS = 4 * GROUP_BLOCKS };
+    uint32_t r[4][GROUP_BLOCKS];
+    for (size_t i = 0; i < n;) {
+        uint64_t idx = offset + i;
+        size_t first = (size_t)(idx % GROUP_UNIFORMS), count = GROUP_UNIFORMS - first;
+        if (count > n - i) count = n - i;
+        philox_group(s, sub, idx / GROUP_UNIFORMS * GROUP_BLOCKS, r);
+        for (size_t j = 0; j < count; j++) {
+            size_t q = first + j;
+            out[i + j] = u32_to_open01(r[q % 4][q / 4]);
+        }
+        i += count;
     }
 }
 
