@@ -9,6 +9,9 @@
 #   failure    a diverging model is recorded as failed, its evaluations are
 #              skipped, the rest finishes, the exit status says incomplete
 #   malformed  a bad sweep file: exit status 2 and an error naming file:line
+#   methods    every method (bbb, lrt, deterministic, dropout with an MC and a
+#              plain view, alpha, sgld) on clean, attack and OOD sets
+#              (tests/data/specs/methods_tiny.yaml): identical cubes on 1 and 3 ranks
 #   shards     stage shards run one by one, then merged: the MPI run's cube;
 #              a grid over an evaluation setting (mc_dropout) trains once per
 #              model, its views run in their model's shard
@@ -112,6 +115,24 @@ malformed)
   grep -q 'bad.yaml:2:' err.txt || { cat err.txt; fail "error does not name file and line"; }
   grep -q 'rho_initt' err.txt || { cat err.txt; fail "error does not name the key"; }
   [ ! -e run/cube.h5 ] || fail "a cube was written for a bad sweep"
+  ;;
+methods)
+  methods="$here/../data/specs/methods_tiny.yaml"
+  for n in 1 3; do mpi "$n" "$bin" run "$methods" --out "np$n" --quiet; done
+  "$python" "$compare" np1/cube.h5 np3/cube.h5
+  "$python" - <<'PY'
+import h5py, numpy as np
+f = h5py.File("np1/cube.h5", "r")
+text = lambda name: [s.decode() if isinstance(s, bytes) else s for s in f[name][()]]
+methods, status = text("model_method"), text("status")
+assert all(s == "done" for s in status), status
+assert sorted(set(methods)) == ["alpha", "bbb", "deterministic", "dropout", "lrt", "sgld"], methods
+sets = text("set")
+acc = f["accuracy"][()][:, [i for i, s in enumerate(sets) if s != "val"]]
+assert np.isfinite(acc).all(), acc   # every model on test and on every attack set
+assert (acc[:, 0] > 0.3).all(), acc[:, 0]   # and each learnt something (chance: 0.1)
+print("methods: %d models x %d sets, every cell finite" % acc.shape)
+PY
   ;;
 shards)
   mpi 2 "$bin" run "$spec" --out mpi --quiet
