@@ -53,9 +53,9 @@ static void gradvar_usage(FILE *out) {
             "  --data-dir DIR      data cache (default $BNNSWEEP_DATA or ~/.cache/bnnsweep)\n"
             "  --threads N         BLAS threads (default 1)\n\n"
             "file: root attributes model, method, settings, reps, batch; per block\n"
-            "/blocks/<block path> attributes count, mean_variance, total_variance,\n"
-            "mean_grad_sq_norm; /loss [R] (each estimate's objective per example);\n"
-            "/sampled_accuracy [N].\n");
+            "/blocks/<block path> attributes offset, count, mean_variance, total_variance,\n"
+            "mean_grad_sq_norm; /mean_grad [n_params] (the mean estimate); /loss [R] (each\n"
+            "estimate's objective per example); /sampled_accuracy [N].\n");
 }
 
 typedef struct {
@@ -81,6 +81,8 @@ static int write_result(const char *path, const gradvar_result *r) {
     rc |= H5LTset_attribute_int(file, "/", "batch", &r->batch, 1) < 0;
     hsize_t dims = (hsize_t)r->reps;
     rc |= H5LTmake_dataset_double(file, "/loss", 1, &dims, r->loss) < 0;
+    dims = (hsize_t)r->m->n_params;
+    rc |= H5LTmake_dataset_double(file, "/mean_grad", 1, &dims, r->mean) < 0;
     dims = (hsize_t)r->n_sampled;
     if (r->n_sampled > 0) rc |= H5LTmake_dataset_double(file, "/sampled_accuracy", 1, &dims, r->sampled) < 0;
     bns_param_block blocks[BNS_MAX_PARAM_BLOCKS];
@@ -103,6 +105,8 @@ static int write_result(const char *path, const gradvar_result *r) {
             break;
         }
         H5Gclose(g);
+        double offset = (double)blocks[b].offset;
+        rc |= H5LTset_attribute_double(file, name, "offset", &offset, 1) < 0;
         rc |= H5LTset_attribute_double(file, name, "count", &n, 1) < 0;
         rc |= H5LTset_attribute_double(file, name, "mean_variance", &mean_var, 1) < 0;
         rc |= H5LTset_attribute_double(file, name, "total_variance", &var_sum, 1) < 0;
