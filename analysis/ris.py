@@ -2,14 +2,15 @@
 """ris.py RUN_DIR [--out DIR] - the figure and the table of the RIS measurement (issue 14,
 docs/ris.md) from the HDF5 files sweeps/ris.sh writes, and nothing else:
 
-  ARCH-EST.h5               model files (EST = mc: trained with plain MC, ris: with RIS), whose
+  ARCH-EST.h5               model files (EST = mc: trained with plain MC, ris: with RIS, ris-s0.001:
+                            with RIS bounded by ris_max_shift 0.001), whose
                             /training curves are the optimisation traces
   ARCH-EST.gradvar-PROBE.h5 `bnnsweep gradvar` at that model's parameters under estimator PROBE
                             (mc, ris, ris-s0.01, ris-s0.001); the mc probe also holds the test
                             accuracies of 1000 sampled models
 
-Writes ris_traces.png (per architecture: -ELBO per example as each run's own estimator saw it, and
-validation accuracy, per epoch; the plain-MC -ELBO at the saved parameters as a marker) and
+Writes ris_traces.png (per architecture and epoch: -ELBO and train NLL per example as each run's own
+estimator saw them, and validation accuracy; the plain-MC -ELBO at the saved parameters as a marker) and
 ris_table.md / ris_table.csv (per architecture, trained-with and dense layer: the plain-MC
 gradient variance, the variance ratios of the RIS probes (mu and rho blocks) and the error of their
 mean estimates, with the model's accuracies). Needs h5py, numpy, matplotlib (/usr/bin/python3 on Debian).
@@ -24,8 +25,8 @@ import h5py
 import numpy as np
 
 PROBES = ["mc", "ris", "ris-s0.01", "ris-s0.001"]
-ESTIMATORS = ["mc", "ris"]
-LABEL = {"mc": "plain MC", "ris": "RIS"}
+ESTIMATORS = ["mc", "ris", "ris-s0.001"]
+LABEL = {"mc": "plain MC", "ris": "RIS", "ris-s0.001": "RIS, shift <= 0.001"}
 
 
 def text(v):
@@ -69,7 +70,7 @@ def load_gradvar(path):
 def collect(run_dir):
     runs = {}
     for path in sorted(glob.glob(os.path.join(run_dir, "*.h5"))):
-        m = re.match(r"(FC-[0-9-]+)-(mc|ris)(?:\.gradvar-(.+))?\.h5$", os.path.basename(path))
+        m = re.match(r"(FC-[0-9-]+?)-(mc|ris|ris-s0\.001)(?:\.gradvar-(.+))?\.h5$", os.path.basename(path))
         if not m:
             continue
         arch, est, probe = m.groups()
@@ -85,39 +86,56 @@ def depth(arch):
     return len(arch.split("-")) - 2
 
 
+def short(arch):
+    """FC-100-100-100-100-100-10 -> FC-100x5-10"""
+    parts = arch.split("-")
+    hidden = parts[1:-1]
+    if len(hidden) > 2 and len(set(hidden)) == 1:
+        return f"FC-{hidden[0]}x{len(hidden)}-{parts[-1]}"
+    return arch
+
+
 def figure(runs, out):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     archs = sorted({a for a, _ in runs}, key=depth)
-    fig, axes = plt.subplots(2, len(archs), figsize=(5.2 * len(archs), 7), squeeze=False)
-    colors = {"mc": "tab:blue", "ris": "tab:red"}
+    fig, axes = plt.subplots(3, len(archs), figsize=(5.6 * len(archs), 10), squeeze=False, sharex=True)
+    colors = {"mc": "tab:blue", "ris": "tab:red", "ris-s0.001": "tab:green"}
+    # plain MC wide and pale beneath, the bounded RIS dashed on top: the two nearly coincide
+    style = {"mc": dict(lw=4, alpha=0.5), "ris": dict(lw=1.5), "ris-s0.001": dict(lw=1.5, ls="--")}
     for c, arch in enumerate(archs):
-        ax_l, ax_a = axes[0][c], axes[1][c]
+        ax_l, ax_n, ax_a = axes[0][c], axes[1][c], axes[2][c]
         for est in ESTIMATORS:
             r = runs.get((arch, est))
             if not r or "model" not in r:
                 continue
             m = r["model"]
             ep = np.arange(1, len(m["train_loss"]) + 1)
-            ax_l.plot(ep, m["train_loss"], "-o", ms=3, color=colors[est], label=f"trained with {LABEL[est]} (own estimate)")
-            ax_a.plot(ep, 100 * m["val_acc"], "-o", ms=3, color=colors[est], label=f"trained with {LABEL[est]}")
+            kw = dict(color=colors[est], label=f"trained with {LABEL[est]}", **style[est])
+            ax_l.plot(ep, m["train_loss"], **kw)
+            ax_n.plot(ep, m["train_nll"], **kw)
+            ax_a.plot(ep, 100 * m["val_acc"], **kw)
             mc = r["gradvar"].get("mc")
             if mc is not None:
                 ax_l.plot([m["best_epoch"]], [mc["loss"].mean()], marker="*", ms=14, ls="none", color=colors[est],
-                          markeredgecolor="k", label=f"{LABEL[est]} model, plain-MC estimate at saved params")
-        ax_l.set_title(f"{arch} ({depth(arch)} hidden layers), M = 10")
-        ax_l.set_ylabel("-ELBO per example (train)")
+                          markeredgecolor="k", label="plain-MC -ELBO at the saved parameters" if est == "mc" else None)
+        ax_l.set_title(f"{short(arch)} ({depth(arch)} hidden layers), M = 10 samples")
+        ax_l.set_ylabel("-ELBO per example\n(the run's own estimate)")
         ax_l.set_yscale("log")
+        ax_n.set_ylabel("train NLL per example\n(the run's own estimate)")
         ax_a.set_ylabel("validation accuracy (%)")
         ax_a.set_xlabel("epoch")
         ax_a.set_ylim(0, 100)
-        for ax in (ax_l, ax_a):
+        for ax in (ax_l, ax_n, ax_a):
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
+        ax_l.legend(fontsize=7, loc="lower left", framealpha=0.85)
+        ax_a.legend(fontsize=8, loc="center right")
+    fig.suptitle("MNIST (10k training rows), mean-field VI with M = 10: plain MC, RIS (ris_max_shift 0.5), RIS bounded to 0.001; "
+                 "stars: the run's colour", fontsize=11)
     fig.tight_layout()
     path = os.path.join(out, "ris_traces.png")
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     return path
 
 
@@ -188,6 +206,7 @@ def table(runs, out):
             "gradient estimate (200 repeats on one 100-row minibatch, M = 10) at the model's saved parameters. "
             "PROBE/MC: that estimator's variance over plain MC's at the same parameters; ris = RIS with "
             "ris_max_shift 0.5 (the default), ris-s0.01 / ris-s0.001 = RIS with ris_max_shift 0.01 / 0.001. "
+            "A ratio of 0: every one of the 200 estimates had all q/r underflow to 0 (the NLL gradient vanished). "
             "mean err: |mean_PROBE - mean_MC| / |mean_MC| over the layer's mu gradient (plain MC's own "
             "sampling error of the mean is about sqrt(Var/200) per coordinate). -ELBO: plain-MC estimate per "
             "example at the saved parameters. Accuracies in %, on the run's test rows.")
