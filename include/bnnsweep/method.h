@@ -137,10 +137,13 @@ const float *bns_gaussian_mean(const bns_model *m);
 void bns_gaussian_sample_weights(const bns_model *m, const bns_stream *stream, uint64_t index, float *w);
 void bns_gaussian_weight_snr(const bns_model *m, double *snr);
 double bns_gaussian_train_cost(const bns_config *cfg, double row_weights);
-#define BNS_GAUSSIAN_POSTERIOR                                                                                     \
+/* The posterior without the plan's cost (a method whose sample count is its
+ * own setting gives its own train_cost), then with cfg.samples' cost. */
+#define BNS_GAUSSIAN_Q                                                                                             \
     .n_params = bns_gaussian_n_params, .param_blocks = bns_gaussian_param_blocks, .init = bns_gaussian_init,        \
     .point_weights = bns_gaussian_mean, .sample_weights = bns_gaussian_sample_weights,                             \
-    .weight_snr = bns_gaussian_weight_snr, .train_cost = bns_gaussian_train_cost
+    .weight_snr = bns_gaussian_weight_snr
+#define BNS_GAUSSIAN_POSTERIOR BNS_GAUSSIAN_Q, .train_cost = bns_gaussian_train_cost
 
 /* The per-layer-normalised L2 term of METHODS.md s.3 (deterministic.c):
  * adds reg_scale * d/dw of lambda * sum_l (1/|l|) sum_{w in l} w^2 to grad

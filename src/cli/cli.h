@@ -10,6 +10,7 @@ int cmd_merge(int argc, char **argv);
 int cmd_attack(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_gradvar(int argc, char **argv);
 
 /* Exit statuses shared by all subcommands. */
 enum { BNS_EXIT_OK = 0, BNS_EXIT_ERROR = 1, BNS_EXIT_USAGE = 2, BNS_EXIT_DIVERGED = 3 };

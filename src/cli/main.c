@@ -17,6 +17,7 @@ static const struct {
     {"eval", cmd_eval, "evaluate a model on clean, adversarial or OOD sets (accuracy, ensembles, pruning, uncertainty)"},
     {"plan", cmd_plan, "expand a sweep file into tasks: keys, dependencies, estimated costs, critical path"},
     {"bench", cmd_bench, "measure epoch times against the GEMM bound, and prediction throughput"},
+    {"gradvar", cmd_gradvar, "variance of a model's gradient estimator per parameter block, accuracies of sampled models"},
 };
 
 static void usage(FILE *out) {
