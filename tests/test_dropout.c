@@ -408,7 +408,8 @@ static void test_mc_dropout_grid_trains_once(void **state) {
         char text[512];
         snprintf(text, sizeof text,
                  "name: g\nmodels:\n  d: {method: dropout, arch: FC-20-10, lr: [0.1, 0.2], mc_dropout: %s}\n"
-                 "evaluations:\n  robustness: {models: d}\n", orders[o]);
+                 "evaluations:\n  robustness: {models: d}\n  ensembles: {models: d, ensemble: [2], runs: 2}\n",
+                 orders[o]);
         bns_spec spec;
         bns_plan plan;
         if (bns_spec_load_text("grid.yaml", text, NULL, 0, &spec)) fail_msg("%s", bns_last_error());
@@ -434,6 +435,15 @@ static void test_mc_dropout_grid_trains_once(void **state) {
         }
         assert_int_equal(trained, 2);
         assert_int_equal(views, 2);
+        /* ensembles take the group's MC models only (the views are point estimates) */
+        int ensembles = 0;
+        for (int t = 0; t < plan.n_tasks; t++) {
+            const bns_task *task = &plan.tasks[t];
+            if (task->kind != BNS_TASK_EVAL || task->eval.kind != BNS_EVAL_ENSEMBLES) continue;
+            ensembles++;
+            assert_false(bns_task_is_view(&plan.tasks[task->model]));
+        }
+        assert_int_equal(ensembles, 2);
         bns_plan_free(&plan);
         bns_spec_free(&spec);
     }

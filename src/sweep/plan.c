@@ -453,7 +453,11 @@ static int add_eval_tasks(const bns_spec *s, bns_plan *p, const task_list *group
             const task_list *models = &groups[e->models[gi]];
             for (int mi = 0; mi < models->n; mi++) {
                 int model = models->tasks[mi];
-                int bayes = (caps_of(&p->tasks[model].config) & BNS_CAP_STOCHASTIC) != 0;
+                unsigned caps = caps_of(&p->tasks[model].config);
+                int bayes = (caps & BNS_CAP_STOCHASTIC) != 0;
+                /* a group's models that cannot take this evaluation (spec.c) */
+                if ((e->kind == BNS_EVAL_ENSEMBLES && !bayes) || (e->kind == BNS_EVAL_PRUNING && !(caps & BNS_CAP_SNR)))
+                    continue;
                 bns_eval_settings ev;
                 memset(&ev, 0, sizeof ev);
                 ev.kind = e->kind;

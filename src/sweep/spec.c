@@ -685,19 +685,18 @@ static const char *const eval_keys[4][8] = {
     {"kind", "models", "ood", "scores", "samples", NULL},
 };
 
-/* *all = 1 when every point of the group has a method with the capability
+/* *any = 1 when some point of the group has a method with the capability
  * `cap` (method may be a grid axis); *method = the first one that lacks it. */
-static int group_has_caps(const bns_spec_group *g, unsigned cap, int *all, char *method, size_t size) {
+static int group_has_caps(const bns_spec_group *g, unsigned cap, int *any, char *method, size_t size) {
     long points = bns_spec_axes_points(g->axes, g->n_axes);
-    *all = 1;
+    *any = 0;
+    method[0] = '\0';
     for (long p = 0; p < points; p++) {
         bns_config cfg;
         if (bns_spec_group_point(g, p, &cfg)) return -1;
         const bns_method *m = bns_method_find(cfg.method);
-        if (!m || (bns_method_caps(m, &cfg) & cap) != cap) {
-            if (*all) snprintf(method, size, "%s", cfg.method);
-            *all = 0;
-        }
+        if (m && (bns_method_caps(m, &cfg) & cap) == cap) *any = 1;
+        else if (!method[0]) snprintf(method, size, "%s", cfg.method);
     }
     return 0;
 }
@@ -745,7 +744,9 @@ static int read_eval(const ctx *c, const ynode *k, const ynode *n, bns_spec_eval
     if (read_group_refs(c, models, sub, e->models, &e->n_models)) return -1;
     if (e->kind == BNS_EVAL_ENSEMBLES || e->kind == BNS_EVAL_PRUNING) {
         for (int i = 0; i < e->n_models; i++) {
-            /* ensembles need samples that differ; pruning a per-weight mean and std */
+            /* ensembles need samples that differ; pruning a per-weight mean and std.
+             * A group's models without it are left out (plan.c): e.g. the
+             * mc_dropout = 0 view in a grid over mc_dropout; none is an error. */
             unsigned cap = e->kind == BNS_EVAL_ENSEMBLES ? BNS_CAP_STOCHASTIC : BNS_CAP_SNR;
             int ok;
             char method[64];
