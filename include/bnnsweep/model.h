@@ -69,7 +69,7 @@ typedef struct {
     int compress;
 } bns_param_block;
 
-#define BNS_MAX_PARAM_BLOCKS 64
+#define BNS_MAX_PARAM_BLOCKS 192 /* resnet20: 39 layers with parameters x 2 blocks x 2 (mu, rho) */
 
 typedef struct {
     bns_config cfg;
