@@ -28,18 +28,23 @@ typedef struct {
     /* method rows only (offset and size are assigned by the table) */
     const char *default_value;     /* text form, parsed by bns_config_set */
     const char *owner;             /* the method that declares it (set by the table) */
+    /* 1: the row applies (task keys, model-file attributes, provenance) only
+     * when its value differs from the default, so that adding it changed no
+     * existing key or file (dataset, data_path) */
+    int omit_default;
 } bns_config_field;
 
 /* A method's own row: name, type (DOUBLE, INT or ENUM), choices, default text, help. */
 #define BNS_METHOD_SETTING(key, type, choices, default_text, help_text) \
-    {key, type, 0, 0, choices, help_text, default_text, NULL}
+    {key, type, 0, 0, choices, help_text, default_text, NULL, 0}
 
 /* The fields, terminated by a row with name NULL. */
 const bns_config_field *bns_config_fields(void);
 const bns_config_field *bns_config_field_find(const char *name);
 /* Rebuilds the table after bns_method_register (not thread-safe: at start-up). */
 void bns_config_fields_rebuild(void);
-/* 1 if the field is a shared row or a row of cfg->method. */
+/* 1 if the field is a shared row or a row of cfg->method (an omit_default
+ * row: and its value is not the default). */
 int bns_config_field_applies(const bns_config *cfg, const bns_config_field *f);
 /* Sets every method row to its default (bns_config_defaults calls it). */
 void bns_config_method_defaults(bns_config *cfg);

@@ -222,7 +222,7 @@ int cmd_eval(int argc, char **argv) {
     int load_rc;
     if (!strcmp(set_name, "test") || !strcmp(set_name, "val")) {
         bns_splits splits;
-        load_rc = bns_mnist_load(data_dir, scale, 1, (size_t)test_limit, &splits);
+        load_rc = bns_data_load(model.cfg.dataset, data_dir, model.cfg.data_path, scale, 1, (size_t)test_limit, &splits);
         if (!load_rc) {
             bns_dataset *keep = !strcmp(set_name, "test") ? &splits.test : &splits.val;
             set = *keep;

@@ -163,7 +163,8 @@ int cmd_train(int argc, char **argv) {
         return BNS_EXIT_USAGE;
     }
     bns_splits data;
-    if (bns_mnist_load(data_dir, (float)cfg.pixel_scale, (size_t)cfg.train_limit, (size_t)test_limit, &data)) {
+    if (bns_data_load(cfg.dataset, data_dir, cfg.data_path, (float)cfg.pixel_scale, (size_t)cfg.train_limit,
+                      (size_t)test_limit, &data)) {
         fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
         bns_model_free(&model);
         return BNS_EXIT_ERROR;
