@@ -169,6 +169,16 @@ int cmd_train(int argc, char **argv) {
         bns_model_free(&model);
         return BNS_EXIT_ERROR;
     }
+    /* the settings were checked above at MNIST's size; a data set of another
+     * size (CIFAR-10: 3072) gets its model made again at its own */
+    if ((int)data.train.d != model.arch.n_inputs) {
+        bns_model_free(&model);
+        if (bns_model_create(&cfg, (int)data.train.d, &model)) {
+            fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
+            bns_splits_free(&data);
+            return BNS_EXIT_USAGE;
+        }
+    }
     printf("training %s %s on %zu images (validation %zu): %zu parameters, batch %d, %s lr %g, up to %d epochs, "
            "patience %d\n", cfg.method, cfg.arch, data.train.n, data.val.n, model.n_params, cfg.batch_size,
            cfg.optimizer == BNS_OPT_ADAM ? "adam" : "sgd", cfg.lr, cfg.max_epochs, cfg.patience);
