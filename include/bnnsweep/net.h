@@ -113,6 +113,7 @@ typedef struct bns_layer {
     int k, stride, pad;    /* conv and pooling windows */
     int index;             /* position in the list (ws->state[index]) */
     int link;              /* add: the index of its save layer */
+    bns_shape skip;        /* add: that save layer's shape */
 } bns_layer;
 
 /* Parameter layout of a layer with parameters: fan-in of one output unit
@@ -165,7 +166,6 @@ typedef struct bns_net_workspace {
     int training;                        /* batch norm: 1 (default) batch statistics, 0 running ones */
     float *state[BNS_MAX_OPS];           /* per layer: state_floats of its type */
     float *scratch;                      /* the largest scratch_floats */
-    const bns_layer *arch_ops;           /* the layer list it was made for (add finds its save layer) */
     const float *input;                  /* not owned: the batch last forwarded */
     int input_ld;                        /* its row stride (floats) */
     float *out[BNS_MAX_OPS];             /* output of layer i: batch x n_out (in-place layers: their input's) */

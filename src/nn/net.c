@@ -176,6 +176,7 @@ int bns_arch_add_add(bns_arch *a) {
     bns_layer *op = append(a, &bns_layer_add, in, in);
     if (!op) return -1;
     op->link = link;
+    op->skip = saved;
     op->stride = saved.h / in.h;
     return 0;
 }
@@ -299,7 +300,6 @@ void bns_net_workspace_init(bns_net_workspace *ws, const bns_arch *arch, int max
             scratch = op->type->scratch_floats(op, max_batch);
     }
     ws->training = 1;
-    ws->arch_ops = arch->ops;
     if (scratch) ws->scratch = bns_xmalloc(sizeof(float) * scratch);
     for (int i = 0; i < 2; i++) ws->grad[i] = bns_xmalloc(sizeof(float) * (size_t)max_batch * arch->max_width);
 }

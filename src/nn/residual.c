@@ -37,13 +37,13 @@ const bns_layer_type bns_layer_save = {
 static void add_forward(const bns_layer *op, const float *w, const float *x, int ld_x, int batch, float *y,
                         bns_net_workspace *ws) {
     (void)w, (void)x, (void)ld_x;
-    const bns_layer *save = &ws->arch_ops[op->link];
     const float *saved = ws->out[op->link];
-    int s = op->stride, C0 = save->out.c, H0 = save->out.h, W0 = save->out.w, H = op->out.h, W = op->out.w;
+    int s = op->stride, C0 = op->skip.c, H0 = op->skip.h, W0 = op->skip.w, H = op->out.h, W = op->out.w;
+    size_t n_saved = (size_t)C0 * H0 * W0;
     int offset = (op->out.c - C0) / 2;
     for (int n = 0; n < batch; n++)
         for (int c = 0; c < C0; c++) {
-            const float *in = saved + (size_t)n * save->n_out + (size_t)c * H0 * W0;
+            const float *in = saved + (size_t)n * n_saved + (size_t)c * H0 * W0;
             float *out = y + (size_t)n * op->n_out + (size_t)(c + offset) * H * W;
             for (int i = 0; i < H; i++)
                 for (int j = 0; j < W; j++) out[(size_t)i * W + j] += in[(size_t)i * s * W0 + (size_t)j * s];
@@ -53,14 +53,14 @@ static void add_forward(const bns_layer *op, const float *w, const float *x, int
 static void add_backward(const bns_layer *op, const float *w, const float *x, int ld_x, const float *y,
                          float *grad_y, int batch, float *grad_w, float *grad_x, int ld_grad_x, bns_net_workspace *ws) {
     (void)w, (void)x, (void)ld_x, (void)y, (void)grad_w, (void)grad_x, (void)ld_grad_x;
-    const bns_layer *save = &ws->arch_ops[op->link];
     float *skip = ws->state[op->link];
-    int s = op->stride, C0 = save->out.c, H0 = save->out.h, W0 = save->out.w, H = op->out.h, W = op->out.w;
+    int s = op->stride, C0 = op->skip.c, H0 = op->skip.h, W0 = op->skip.w, H = op->out.h, W = op->out.w;
+    size_t n_saved = (size_t)C0 * H0 * W0;
     int offset = (op->out.c - C0) / 2;
-    memset(skip, 0, sizeof(float) * (size_t)batch * save->n_out);
+    memset(skip, 0, sizeof(float) * (size_t)batch * n_saved);
     for (int n = 0; n < batch; n++)
         for (int c = 0; c < C0; c++) {
-            float *out = skip + (size_t)n * save->n_out + (size_t)c * H0 * W0;
+            float *out = skip + (size_t)n * n_saved + (size_t)c * H0 * W0;
             const float *g = grad_y + (size_t)n * op->n_out + (size_t)(c + offset) * H * W;
             for (int i = 0; i < H; i++)
                 for (int j = 0; j < W; j++) out[(size_t)i * s * W0 + (size_t)j * s] = g[(size_t)i * W + j];
