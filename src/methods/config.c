@@ -169,7 +169,9 @@ int bns_config_set(bns_config *cfg, const char *key, const char *value) {
     }
     case BNS_FIELD_STRING:
         if (strlen(value) >= f->size) return bns_fail("setting '%s': value longer than %zu characters", key, f->size - 1);
-        if (!value[0]) return bns_fail("setting '%s': empty value", key);
+        /* an omit_default row's default is the empty string (data_path: "the usual place") */
+        if (!value[0] && !f->omit_default) return bns_fail("setting '%s': empty value", key);
+        memset(field, 0, f->size); /* whole buffer: omit_default compares it with the default's */
         memcpy(field, value, strlen(value) + 1);
         return 0;
     case BNS_FIELD_ENUM:

@@ -46,8 +46,9 @@ static int lrt_validate(const bns_config *cfg) {
     bns_arch arch;
     if (bns_arch_parse(cfg->arch, 784, &arch)) return -1; /* any input size works for the check: MNIST's */
     for (int i = 0; i < arch.n_ops; i++)
-        if (arch.ops[i].type != &bns_layer_dense && !arch.ops[i].type->in_place)
-            return bns_fail("method lrt: layer %s of %s is not supported (dense and in-place layers only)",
+        /* relu only between the dense layers: the other in-place layers (save, add) need the workspace */
+        if (arch.ops[i].type != &bns_layer_dense && arch.ops[i].type != &bns_layer_relu)
+            return bns_fail("method lrt: layer %s of %s is not supported (dense and relu layers only)",
                             arch.ops[i].type->name, cfg->arch);
     return 0;
 }
