@@ -46,7 +46,8 @@ static double net_objective(void *p) {
 /* FD-checks d/dw and d/dx of the net `a` (training mode) on random w, x, g;
  * w_std 0: the model's init scale (1/sqrt(3 fan-in)), which keeps a deep
  * net's activations O(1) */
-static void check_net_opts(const char *what, const bns_arch *a, int batch, float w_std, const fd_opts *opts) {
+static void check_net_mode(const char *what, const bns_arch *a, int batch, float w_std, const fd_opts *opts,
+                           int training) {
     net_ctx c;
     c.arch = *a;
     c.batch = batch;
@@ -63,6 +64,7 @@ static void check_net_opts(const char *what, const bns_arch *a, int batch, float
     fill_normal(c.x, nx, 41, 1.0f, 0.0f);
     fill_normal(c.g, ny, 42, 1.0f, 0.0f);
     bns_net_workspace_init(&c.ws, &c.arch, batch);
+    c.ws.training = training;
     net_objective(&c);
     memcpy(gl, c.g, sizeof(float) * ny);
     for (size_t i = 0; i < n; i++) gw[i] = NAN; /* every entry must be written */
@@ -77,6 +79,10 @@ static void check_net_opts(const char *what, const bns_arch *a, int batch, float
     expect_grad(buf, c.x, nx, gx, net_objective, &c, opts);
     bns_net_workspace_free(&c.ws);
     free(c.w), free(c.x), free(c.g), free(gw), free(gx), free(gl);
+}
+
+static void check_net_opts(const char *what, const bns_arch *a, int batch, float w_std, const fd_opts *opts) {
+    check_net_mode(what, a, batch, w_std, opts, 1);
 }
 
 static void check_net(const char *what, const bns_arch *a, int batch) { check_net_opts(what, a, batch, 0.5f, &NET_OPTS); }
@@ -133,6 +139,11 @@ static void test_batchnorm_grad(void **state) {
     bns_arch_begin(&a, (bns_shape){4, 1, 1}); /* one pixel per channel: statistics over the batch only */
     assert_int_equal(bns_arch_add_simple(&a, &bns_layer_batchnorm), 0);
     check_net("batchnorm 1x1", &a, 5);
+    /* evaluation mode: the running statistics (here their start, 0 and 1) are constants */
+    bns_arch_begin(&a, (bns_shape){2, 3, 3});
+    assert_int_equal(bns_arch_add_conv(&a, 2, 3, 1, 1), 0);
+    assert_int_equal(bns_arch_add_simple(&a, &bns_layer_batchnorm), 0);
+    check_net_mode("conv, batchnorm (running statistics)", &a, 3, 0.5f, &NET_OPTS, 0);
 }
 
 static void test_residual_grad(void **state) {
