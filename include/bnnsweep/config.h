@@ -30,24 +30,29 @@ typedef struct {
     const char *owner;             /* the method that declares it (set by the table) */
     int evaluation;                /* 1: says how the trained model is evaluated, not how it is
                                       trained (BNS_METHOD_EVAL_SETTING) */
+    /* 1: the row applies (task keys, model-file attributes, provenance) only
+     * when its value differs from the default, so that adding it changed no
+     * existing key or file (dataset, data_path) */
+    int omit_default;
 } bns_config_field;
 
 /* A method's own row: name, type (DOUBLE, INT or ENUM), choices, default text, help. */
 #define BNS_METHOD_SETTING(key, type, choices, default_text, help_text) \
-    {key, type, 0, 0, choices, help_text, default_text, NULL, 0}
+    {key, type, 0, 0, choices, help_text, default_text, NULL, 0, 0}
 /* A method's evaluation setting: a row that does not change training (e.g.
  * mc_dropout). It is saved with the model and may be changed on a trained
  * model (`eval --set`); a sweep trains once for all its values and evaluates
  * each value as its own model (plan.h: model views). */
 #define BNS_METHOD_EVAL_SETTING(key, type, choices, default_text, help_text) \
-    {key, type, 0, 0, choices, help_text, default_text, NULL, 1}
+    {key, type, 0, 0, choices, help_text, default_text, NULL, 1, 0}
 
 /* The fields, terminated by a row with name NULL. */
 const bns_config_field *bns_config_fields(void);
 const bns_config_field *bns_config_field_find(const char *name);
 /* Rebuilds the table after bns_method_register (not thread-safe: at start-up). */
 void bns_config_fields_rebuild(void);
-/* 1 if the field is a shared row or a row of cfg->method. */
+/* 1 if the field is a shared row or a row of cfg->method (an omit_default
+ * row: and its value is not the default). */
 int bns_config_field_applies(const bns_config *cfg, const bns_config_field *f);
 /* Sets every method row to its default (bns_config_defaults calls it). */
 void bns_config_method_defaults(bns_config *cfg);

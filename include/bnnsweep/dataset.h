@@ -1,4 +1,4 @@
-/* dataset.h - labelled image sets held in memory (MNIST, Fashion-MNIST).
+/* dataset.h - labelled image sets held in memory (MNIST, Fashion-MNIST, CIFAR-10).
  *
  * A dataset is n rows of d floats (row-major) with one class label per row.
  * Pixels are stored already scaled (byte * pixel_scale) so that training code
@@ -46,6 +46,33 @@ typedef struct {
 int bns_mnist_load(const char *dir, float pixel_scale, size_t train_limit, size_t test_limit,
                    bns_splits *out);
 void bns_splits_free(bns_splits *s);
+
+/* The training data sets (the `dataset` setting): 0 mnist, 1 fashion-mnist, 2 cifar10. */
+enum bns_data_kind { BNS_DATA_MNIST = 0, BNS_DATA_FASHION = 1, BNS_DATA_CIFAR10 = 2 };
+
+/* Fashion-MNIST from <dir>/fashion-mnist/ (raw or .gz), split like MNIST:
+ * train = the first 50,000 rows of its training file, val the last 10,000,
+ * test its test file. Names "fashion-train", "fashion-val", "fashion-test". */
+int bns_fashion_load(const char *dir, float pixel_scale, size_t train_limit, size_t test_limit, bns_splits *out);
+
+/* One CIFAR-10 binary batch file (data_batch_N.bin, test_batch.bin): records
+ * of 1 label byte (0..9) and 3072 pixel bytes (the 1024 red, then green,
+ * then blue values of a 32x32 image, row-major: an NCHW row as it is), any
+ * positive number of records. x = byte * pixel_scale, d = 3072. Errors name
+ * the file: missing, empty, a size that is not a whole number of records
+ * (truncated), a label out of range (with its record). */
+int bns_cifar10_read(const char *path, float pixel_scale, bns_dataset *out);
+/* CIFAR-10 from the directory `dir` holding data_batch_1.bin .. data_batch_5.bin
+ * and test_batch.bin: train = batches 1-4, val = batch 5, test = test_batch
+ * (the MNIST split's proportions: 40,000 / 10,000 / 10,000 for the real
+ * files). Limits as for bns_mnist_load. */
+int bns_cifar10_load(const char *dir, float pixel_scale, size_t train_limit, size_t test_limit, bns_splits *out);
+
+/* The data set `kind` (enum bns_data_kind): MNIST and Fashion-MNIST from the
+ * data directory dir (NULL = bns_data_dir()), CIFAR-10 from `path` (empty or
+ * NULL: <dir>/cifar-10-batches-bin). */
+int bns_data_load(int kind, const char *dir, const char *path, float pixel_scale, size_t train_limit,
+                  size_t test_limit, bns_splits *out);
 
 /* Fashion-MNIST test set from <dir>/fashion-mnist/ (dir NULL = bns_data_dir()),
  * for out-of-distribution evaluation; limit > 0 keeps the first limit rows. */

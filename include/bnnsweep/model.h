@@ -45,6 +45,8 @@ typedef struct {
     /* data */
     double pixel_scale;     /* 1/127.5 maps pixels to [0, 2] */
     long train_limit;       /* use only the first N rows of train/val (0 = all) */
+    int dataset;            /* enum bns_data_kind (dataset.h): mnist (default), fashion-mnist, cifar10 */
+    char data_path[192];    /* cifar10: the directory of its batch files ("" = <data dir>/cifar-10-batches-bin) */
     /* randomness: every stream is keyed by (seed, task, purpose) */
     uint64_t seed;
     uint64_t task;
@@ -69,7 +71,7 @@ typedef struct {
     int compress;
 } bns_param_block;
 
-#define BNS_MAX_PARAM_BLOCKS 64
+#define BNS_MAX_PARAM_BLOCKS 192 /* resnet20: 39 layers with parameters x 2 blocks x 2 (mu, rho) */
 
 typedef struct {
     bns_config cfg;

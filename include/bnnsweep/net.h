@@ -1,7 +1,8 @@
 /* net.h - a network as a list of layers over one flat weight vector.
  *
- * A network is a list of layers (bns_layer: dense, relu; conv and pooling
- * later), each with explicit forward/backward over flat row-major arrays.
+ * A network is a list of layers (bns_layer: dense, relu, conv2d, maxpool,
+ * avgpool, gap, batchnorm, save/add), each with explicit forward/backward
+ * over flat row-major arrays.
  * The parameters of every layer live in one vector w of arch.n_weights
  * floats: a dense layer's W ([n_in][n_out], row-major) at its weight_offset,
  * then its bias at bias_offset. Every inference method keeps its posterior in
@@ -12,6 +13,36 @@
  *
  * The FC view (width[], weight_offset[] and bias_offset[] per dense layer)
  * stays for FC shapes: "FC-100-100-10" is dense, relu, dense, relu, dense.
+ * Named conv architectures ("lenet", "resnet20") have no FC view (n_layers
+ * 0); code that needs one asks bns_arch_is_mlp first.
+ *
+ * Images are NCHW: an example is a row of C*H*W floats, channel planes one
+ * after another (the order of the CIFAR-10 files and of MNIST's single
+ * plane), so a conv net's input rows are the data set's rows as they are and
+ * the flatten before a dense layer is free. A conv layer's W is
+ * [C_out][C_in][k][k] (row-major, i.e. a C_out x (C_in k k) matrix: the
+ * left factor of the im2col product Y = W col), b is [C_out].
+ *
+ * Residual blocks: the list stays a list. A "save" layer (in place, the
+ * identity) marks a block's input; a later "add" layer (in place) adds the
+ * save layer's output to its own input, y = x + S(saved), where S is the
+ * identity when the shapes agree and He et al.'s option A otherwise (take
+ * every stride-th pixel, zero-pad the extra channels: parameter free). Its
+ * backward leaves d/dx = d/dy and puts S^T(d/dy) in the save layer's buffer,
+ * which the save layer adds to the gradient flowing through it. A ResNet
+ * basic block is: save, conv, bn, relu, conv, bn, add, relu. Blocks do not
+ * nest (one buffer per save layer).
+ *
+ * Batch normalisation: gamma at weight_offset, beta at bias_offset, ordinary
+ * parameter blocks (so under BBB they get a Gaussian posterior and a KL term
+ * like every other parameter; deterministic training and the L2 term treat
+ * gamma as a weight). In training mode (ws->training, the default) it
+ * normalises with the batch's statistics and updates the running mean and
+ * variance kept in the workspace (momentum 0.1, once per forward, i.e. once
+ * per weight sample); with ws->training = 0 it uses those running statistics.
+ * The running statistics live in the workspace, not in the model: a fresh
+ * workspace (evaluation) starts at mean 0, variance 1, so evaluation runs in
+ * training mode, on the evaluated batch's statistics.
  */
 #ifndef BNNSWEEP_NET_H
 #define BNNSWEEP_NET_H
@@ -20,9 +51,10 @@
 #include <stdint.h>
 
 #define BNS_MAX_LAYERS 8                     /* dense layers */
-#define BNS_MAX_OPS (2 * BNS_MAX_LAYERS)     /* entries of the layer list */
+#define BNS_MAX_OPS 96                       /* entries of the layer list (resnet20 has 78) */
 
 struct bns_layer;
+struct bns_net_workspace;
 
 /* A kind of layer: one file in src/nn/ defines it (dense.c, relu.c), and one
  * line of the table in net.c lists it. Its forward/backward work on flat
@@ -31,30 +63,67 @@ typedef struct bns_layer_type {
     const char *name;
     int in_place;      /* the output overwrites the input, and the backward the gradient */
     int has_params;    /* W at weight_offset, b at bias_offset */
-    /* y (batch x n_out) from x (batch x n_in, row stride ld_x); in place: y == x */
-    void (*forward)(const struct bns_layer *op, const float *w, const float *x, int ld_x, int batch, float *y);
+    int unit_weight;   /* has_params: W starts at 1, not random (batch norm's gamma) */
+    /* Optional: floats of this layer's own buffer in the workspace
+     * (ws->state[op->index]) and of the scratch shared by all layers
+     * (ws->scratch), for batches of up to max_batch. NULL: none. */
+    size_t (*state_floats)(const struct bns_layer *op, int max_batch);
+    size_t (*scratch_floats)(const struct bns_layer *op, int max_batch);
+    void (*state_init)(const struct bns_layer *op, float *state); /* optional; the state starts 0 */
+    /* y (batch x n_out) from x (batch x n_in, row stride ld_x); in place: y == x.
+     * ws: the workspace (state, scratch, other layers' outputs); layers
+     * without state ignore it, and callers outside the layer loop (LRT)
+     * pass NULL for those. */
+    void (*forward)(const struct bns_layer *op, const float *w, const float *x, int ld_x, int batch, float *y,
+                    struct bns_net_workspace *ws);
     /* From grad_y = d/dy (may be overwritten): the parameter gradients at
      * grad_w's offsets (grad_w NULL: skipped) and d/dx into grad_x (row
      * stride ld_grad_x; NULL: skipped). y is the forward's output; in place:
      * grad_x == grad_y. */
     void (*backward)(const struct bns_layer *op, const float *w, const float *x, int ld_x, const float *y,
-                     float *grad_y, int batch, float *grad_w, float *grad_x, int ld_grad_x);
+                     float *grad_y, int batch, float *grad_w, float *grad_x, int ld_grad_x,
+                     struct bns_net_workspace *ws);
 } bns_layer_type;
 
 extern const bns_layer_type bns_layer_dense;  /* y = x W + b */
 extern const bns_layer_type bns_layer_relu;   /* y = max(x, 0), in place */
+extern const bns_layer_type bns_layer_conv2d;    /* conv2d.c: im2col + sgemm, stride, zero padding */
+extern const bns_layer_type bns_layer_maxpool;   /* maxpool.c: k x k windows, stride */
+extern const bns_layer_type bns_layer_avgpool;   /* avgpool.c: k x k windows, stride */
+extern const bns_layer_type bns_layer_gap;       /* gap.c: global average pooling, C x H x W -> C */
+extern const bns_layer_type bns_layer_batchnorm; /* batchnorm.c: per channel, batch statistics in training */
+extern const bns_layer_type bns_layer_save;      /* residual.c: marks a residual block's input, in place */
+extern const bns_layer_type bns_layer_add;       /* residual.c: adds the saved input (option A), in place */
 /* NULL if unknown */
 const bns_layer_type *bns_layer_type_find(const char *name);
+
+/* An image shape, channels x height x width (NCHW rows). */
+typedef struct {
+    int c, h, w;
+} bns_shape;
 
 typedef struct bns_layer {
     const bns_layer_type *type;
     int n_in, n_out;       /* features per example */
-    int dense_index;       /* a dense layer's index among the dense layers: /layers/<i> in model files */
+    int dense_index;       /* a layer with parameters' index among them: /layers/<i> in model files */
     size_t weight_offset;  /* has_params: W at w + weight_offset */
     size_t bias_offset;    /* has_params: b at w + bias_offset */
+    /* image layers (zero for dense and relu): */
+    bns_shape in, out;     /* n_in = in.c * in.h * in.w, n_out likewise */
+    int k, stride, pad;    /* conv and pooling windows */
+    int index;             /* position in the list (ws->state[index]) */
+    int link;              /* add: the index of its save layer */
+    bns_shape skip;        /* add: that save layer's shape */
 } bns_layer;
 
+/* Parameter layout of a layer with parameters: fan-in of one output unit
+ * (the init std and the L2 normalisation use it) and the length of b. */
+int bns_layer_fan_in(const bns_layer *op);
+int bns_layer_units(const bns_layer *op);
+
 typedef struct {
+    const char *name;                    /* a named architecture ("lenet"), NULL for FC shapes */
+    bns_shape input;                     /* image nets: the input's shape (FC: 0) */
     int n_inputs, n_classes;
     int n_ops;                           /* entries of the layer list */
     bns_layer ops[BNS_MAX_OPS];
@@ -67,15 +136,36 @@ typedef struct {
     int max_width;                       /* widest layer, inputs included */
 } bns_arch;
 
-/* "FC-100-100-10" (hidden widths then classes; "FC-10" has no hidden layer). */
+/* "FC-100-100-10" (hidden widths then classes; "FC-10" has no hidden layer),
+ * or a named conv net, "lenet" or "resnet20" (10 classes), whose input shape
+ * comes from n_inputs: a square image, 1 channel if n_inputs is a square
+ * (784 = 1x28x28), else 3 (3072 = 3x32x32). */
 int bns_arch_parse(const char *spec, int n_inputs, bns_arch *out);
+/* 1 if every layer is dense or relu (FC view valid); else 0 and *bad names
+ * the first layer that is neither. */
+int bns_arch_is_mlp(const bns_arch *arch, const char **bad);
+/* For a method's validate: fails, naming `what` and the first layer of the
+ * architecture `spec` that is neither dense nor relu, unless it is an MLP. */
+int bns_arch_require_mlp(const char *spec, const char *what);
+/* Appending layers (the named architectures, tests): each checks the shape
+ * against the previous layer's output and fails with a message naming the
+ * layer. bns_arch_begin starts an image net of input shape `in`. */
+void bns_arch_begin(bns_arch *out, bns_shape in);
+int bns_arch_add_conv(bns_arch *a, int c_out, int k, int stride, int pad);
+int bns_arch_add_pool(bns_arch *a, const bns_layer_type *type, int k, int stride);
+int bns_arch_add_simple(bns_arch *a, const bns_layer_type *type); /* relu, gap, batchnorm, save */
+int bns_arch_add_add(bns_arch *a);      /* to the latest save layer */
+int bns_arch_add_dense(bns_arch *a, int n_out);
 void bns_arch_format(const bns_arch *arch, char *buf, size_t size);
 /* From explicit widths: widths[0] inputs ... widths[n_layers] classes. */
 int bns_arch_from_widths(const int *widths, int n_layers, bns_arch *out);
 
 /* Activations of one forward pass, kept for the backward pass. */
-typedef struct {
+typedef struct bns_net_workspace {
     int max_batch;
+    int training;                        /* batch norm: 1 (default) batch statistics, 0 running ones */
+    float *state[BNS_MAX_OPS];           /* per layer: state_floats of its type */
+    float *scratch;                      /* the largest scratch_floats */
     const float *input;                  /* not owned: the batch last forwarded */
     int input_ld;                        /* its row stride (floats) */
     float *out[BNS_MAX_OPS];             /* output of layer i: batch x n_out (in-place layers: their input's) */

@@ -33,14 +33,14 @@ int bns_attack_validate(const bns_attack_settings *s, const bns_model *m) {
 
 void bns_attack_work_init(bns_attack_work *w, const bns_arch *arch, int max_batch) {
     memset(w, 0, sizeof *w);
-    size_t nx = (size_t)max_batch * arch->width[0];
+    size_t nx = (size_t)max_batch * arch->n_inputs;
     w->max_batch = max_batch;
     w->r = bns_xmalloc(sizeof(float) * nx);
     w->xr = bns_xmalloc(sizeof(float) * nx);
     w->g = bns_xmalloc(sizeof(float) * nx);
     w->m = bns_xmalloc(sizeof(float) * nx);
     w->v = bns_xmalloc(sizeof(float) * nx);
-    w->probs = bns_xmalloc(sizeof(float) * (size_t)max_batch * arch->width[arch->n_layers]);
+    w->probs = bns_xmalloc(sizeof(float) * (size_t)max_batch * arch->n_classes);
     w->best = bns_xmalloc(sizeof(double) * max_batch);
     w->c = bns_xmalloc(sizeof(double) * max_batch);
     w->c_lo = bns_xmalloc(sizeof(double) * max_batch);
@@ -80,7 +80,7 @@ static float signf(float v) { return (float)((v > 0.0f) - (v < 0.0f)); }
 
 void bns_attack_judge(bns_attack_source *src, const float *x_adv, const uint8_t *y, int b, int targeted,
                       uint8_t *success, bns_attack_work *w) {
-    int classes = src->model->arch.width[src->model->arch.n_layers];
+    int classes = src->model->arch.n_classes;
     bns_attack_input_grad(src, x_adv, y, b, NULL, w->probs);
     for (int i = 0; i < b; i++) {
         int hit = bns_attack_argmax(w->probs + (size_t)i * classes, classes) == y[i];
@@ -156,11 +156,11 @@ int bns_attack_run(const bns_model *m, const bns_attack_settings *s, const bns_d
                    const int64_t *clean_index, bns_attack_set *out, bns_attack_progress progress, void *ctx) {
     memset(out, 0, sizeof *out);
     const bns_arch *a = &m->arch;
-    int classes = a->width[a->n_layers];
+    int classes = a->n_classes;
     if (bns_attack_validate(s, m)) return -1;
     const bns_attack *attack = bns_attack_get(s->kind);
-    if (data->d != (size_t)a->width[0])
-        return bns_fail("%s has %zu features per row, the model takes %d", data->name, data->d, a->width[0]);
+    if (data->d != (size_t)a->n_inputs)
+        return bns_fail("%s has %zu features per row, the model takes %d", data->name, data->d, a->n_inputs);
     if (data->n_classes > classes)
         return bns_fail("%s has %d classes, the model %d", data->name, data->n_classes, classes);
     double start = bns_now_seconds();

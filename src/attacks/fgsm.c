@@ -9,7 +9,7 @@
 
 static void fgsm_batch(bns_attack_source *src, const bns_attack_settings *s, const bns_attack_batch *b,
                        bns_attack_work *w) {
-    size_t n = (size_t)b->b * src->model->arch.width[0];
+    size_t n = (size_t)b->b * src->model->arch.n_inputs;
     bns_attack_input_grad(src, b->x, b->y, b->b, w->g, NULL);
     memcpy(b->x_adv, b->x, sizeof(float) * n);
     bns_attack_signed_step(b->x_adv, b->x, w->g, n, (float)(s->eps * b->xmax), 0.0f, s->clip, b->xmax);

@@ -58,7 +58,7 @@ static void minnorm_step(const bns_attack_settings *s, double c, int t, const fl
  * misclassified iterate; the smallest such r so far goes to x_adv. */
 static void minnorm_run(bns_attack_source *src, const bns_attack_settings *s, float xmax, const float *x,
                         const uint8_t *y, int b, float *x_adv, bns_attack_work *w) {
-    int d = src->model->arch.width[0], classes = src->model->arch.width[src->model->arch.n_layers];
+    int d = src->model->arch.n_inputs, classes = src->model->arch.n_classes;
     size_t row = (size_t)d;
     memset(w->r, 0, sizeof(float) * b * row);
     memset(w->m, 0, sizeof(float) * b * row);
@@ -106,7 +106,7 @@ static void minnorm_batch(bns_attack_source *src, const bns_attack_settings *s, 
     const float *x = batch->x;
     const uint8_t *y = batch->y;
     uint8_t *success = batch->success;
-    int b = batch->b, d = src->model->arch.width[0];
+    int b = batch->b, d = src->model->arch.n_inputs;
     memcpy(x_adv, x, sizeof(float) * (size_t)b * d); /* never fooled: r = 0 */
     for (int i = 0; i < b; i++) {
         w->best[i] = INFINITY;

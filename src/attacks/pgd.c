@@ -15,7 +15,7 @@ static void pgd_batch(bns_attack_source *src, const bns_attack_settings *s, cons
     const float *x = batch->x;
     const uint8_t *y = batch->y;
     uint64_t first_row = batch->first_row;
-    int b = batch->b, d = src->model->arch.width[0];
+    int b = batch->b, d = src->model->arch.n_inputs;
     size_t n = (size_t)b * d;
     float radius = (float)(s->eps * xmax);
     memcpy(x_adv, x, sizeof(float) * n);

@@ -12,7 +12,7 @@ int bns_attack_source_init(bns_attack_source *src, const bns_model *m, const bns
     memset(src, 0, sizeof *src);
     if (max_batch < 1) return bns_fail("attack batch must be positive, got %d", max_batch);
     const bns_arch *a = &m->arch;
-    int d = a->width[0], classes = a->width[a->n_layers];
+    int d = a->n_inputs, classes = a->n_classes;
     int mode = bns_model_has(m, BNS_CAP_STOCHASTIC) ? s->source : BNS_SOURCE_WEIGHTS;
     if (mode == BNS_SOURCE_EXPECTATION && s->source_samples < 1)
         return bns_fail("source_samples must be at least 1 for the expectation source, got %d", s->source_samples);
@@ -48,7 +48,7 @@ void bns_attack_source_free(bns_attack_source *src) {
 double bns_attack_input_grad(bns_attack_source *src, const float *x, const uint8_t *y, int batch, float *grad_x,
                              float *probs) {
     const bns_arch *a = &src->model->arch;
-    int d = a->width[0], classes = a->width[a->n_layers];
+    int d = a->n_inputs, classes = a->n_classes;
     size_t nx = (size_t)batch * d, np = (size_t)batch * classes;
     double loss = 0.0;
     for (int k = 0; k < src->n_w; k++) {

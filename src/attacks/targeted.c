@@ -11,7 +11,7 @@
 
 static void targeted_batch(bns_attack_source *src, const bns_attack_settings *s, const bns_attack_batch *b,
                            bns_attack_work *w) {
-    size_t n = (size_t)b->b * src->model->arch.width[0];
+    size_t n = (size_t)b->b * src->model->arch.n_inputs;
     float radius = (float)(s->eps * b->xmax);
     memcpy(b->x_adv, b->x, sizeof(float) * n);
     for (int t = 0; t < s->steps; t++) {
@@ -26,7 +26,7 @@ static void targeted_defaults(bns_attack_settings *s) { s->eps = 0.0; /* unbound
 
 static int targeted_validate(const bns_attack_settings *s, const bns_model *m) {
     const bns_arch *a = &m->arch;
-    int classes = a->width[a->n_layers];
+    int classes = a->n_classes;
     if (!(s->eps >= 0) || !isfinite(s->eps)) return bns_fail("eps: %g must be >= 0 (0 = unbounded)", s->eps);
     if (s->steps < 1) return bns_fail("steps: %d must be >= 1", s->steps);
     if (!(s->eta > 0) || !isfinite(s->eta)) return bns_fail("eta: %g must be > 0", s->eta);

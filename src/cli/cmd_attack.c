@@ -240,7 +240,8 @@ int cmd_attack(int argc, char **argv) {
         return BNS_EXIT_USAGE;
     }
     bns_splits data;
-    if (bns_mnist_load(data_dir, (float)model.cfg.pixel_scale, 1, (size_t)limit, &data)) {
+    if (bns_data_load(model.cfg.dataset, data_dir, model.cfg.data_path, (float)model.cfg.pixel_scale, 1,
+                      (size_t)limit, &data)) {
         fprintf(stderr, "bnnsweep attack: %s\n", bns_last_error());
         bns_model_free(&model);
         return BNS_EXIT_ERROR;

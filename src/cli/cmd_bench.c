@@ -20,6 +20,7 @@
 #include "bnnsweep/config.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/method.h"
+#include "bnnsweep/net.h"
 #include "bnnsweep/predict.h"
 #include "bnnsweep/train.h"
 #include "bnnsweep/util.h"
@@ -42,7 +43,59 @@ static void bench_usage(FILE *out) {
             "  --fraction F      time this fraction of an epoch and scale up (default 0.2)\n"
             "  --threads N       BLAS threads (default 1)\n"
             "  --json FILE       also write the figures as JSON\n"
-            "  --quick           FC-100-100-10 only, S = 1,2, fraction 0.1 (well under a minute)\n");
+            "  --quick           FC-100-100-10 only, S = 1,2, fraction 0.1 (well under a minute)\n"
+            "  --conv LIST       also time every conv layer of these named nets (lenet,resnet20):\n"
+            "                    GFLOP/s of its forward and backward pass (im2col + sgemm) vs sgemm's\n"
+            "  --conv-inputs N   their input size: 3072 = 3x32x32 (default), 784 = 1x28x28\n");
+}
+
+/* Every conv layer of the named net `name` on a batch of 128 random images:
+ * forward and backward (weight and input gradients) GFLOP/s, im2col and
+ * col2im included, against sgemm's rate. The layers are timed one by one
+ * on the activations of one full forward pass. */
+static int bench_conv(const char *name, int n_inputs, int threads, double gflops) {
+    enum { BATCH = 128 };
+    bns_arch arch;
+    if (bns_arch_parse(name, n_inputs, &arch)) return -1;
+    bns_net_workspace ws;
+    bns_net_workspace_init(&ws, &arch, BATCH);
+    float *w = bns_xmalloc(sizeof(float) * arch.n_weights), *gw = bns_xmalloc(sizeof(float) * arch.n_weights);
+    float *x = bns_xmalloc(sizeof(float) * BATCH * arch.n_inputs);
+    float *g = bns_xmalloc(sizeof(float) * BATCH * arch.max_width), *gx = bns_xmalloc(sizeof(float) * BATCH * arch.max_width);
+    bns_stream s = bns_stream_make(2, 0, BNS_PURPOSE_DATA);
+    bns_stream_normal(&s, 0, 0, arch.n_weights, w);
+    bns_stream_normal(&s, 1, 0, (size_t)BATCH * arch.n_inputs, x);
+    bns_stream_normal(&s, 2, 0, (size_t)BATCH * arch.max_width, g);
+    for (size_t i = 0; i < arch.n_weights; i++) w[i] *= 0.05f;
+    bns_net_forward(&arch, w, x, BATCH, &ws);
+    printf("\n%s conv layers (%d inputs, batch %d, %d thread%s; sgemm %.1f GFLOP/s):\n", name, n_inputs, BATCH,
+           threads, threads > 1 ? "s" : "", gflops);
+    printf("| layer | in -> out | k/stride | MFLOP fwd | fwd GFLOP/s | bwd GFLOP/s | fwd %% of sgemm | bwd %% of sgemm |\n"
+           "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    double total_flop = 0, total_fwd_s = 0, total_bwd_s = 0;
+    for (int i = 0; i < arch.n_ops; i++) {
+        const bns_layer *op = &arch.ops[i];
+        if (op->type != &bns_layer_conv2d) continue;
+        const float *in = i ? ws.out[i - 1] : x;
+        double flop = 2.0 * op->out.c * op->in.c * op->k * op->k * op->out.h * op->out.w * BATCH;
+        int reps = (int)(2e9 / flop) + 1; /* about 2 GFLOP of work per timing */
+        double t0 = bns_now_seconds();
+        for (int r = 0; r < reps; r++) op->type->forward(op, w, in, op->n_in, BATCH, ws.out[i], &ws);
+        double fwd = (bns_now_seconds() - t0) / reps;
+        t0 = bns_now_seconds();
+        for (int r = 0; r < reps; r++) op->type->backward(op, w, in, op->n_in, ws.out[i], g, BATCH, gw, gx, op->n_in, &ws);
+        double bwd = (bns_now_seconds() - t0) / reps;
+        total_flop += flop, total_fwd_s += fwd, total_bwd_s += bwd;
+        printf("| %d | %dx%dx%d -> %dx%dx%d | %d/%d | %.1f | %.1f | %.1f | %.0f%% | %.0f%% |\n", i, op->in.c, op->in.h,
+               op->in.w, op->out.c, op->out.h, op->out.w, op->k, op->stride, flop / 1e6, flop / fwd / 1e9,
+               2 * flop / bwd / 1e9, 100 * flop / fwd / 1e9 / gflops, 100 * 2 * flop / bwd / 1e9 / gflops);
+    }
+    if (total_fwd_s > 0)
+        printf("all conv layers: %.2f GFLOP per batch forward, %.1f GFLOP/s forward, %.1f GFLOP/s backward\n",
+               total_flop / 1e9, total_flop / total_fwd_s / 1e9, 2 * total_flop / total_bwd_s / 1e9);
+    bns_net_workspace_free(&ws);
+    free(w), free(gw), free(x), free(g), free(gx);
+    return 0;
 }
 
 /* Seconds for `steps` steps of the step's GEMMs alone, S weight samples:
@@ -192,14 +245,16 @@ static int write_json(const char *path, int threads, double gflops, double fract
 
 int cmd_bench(int argc, char **argv) {
     const char *arch_list = "FC-100-100-10,FC-1200-1200-10", *sample_list = "1,2,5,10", *json_path = NULL;
-    const char *mode_list = "deterministic,bbb,lrt,dropout,alpha,sgld";
+    const char *mode_list = "deterministic,bbb,lrt,dropout,alpha,sgld", *conv_list = NULL;
+    int conv_inputs = 3072;
     double fraction = 0.2;
     int threads = 1;
     static const struct option options[] = {
         {"arch", required_argument, NULL, 'a'}, {"samples", required_argument, NULL, 's'},
         {"fraction", required_argument, NULL, 'f'}, {"threads", required_argument, NULL, 't'},
         {"json", required_argument, NULL, 'j'}, {"quick", no_argument, NULL, 'q'},
-        {"modes", required_argument, NULL, 'm'},
+        {"modes", required_argument, NULL, 'm'}, {"conv", required_argument, NULL, 'c'},
+        {"conv-inputs", required_argument, NULL, 'i'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -226,6 +281,14 @@ int cmd_bench(int argc, char **argv) {
             break;
         case 'j': json_path = optarg; break;
         case 'm': mode_list = optarg; break;
+        case 'c': conv_list = optarg; break;
+        case 'i':
+            conv_inputs = (int)strtol(optarg, &end, 10);
+            if (*end || conv_inputs < 1) {
+                fprintf(stderr, "bnnsweep bench: --conv-inputs '%s' must be a positive count\n", optarg);
+                return BNS_EXIT_USAGE;
+            }
+            break;
         case 'q': arch_list = "FC-100-100-10"; sample_list = "1,2"; fraction = 0.1; break;
         case 'h': bench_usage(stdout); return BNS_EXIT_OK;
         default:
@@ -309,6 +372,18 @@ int cmd_bench(int argc, char **argv) {
                 fflush(stdout);
             }
         }
+    }
+
+    if (conv_list) {
+        char convs[8][64];
+        int n_conv = parse_list(conv_list, convs, 8);
+        for (int i = 0; i < n_conv; i++)
+            if (bench_conv(convs[i], conv_inputs, threads, gflops)) {
+                fprintf(stderr, "bnnsweep bench: --conv: %s\n", bns_last_error());
+                free(x);
+                free(y);
+                return BNS_EXIT_USAGE;
+            }
     }
 
     /* cost of each extra sample: least-squares line through (S, s/epoch) per arch and mode */

@@ -241,7 +241,7 @@ int cmd_eval(int argc, char **argv) {
     int load_rc;
     if (!strcmp(set_name, "test") || !strcmp(set_name, "val")) {
         bns_splits splits;
-        load_rc = bns_mnist_load(data_dir, scale, 1, (size_t)test_limit, &splits);
+        load_rc = bns_data_load(model.cfg.dataset, data_dir, model.cfg.data_path, scale, 1, (size_t)test_limit, &splits);
         if (!load_rc) {
             bns_dataset *keep = !strcmp(set_name, "test") ? &splits.test : &splits.val;
             set = *keep;
@@ -252,8 +252,8 @@ int cmd_eval(int argc, char **argv) {
         load_rc = bns_attack_set_load(set_name, &set);
         if (!load_rc && test_limit > 0 && (size_t)test_limit < set.n) set.n = (size_t)test_limit;
     }
-    if (!load_rc && set.d != (size_t)model.arch.width[0]) {
-        load_rc = bns_fail("%s has %zu features per row, the model takes %d", set.name, set.d, model.arch.width[0]);
+    if (!load_rc && set.d != (size_t)model.arch.n_inputs) {
+        load_rc = bns_fail("%s has %zu features per row, the model takes %d", set.name, set.d, model.arch.n_inputs);
         bns_dataset_free(&set);
     }
     if (load_rc) {

@@ -163,10 +163,21 @@ int cmd_train(int argc, char **argv) {
         return BNS_EXIT_USAGE;
     }
     bns_splits data;
-    if (bns_mnist_load(data_dir, (float)cfg.pixel_scale, (size_t)cfg.train_limit, (size_t)test_limit, &data)) {
+    if (bns_data_load(cfg.dataset, data_dir, cfg.data_path, (float)cfg.pixel_scale, (size_t)cfg.train_limit,
+                      (size_t)test_limit, &data)) {
         fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
         bns_model_free(&model);
         return BNS_EXIT_ERROR;
+    }
+    /* the settings were checked above at MNIST's size; a data set of another
+     * size (CIFAR-10: 3072) gets its model made again at its own */
+    if ((int)data.train.d != model.arch.n_inputs) {
+        bns_model_free(&model);
+        if (bns_model_create(&cfg, (int)data.train.d, &model)) {
+            fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
+            bns_splits_free(&data);
+            return BNS_EXIT_USAGE;
+        }
     }
     char update[128], stored[64] = "";
     if (model.method->describe_update) model.method->describe_update(&cfg, update, sizeof update);

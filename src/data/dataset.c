@@ -188,36 +188,37 @@ static int check_shape(const char *path, const bns_idx *images, uint32_t rows) {
     return 0;
 }
 
-int bns_mnist_load(const char *dir, float pixel_scale, size_t train_limit, size_t test_limit,
-                   bns_splits *out) {
+/* MNIST and Fashion-MNIST share the file names and the split. */
+static int load_mnist_like(const char *dir, const char *set_name, const char *sub, int prefer_gz, const char *prefix,
+                           float pixel_scale, size_t train_limit, size_t test_limit, bns_splits *out) {
     char dirbuf[4096], train_images[4096 + 64], train_labels[4096 + 64];
-    char test_images[4096 + 64], test_labels[4096 + 64];
+    char test_images[4096 + 64], test_labels[4096 + 64], name[64];
     bns_idx images, labels;
     memset(out, 0, sizeof *out);
     if (check_scale(pixel_scale) != 0) return -1;
     if (!dir && !(dir = bns_data_dir(dirbuf, sizeof dirbuf))) return -1;
     /* Check that all four files exist before reading any: a missing set is the
      * common case and deserves the set-up hint rather than an I/O error. */
-    if (find_pair(dir, "MNIST", "mnist", "train-images-idx3-ubyte", "train-labels-idx1-ubyte", 0,
+    if (find_pair(dir, set_name, sub, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", prefer_gz,
                   train_images, train_labels, sizeof train_images) != 0 ||
-        find_pair(dir, "MNIST", "mnist", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 0,
+        find_pair(dir, set_name, sub, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", prefer_gz,
                   test_images, test_labels, sizeof test_images) != 0)
         return -1;
 
     if (load_pair(train_images, train_labels, &images, &labels) != 0) return -1;
     if (check_shape(train_images, &images, MNIST_TRAIN_FILE_ROWS) != 0) goto fail;
     size_t n_train = MNIST_TRAIN_FILE_ROWS - MNIST_VAL_ROWS;
-    rows_from_idx(&images, &labels, 0, limit_rows(n_train, train_limit), pixel_scale,
-                  "mnist-train", &out->train);
-    rows_from_idx(&images, &labels, n_train, limit_rows(MNIST_VAL_ROWS, test_limit), pixel_scale,
-                  "mnist-val", &out->val);
+    snprintf(name, sizeof name, "%s-train", prefix);
+    rows_from_idx(&images, &labels, 0, limit_rows(n_train, train_limit), pixel_scale, name, &out->train);
+    snprintf(name, sizeof name, "%s-val", prefix);
+    rows_from_idx(&images, &labels, n_train, limit_rows(MNIST_VAL_ROWS, test_limit), pixel_scale, name, &out->val);
     bns_idx_free(&images);
     bns_idx_free(&labels);
 
     if (load_pair(test_images, test_labels, &images, &labels) != 0) goto fail;
     if (check_shape(test_images, &images, MNIST_TEST_ROWS) != 0) goto fail;
-    rows_from_idx(&images, &labels, 0, limit_rows(MNIST_TEST_ROWS, test_limit), pixel_scale,
-                  "mnist-test", &out->test);
+    snprintf(name, sizeof name, "%s-test", prefix);
+    rows_from_idx(&images, &labels, 0, limit_rows(MNIST_TEST_ROWS, test_limit), pixel_scale, name, &out->test);
     bns_idx_free(&images);
     bns_idx_free(&labels);
     return 0;
@@ -226,6 +227,34 @@ fail:
     bns_idx_free(&labels);
     bns_splits_free(out);
     return -1;
+}
+
+int bns_mnist_load(const char *dir, float pixel_scale, size_t train_limit, size_t test_limit,
+                   bns_splits *out) {
+    return load_mnist_like(dir, "MNIST", "mnist", 0, "mnist", pixel_scale, train_limit, test_limit, out);
+}
+
+int bns_fashion_load(const char *dir, float pixel_scale, size_t train_limit, size_t test_limit, bns_splits *out) {
+    return load_mnist_like(dir, "Fashion-MNIST", "fashion-mnist", 1, "fashion", pixel_scale, train_limit, test_limit,
+                           out);
+}
+
+int bns_data_load(int kind, const char *dir, const char *path, float pixel_scale, size_t train_limit,
+                  size_t test_limit, bns_splits *out) {
+    switch (kind) {
+    case BNS_DATA_MNIST: return bns_mnist_load(dir, pixel_scale, train_limit, test_limit, out);
+    case BNS_DATA_FASHION: return bns_fashion_load(dir, pixel_scale, train_limit, test_limit, out);
+    case BNS_DATA_CIFAR10: {
+        char dirbuf[4096], pathbuf[4096 + 64];
+        if (!path || !path[0]) { /* <data dir>/cifar-10-batches-bin, the archive's own folder name */
+            if (!dir && !(dir = bns_data_dir(dirbuf, sizeof dirbuf))) return -1;
+            snprintf(pathbuf, sizeof pathbuf, "%s/cifar-10-batches-bin", dir);
+            path = pathbuf;
+        }
+        return bns_cifar10_load(path, pixel_scale, train_limit, test_limit, out);
+    }
+    default: memset(out, 0, sizeof *out); return bns_fail("unknown data set kind %d", kind);
+    }
 }
 
 int bns_fashion_load_test(const char *dir, float pixel_scale, size_t limit, bns_dataset *out) {

@@ -55,7 +55,7 @@ static void *bbb_trainer_create(const bns_model *m, int max_batch) {
     t->grad_w = bns_xmalloc(sizeof(float) * n * copies);
     t->sigma = bns_xmalloc(sizeof(float) * n);
     t->sigmoid_rho = bns_xmalloc(sizeof(float) * n);
-    t->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * arch->width[arch->n_layers]);
+    t->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * arch->n_classes);
     bns_net_workspace_init(&t->ws, arch, max_batch);
     if (!t->vectorized) return t;
     size_t wide = (size_t)t->samples * arch->width[1];
@@ -113,7 +113,7 @@ static void run_sequential(bbb_trainer *t, const bns_model *m, const float *x, c
                            const bns_objective *obj, bns_optimizer *opt, float *grad, bns_step_stats *stats) {
     const bns_arch *arch = &m->arch;
     size_t n = arch->n_weights;
-    int n_classes = arch->width[arch->n_layers], S = t->samples;
+    int n_classes = arch->n_classes, S = t->samples;
     for (int s = 0; s < S; s++) {
         bns_fused_sample(m->params, t->sigma, n, &t->noise, obj->step, (uint64_t)s * n, t->eps, t->w);
         float *logits = bns_net_forward(arch, t->w, x, batch, &t->ws);
@@ -201,11 +201,19 @@ static void bbb_train_step(void *trainer, bns_model *m, const float *x, const ui
     bbb_run(trainer, m, x, y, batch, obj, opt, grad, stats);
 }
 
+/* the vectorized path concatenates the first dense layer's S samples (FC view only) */
+static int bbb_validate(const bns_config *cfg) {
+    if (cfg->sample_mode != BNS_SAMPLES_VECTORIZED) return 0;
+    if (bns_arch_require_mlp(cfg->arch, "bbb with sample_mode=vectorized")) return bns_fail_prefix("set sample_mode=sequential: ");
+    return 0;
+}
+
 const bns_method bns_method_bbb = {
     .name = "bbb",
     .summary = "Bayes by Backprop: sampled weights, Monte-Carlo KL (scale-mixture or Gaussian prior)",
     .caps = BNS_CAP_STOCHASTIC | BNS_CAP_SNR,
     BNS_GAUSSIAN_POSTERIOR,
+    .validate = bbb_validate,
     .trainer_create = bbb_trainer_create,
     .trainer_free = bbb_trainer_free,
     .loss_grad = bbb_loss_grad,

@@ -16,13 +16,17 @@ static const char *const prior_names[] = {"mixture", "gaussian", NULL};
 static const char *const reduction_names[] = {"mean", "sum", NULL};
 static const char *const optimizer_names[] = {"sgd", "adam", NULL};
 static const char *const sample_mode_names[] = {"vectorized", "sequential", NULL};
+static const char *const dataset_names[] = {"mnist", "fashion-mnist", "cifar10", NULL}; /* enum bns_data_kind */
 
 #define FIELD(key, type, member, choices, help) \
-    {key, type, offsetof(bns_config, member), sizeof(((bns_config *)0)->member), choices, help, NULL, NULL, 0}
+    {key, type, offsetof(bns_config, member), sizeof(((bns_config *)0)->member), choices, help, NULL, NULL, 0, 0}
+/* a shared row added later: left out of keys and files while at its default */
+#define FIELD_OMIT_DEFAULT(key, type, member, choices, help) \
+    {key, type, offsetof(bns_config, member), sizeof(((bns_config *)0)->member), choices, help, NULL, NULL, 0, 1}
 
 /* the shared rows; the table appends each method's own rows */
 static const bns_config_field shared_fields[] = {
-    FIELD("arch", BNS_FIELD_STRING, arch, NULL, "architecture: FC-<hidden widths>-<classes>, e.g. FC-100-100-10"),
+    FIELD("arch", BNS_FIELD_STRING, arch, NULL, "architecture: FC-<hidden widths>-<classes> (e.g. FC-100-100-10), lenet or resnet20 (net.h)"),
     FIELD("method", BNS_FIELD_STRING, method, NULL, "inference method (the list below)"),
     FIELD("prior", BNS_FIELD_ENUM, prior.kind, prior_names, "prior: mixture (scale mixture) or gaussian"),
     FIELD("prior_pi", BNS_FIELD_DOUBLE, prior.pi, NULL, "mixture weight pi of the wide component"),
@@ -51,7 +55,11 @@ static const bns_config_field shared_fields[] = {
     FIELD("train_limit", BNS_FIELD_LONG, train_limit, NULL, "use only the first N training rows (0 = all)"),
     FIELD("seed", BNS_FIELD_U64, seed, NULL, "random seed"),
     FIELD("task", BNS_FIELD_U64, task, NULL, "task id (part of every random stream's key)"),
-    {NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0},
+    FIELD_OMIT_DEFAULT("dataset", BNS_FIELD_ENUM, dataset, dataset_names,
+                       "training data: mnist, fashion-mnist (both from the data directory) or cifar10 (data_path)"),
+    FIELD_OMIT_DEFAULT("data_path", BNS_FIELD_STRING, data_path, NULL,
+                       "cifar10: directory of data_batch_1..5.bin and test_batch.bin (default <data dir>/cifar-10-batches-bin)"),
+    {NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0},
 };
 
 enum { MAX_FIELDS = 160 };
@@ -100,6 +108,11 @@ const bns_config_field *bns_config_fields(void) {
 const bns_config_field *bns_config_field_find(const char *name) { return find_in(bns_config_fields(), name); }
 
 int bns_config_field_applies(const bns_config *cfg, const bns_config_field *f) {
+    if (f->omit_default) {
+        bns_config defaults;
+        bns_config_defaults(&defaults);
+        return memcmp((const char *)cfg + f->offset, (const char *)&defaults + f->offset, f->size) != 0;
+    }
     if (!f->default_value) return 1; /* a shared row */
     const bns_method *m = bns_method_find(cfg->method);
     return m && find_in(m->settings, f->name) != NULL;
@@ -187,7 +200,9 @@ int bns_config_set(bns_config *cfg, const char *key, const char *value) {
     }
     case BNS_FIELD_STRING:
         if (strlen(value) >= f->size) return bns_fail("setting '%s': value longer than %zu characters", key, f->size - 1);
-        if (!value[0]) return bns_fail("setting '%s': empty value", key);
+        /* an omit_default row's default is the empty string (data_path: "the usual place") */
+        if (!value[0] && !f->omit_default) return bns_fail("setting '%s': empty value", key);
+        memset(field, 0, f->size); /* whole buffer: omit_default compares it with the default's */
         memcpy(field, value, strlen(value) + 1);
         return 0;
     case BNS_FIELD_ENUM:

@@ -23,7 +23,7 @@ static void det_init(bns_model *m, const bns_stream *init_stream) {
 static void *det_trainer_create(const bns_model *m, int max_batch) {
     det_trainer *t = bns_xcalloc(1, sizeof *t);
     bns_net_workspace_init(&t->ws, &m->arch, max_batch);
-    t->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * m->arch.width[m->arch.n_layers]);
+    t->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * m->arch.n_classes);
     return t;
 }
 
@@ -39,7 +39,7 @@ static void det_loss_grad(void *trainer, const bns_model *m, const float *x, con
                           const bns_objective *obj, float *grad, bns_step_stats *stats) {
     det_trainer *t = trainer;
     const bns_arch *arch = &m->arch;
-    int n_classes = arch->width[arch->n_layers];
+    int n_classes = arch->n_classes;
     const float *w = m->params;
     float *logits = bns_net_forward(arch, w, x, batch, &t->ws);
     stats->nll_sum = m->likelihood->nll(logits, y, batch, n_classes, (float)obj->nll_scale, t->grad_logits);
@@ -51,11 +51,13 @@ static void det_loss_grad(void *trainer, const bns_model *m, const float *x, con
 
 double bns_l2_penalty_grad(const bns_arch *arch, const float *w, double lambda, double reg_scale, float *grad) {
     double penalty = 0.0;
-    for (int l = 0; l < arch->n_layers; l++) {
-        double per_unit = 1.0 / arch->width[l + 1];
+    for (int op_i = 0; op_i < arch->n_ops; op_i++) {
+        const bns_layer *op = &arch->ops[op_i];
+        if (!op->type->has_params) continue;
+        double per_unit = 1.0 / bns_layer_units(op);
         float coef = (float)(reg_scale * lambda * 2.0 * per_unit);
         double layer_sum = 0.0;
-        for (size_t i = arch->weight_offset[l]; i < arch->bias_offset[l]; i++) {
+        for (size_t i = op->weight_offset; i < op->bias_offset; i++) {
             layer_sum += (double)w[i] * w[i];
             grad[i] += coef * w[i];
         }

@@ -41,7 +41,8 @@ int bns_dropout_validate(const bns_config *cfg) {
     if (!(p >= 0 && p < 1)) return bns_fail("dropout_rate must be in [0, 1), got %g", p);
     if (!(p0 >= 0 && p0 < 1)) return bns_fail("dropout_input_rate must be in [0, 1), got %g", p0);
     if (mc != 0 && mc != 1) return bns_fail("mc_dropout must be 0 or 1, got %d", mc);
-    return 0;
+    /* the masked forward drops units of the FC view's dense inputs */
+    return bns_arch_require_mlp(cfg->arch, "the dropout masks");
 }
 
 unsigned bns_dropout_caps(const bns_config *cfg) {

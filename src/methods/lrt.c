@@ -44,10 +44,11 @@ static int lrt_validate(const bns_config *cfg) {
     if (cfg->prior.kind != BNS_PRIOR_GAUSSIAN)
         return bns_fail("method lrt needs a Gaussian prior (closed-form KL): set prior=gaussian");
     bns_arch arch;
-    if (bns_arch_parse(cfg->arch, 1, &arch)) return -1;
+    if (bns_arch_parse(cfg->arch, 784, &arch)) return -1; /* any input size works for the check: MNIST's */
     for (int i = 0; i < arch.n_ops; i++)
-        if (arch.ops[i].type != &bns_layer_dense && !arch.ops[i].type->in_place)
-            return bns_fail("method lrt: layer %s of %s is not supported (dense and in-place layers only)",
+        /* relu only between the dense layers: the other in-place layers (save, add) need the workspace */
+        if (arch.ops[i].type != &bns_layer_dense && arch.ops[i].type != &bns_layer_relu)
+            return bns_fail("method lrt: layer %s of %s is not supported (dense and relu layers only)",
                             arch.ops[i].type->name, cfg->arch);
     return 0;
 }
@@ -144,7 +145,7 @@ static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, con
                                 t->std_out[l], t->act[l + 1]);
             } else {
                 float *a = t->act[dense_before(arch, i) + 1];
-                op->type->forward(op, mu, a, op->n_in, batch, a);
+                op->type->forward(op, mu, a, op->n_in, batch, a, NULL);
             }
         }
         const float *logits = t->act[L];
@@ -164,7 +165,7 @@ static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, con
                 grad_out = grad_in;
             } else {
                 const float *a = t->act[dense_before(arch, i) + 1];
-                op->type->backward(op, mu, a, op->n_in, a, grad_out, batch, NULL, grad_out, op->n_in);
+                op->type->backward(op, mu, a, op->n_in, a, grad_out, batch, NULL, grad_out, op->n_in, NULL);
             }
         }
         /* layer 0: dgamma = dB, d delta = dB * zeta / (2 sqrt(delta)), summed over samples */

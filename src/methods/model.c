@@ -142,9 +142,16 @@ int bns_model_param_blocks(const bns_model *m, bns_param_block *out) {
 void bns_init_truncated_normal(float *w, const bns_arch *arch, double std, const bns_stream *stream) {
     /* Rejection sampling with a counter-based stream: candidate k of weight i
      * is normal number i of substream k, so the result is order-independent. */
-    for (int l = 0; l < arch->n_layers; l++) {
-        size_t begin = arch->weight_offset[l], end = arch->bias_offset[l];
-        double layer_std = std > 0 ? std : 1.0 / sqrt(3.0 * arch->width[l]);
+    for (int i = 0; i < arch->n_ops; i++) {
+        const bns_layer *op = &arch->ops[i];
+        if (!op->type->has_params) continue;
+        size_t begin = op->weight_offset, end = op->bias_offset;
+        if (op->type->unit_weight) { /* batch norm starts as the identity: gamma 1, beta 0 */
+            for (size_t j = begin; j < end; j++) w[j] = 1.0f;
+            memset(w + end, 0, sizeof(float) * (size_t)bns_layer_units(op));
+            continue;
+        }
+        double layer_std = std > 0 ? std : 1.0 / sqrt(3.0 * bns_layer_fan_in(op));
         /* every candidate 0 in one pass; the ~4.6% rejected draw again */
         bns_stream_normal(stream, 0, begin, end - begin, w + begin);
         for (size_t i = begin; i < end; i++) {
@@ -153,7 +160,7 @@ void bns_init_truncated_normal(float *w, const bns_arch *arch, double std, const
             while (fabsf(z) > 2.0f) bns_stream_normal(stream, attempt++, i, 1, &z);
             w[i] = (float)(layer_std * z);
         }
-        memset(w + end, 0, sizeof(float) * (size_t)arch->width[l + 1]);
+        memset(w + end, 0, sizeof(float) * (size_t)bns_layer_units(op));
     }
 }
 

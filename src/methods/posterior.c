@@ -19,13 +19,16 @@ int bns_layer_param_blocks(const bns_model *m, const char *const *suffixes, int 
             bns_param_block *w = &out[n++], *b = &out[n++];
             snprintf(w->path, sizeof w->path, "layers/%d/weight%s", op->dense_index, suffixes[c]);
             w->offset = base + op->weight_offset;
-            w->rank = 2;
-            w->dims[0] = (size_t)op->n_in;
-            w->dims[1] = (size_t)op->n_out;
+            /* dense: [n_in, n_out]; conv: [C_out, C_in k k]; batch norm's gamma: [C] */
+            w->rank = op->type == &bns_layer_batchnorm ? 1 : 2;
+            w->dims[0] = op->type == &bns_layer_dense ? (size_t)op->n_in : (size_t)bns_layer_units(op);
+            w->dims[1] = op->type == &bns_layer_dense ? (size_t)op->n_out
+                         : w->rank == 2              ? (size_t)bns_layer_fan_in(op)
+                                                     : 0;
             snprintf(b->path, sizeof b->path, "layers/%d/bias%s", op->dense_index, suffixes[c]);
             b->offset = base + op->bias_offset;
             b->rank = 1;
-            b->dims[0] = (size_t)op->n_out;
+            b->dims[0] = (size_t)bns_layer_units(op);
             b->dims[1] = 0;
         }
     }

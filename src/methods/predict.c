@@ -13,7 +13,7 @@ void bns_predictor_init(bns_predictor *p, const bns_model *m) {
     p->chunk_rows = 500;
     bns_net_workspace_init(&p->ws, &m->arch, p->chunk_rows);
     p->w = bns_xmalloc(sizeof(float) * m->arch.n_weights);
-    p->chunk_probs = bns_xmalloc(sizeof(float) * p->chunk_rows * m->arch.width[m->arch.n_layers]);
+    p->chunk_probs = bns_xmalloc(sizeof(float) * p->chunk_rows * m->arch.n_classes);
 }
 
 void bns_predictor_free(bns_predictor *p) {
@@ -27,7 +27,7 @@ void bns_predictor_free(bns_predictor *p) {
 void bns_predict_probs_entropy(bns_predictor *p, const bns_model *m, const float *x, size_t rows, int n_samples,
                                const bns_stream *stream, uint64_t first, float *probs, float *mean_entropy) {
     const bns_arch *arch = &m->arch;
-    int n_classes = arch->width[arch->n_layers], d = arch->width[0];
+    int n_classes = arch->n_classes, d = arch->n_inputs;
     int passes = n_samples > 0 ? n_samples : 1;
     memset(probs, 0, sizeof(float) * rows * n_classes);
     if (mean_entropy) memset(mean_entropy, 0, sizeof(float) * rows);

@@ -66,13 +66,8 @@ static int ris_validate(const bns_config *cfg) {
     if (!(shift >= 0 && shift < 0.70710678)) return bns_fail("ris_max_shift must be in [0, 1/sqrt(2)), got %g", shift);
     if (cfg->prior.kind != BNS_PRIOR_GAUSSIAN)
         return bns_fail("method ris needs a Gaussian prior (closed-form KL): set prior=gaussian");
-    bns_arch arch;
-    if (bns_arch_parse(cfg->arch, 1, &arch)) return -1;
-    for (int i = 0; i < arch.n_ops; i++)
-        if (arch.ops[i].type != &bns_layer_dense && arch.ops[i].type != &bns_layer_relu)
-            return bns_fail("method ris: layer %s of %s is not supported (dense and relu only: the proposal needs "
-                            "|f| piecewise linear)", arch.ops[i].type->name, cfg->arch);
-    return 0;
+    /* the proposal needs |f| piecewise linear in each weight (docs/ris.md) */
+    return bns_arch_require_mlp(cfg->arch, "method ris");
 }
 
 static double ris_train_cost(const bns_config *cfg, double row_weights) {

@@ -209,7 +209,7 @@ double bns_effective_sample_size(const double *x, size_t n) {
 static void *sgld_trainer_create(const bns_model *m, int max_batch) {
     sgld_trainer *t = bns_xcalloc(1, sizeof *t);
     bns_net_workspace_init(&t->ws, &m->arch, max_batch);
-    t->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * m->arch.width[m->arch.n_layers]);
+    t->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * m->arch.n_classes);
     t->row = bns_xmalloc(sizeof(float) * m->arch.n_weights);
     t->trace = bns_xmalloc(sizeof(double) * capacity(&m->cfg));
     t->noise = bns_stream_make(m->cfg.seed, m->cfg.task, BNS_PURPOSE_WEIGHT);
@@ -290,7 +290,7 @@ static void finish_epoch(bns_model *m, sgld_trainer *t) {
 static void map_grad(sgld_trainer *t, const bns_model *m, const float *x, const uint8_t *y, int batch, float *grad,
                      bns_step_stats *stats) {
     const bns_arch *arch = &m->arch;
-    int n_classes = arch->width[arch->n_layers];
+    int n_classes = arch->n_classes;
     const float *theta = m->params;
     float *logits = bns_net_forward(arch, theta, x, batch, &t->ws);
     stats->nll_sum = m->likelihood->nll(logits, y, batch, n_classes, 1.0f / (float)batch, t->grad_logits);

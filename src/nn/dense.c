@@ -37,12 +37,16 @@ void bns_dense_backward_ld(const float *x, int ld_x, const float *grad_y, int ba
 
 /* ---- as a layer of a network (net.h) ---- */
 
-static void dense_layer_forward(const bns_layer *op, const float *w, const float *x, int ld_x, int batch, float *y) {
+static void dense_layer_forward(const bns_layer *op, const float *w, const float *x, int ld_x, int batch, float *y,
+                               bns_net_workspace *ws) {
+    (void)ws;
     bns_dense_forward_ld(x, ld_x, batch, op->n_in, op->n_out, w + op->weight_offset, w + op->bias_offset, y);
 }
 
 static void dense_layer_backward(const bns_layer *op, const float *w, const float *x, int ld_x, const float *y,
-                                 float *grad_y, int batch, float *grad_w, float *grad_x, int ld_grad_x) {
+                                 float *grad_y, int batch, float *grad_w, float *grad_x, int ld_grad_x,
+                                bns_net_workspace *ws) {
+    (void)ws;
     (void)y;
     bns_dense_backward_ld(x, ld_x, grad_y, batch, op->n_in, op->n_out, w + op->weight_offset,
                           grad_w ? grad_w + op->weight_offset : NULL, grad_w ? grad_w + op->bias_offset : NULL,

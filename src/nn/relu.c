@@ -12,13 +12,17 @@ void bns_relu_backward(const float *y, float *grad, size_t n) {
 
 /* ---- as a layer of a network (net.h): in place ---- */
 
-static void relu_layer_forward(const bns_layer *op, const float *w, const float *x, int ld_x, int batch, float *y) {
+static void relu_layer_forward(const bns_layer *op, const float *w, const float *x, int ld_x, int batch, float *y,
+                               bns_net_workspace *ws) {
+    (void)ws;
     (void)w, (void)x, (void)ld_x;
     bns_relu_forward(y, (size_t)batch * op->n_out);
 }
 
 static void relu_layer_backward(const bns_layer *op, const float *w, const float *x, int ld_x, const float *y,
-                                float *grad_y, int batch, float *grad_w, float *grad_x, int ld_grad_x) {
+                                float *grad_y, int batch, float *grad_w, float *grad_x, int ld_grad_x,
+                                bns_net_workspace *ws) {
+    (void)ws;
     (void)w, (void)x, (void)ld_x, (void)grad_w, (void)grad_x, (void)ld_grad_x;
     bns_relu_backward(y, grad_y, (size_t)batch * op->n_out);
 }

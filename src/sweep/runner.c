@@ -200,10 +200,10 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
         return -1;
     }
     if (e->test_limit > 0 && (size_t)e->test_limit < set.n) set.n = (size_t)e->test_limit;
-    if ((int)set.d != m.arch.width[0]) {
+    if ((int)set.d != m.arch.n_inputs) {
         bns_model_free(&m);
         bns_dataset_free(&set);
-        return bns_fail("set %s has %zu features, the model expects %d", set_name, set.d, m.arch.width[0]);
+        return bns_fail("set %s has %zu features, the model expects %d", set_name, set.d, m.arch.n_inputs);
     }
     int rc = 0;
     bns_stream stream = bns_stream_make(e->seed, e->task, BNS_PURPOSE_PREDICT);

@@ -71,11 +71,11 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
     const bns_arch *arch = &m->arch;
     memset(h, 0, sizeof *h);
     if (train->n == 0 || val->n == 0) return bns_fail("training and validation sets must not be empty");
-    if ((int)train->d != arch->width[0] || (int)val->d != arch->width[0])
-        return bns_fail("data has %zu features but the model expects %d", train->d, arch->width[0]);
-    if (train->n_classes != arch->width[arch->n_layers])
+    if ((int)train->d != arch->n_inputs || (int)val->d != arch->n_inputs)
+        return bns_fail("data has %zu features but the model expects %d", train->d, arch->n_inputs);
+    if (train->n_classes != arch->n_classes)
         return bns_fail("data has %d classes but the model's output layer has %d", train->n_classes,
-                        arch->width[arch->n_layers]);
+                        arch->n_classes);
 
     size_t n = train->n, d = train->d, P = m->n_params;
     int batch = cfg->batch_size < (int)n ? cfg->batch_size : (int)n;

@@ -1,0 +1,153 @@
+/* test_cifar.c - the CIFAR-10 binary reader and split on small synthetic
+ * batch files written here (the real files are not downloadable on this
+ * machine): known contents, every malformed-file case naming the file, and
+ * the dataset/data_path settings leaving existing task keys unchanged. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bnnsweep/config.h"
+#include "bnnsweep/dataset.h"
+#include "bnnsweep/error.h"
+#include "bnnsweep/model.h"
+#include "bnnsweep/spec.h"
+
+#include "test_util.h"
+
+enum { RECORD = 3073 };
+
+/* record i of file `seed`: label (seed + i) % 10, pixel j = (seed * 7 + i * 3 + j) % 256 */
+static void write_batch(const char *name, int seed, int records, long cut, int bad_label_at) {
+    char path[4200];
+    tmp_path(path, sizeof path, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    for (int i = 0; i < records; i++) {
+        uint8_t rec[RECORD];
+        rec[0] = (uint8_t)(i == bad_label_at ? 10 : (seed + i) % 10);
+        for (int j = 0; j < 3072; j++) rec[1 + j] = (uint8_t)((seed * 7 + i * 3 + j) % 256);
+        assert_int_equal(fwrite(rec, 1, RECORD, f), RECORD);
+    }
+    fclose(f);
+    if (cut) assert_int_equal(truncate(path, (long)records * RECORD - cut), 0);
+}
+
+static int setup(void **state) {
+    (void)state;
+    tmp_dir_setup("cifar");
+    return 0;
+}
+
+static void test_read_known(void **state) {
+    (void)state;
+    write_batch("ok.bin", 3, 4, 0, -1);
+    char path[4200];
+    bns_dataset ds;
+    assert_int_equal(bns_cifar10_read(tmp_path(path, sizeof path, "ok.bin"), 0.5f, &ds), 0);
+    assert_int_equal(ds.n, 4);
+    assert_int_equal(ds.d, 3072);
+    assert_int_equal(ds.n_classes, 10);
+    assert_string_equal(ds.name, "ok.bin");
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(ds.y[i], (3 + i) % 10);
+        /* the bytes in file order: red plane, green, blue (NCHW) */
+        for (int j = 0; j < 3072; j += 511) assert_true(ds.x[i * 3072 + j] == 0.5f * (float)((21 + i * 3 + j) % 256));
+    }
+    bns_dataset_free(&ds);
+}
+
+static void test_read_malformed(void **state) {
+    (void)state;
+    char path[4200];
+    bns_dataset ds;
+    write_batch("cut.bin", 1, 3, 1, -1); /* one byte short */
+    assert_int_not_equal(bns_cifar10_read(tmp_path(path, sizeof path, "cut.bin"), 1.0f, &ds), 0);
+    expect_error_names(path, "truncated");
+    write_batch("cut2.bin", 1, 3, RECORD - 1, -1); /* 2 records and one byte */
+    assert_int_not_equal(bns_cifar10_read(tmp_path(path, sizeof path, "cut2.bin"), 1.0f, &ds), 0);
+    expect_error_names(path, "2 records");
+    write_batch("label.bin", 1, 3, 0, 1);
+    assert_int_not_equal(bns_cifar10_read(tmp_path(path, sizeof path, "label.bin"), 1.0f, &ds), 0);
+    expect_error_names(path, "label 10 of record 1");
+    write_batch("empty.bin", 1, 0, 0, -1);
+    assert_int_not_equal(bns_cifar10_read(tmp_path(path, sizeof path, "empty.bin"), 1.0f, &ds), 0);
+    expect_error_names(path, "empty");
+    assert_int_not_equal(bns_cifar10_read(tmp_path(path, sizeof path, "absent.bin"), 1.0f, &ds), 0);
+    expect_error_names(path, "cannot open");
+    assert_int_not_equal(bns_cifar10_read(tmp_path(path, sizeof path, "ok.bin"), 0.0f, &ds), 0);
+    assert_null(ds.x);
+}
+
+static void test_load_split(void **state) {
+    (void)state;
+    const int rows[5] = {2, 3, 1, 2, 4};
+    char name[64], dir[4200];
+    for (int b = 0; b < 5; b++) {
+        snprintf(name, sizeof name, "data_batch_%d.bin", b + 1);
+        write_batch(name, 10 * (b + 1), rows[b], 0, -1);
+    }
+    write_batch("test_batch.bin", 99, 3, 0, -1);
+    snprintf(dir, sizeof dir, "%s", tmp_dir);
+    bns_splits s;
+    assert_int_equal(bns_data_load(BNS_DATA_CIFAR10, NULL, dir, 1.0f, 0, 0, &s), 0);
+    assert_int_equal(s.train.n, 8); /* batches 1-4 */
+    assert_int_equal(s.val.n, 4);   /* batch 5 */
+    assert_int_equal(s.test.n, 3);
+    assert_string_equal(s.train.name, "cifar10-train");
+    /* batches in order: train row 2 is batch 2's record 0, row 7 batch 4's record 1 */
+    assert_int_equal(s.train.y[2], 20 % 10);
+    assert_true(s.train.x[2 * 3072 + 5] == (float)((140 + 5) % 256));
+    assert_int_equal(s.train.y[7], (40 + 1) % 10);
+    assert_true(s.val.x[3 * 3072] == (float)((350 + 9) % 256));
+    bns_splits_free(&s);
+    assert_int_equal(bns_cifar10_load(dir, 1.0f, 3, 2, &s), 0); /* limits */
+    assert_int_equal(s.train.n, 3);
+    assert_int_equal(s.val.n, 2);
+    assert_int_equal(s.test.n, 2);
+    bns_splits_free(&s);
+    /* a bad batch fails the whole load, naming the file and the data_path */
+    write_batch("data_batch_3.bin", 30, 1, 5, -1);
+    assert_int_not_equal(bns_cifar10_load(dir, 1.0f, 0, 0, &s), 0);
+    expect_error_names("data_batch_3.bin", "data_path");
+    assert_null(s.train.x);
+    char path[4200];
+    remove(tmp_path(path, sizeof path, "data_batch_3.bin"));
+    assert_int_not_equal(bns_cifar10_load(dir, 1.0f, 0, 0, &s), 0);
+    expect_error_names("data_batch_3.bin", "cannot open");
+}
+
+/* dataset and data_path are left out of the task key (and model file) at their defaults */
+static void test_settings_keys(void **state) {
+    (void)state;
+    bns_config cfg;
+    bns_config_defaults(&cfg);
+    char key[8192];
+    bns_spec_config_canonical(&cfg, key, sizeof key);
+    assert_null(strstr(key, "dataset"));
+    assert_null(strstr(key, "data_path"));
+    assert_int_equal(bns_config_set(&cfg, "dataset", "cifar10"), 0);
+    assert_int_equal(bns_config_set(&cfg, "data_path", "/x/cifar"), 0);
+    assert_int_equal(cfg.dataset, BNS_DATA_CIFAR10);
+    bns_spec_config_canonical(&cfg, key, sizeof key);
+    assert_non_null(strstr(key, "dataset"));
+    assert_non_null(strstr(key, "/x/cifar"));
+    assert_int_not_equal(bns_config_set(&cfg, "dataset", "imagenet"), 0);
+    assert_non_null(strstr(bns_last_error(), "dataset"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_read_known, setup),
+        cmocka_unit_test_setup(test_read_malformed, setup),
+        cmocka_unit_test_setup(test_load_split, setup),
+        cmocka_unit_test_setup(test_settings_keys, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
