@@ -162,10 +162,17 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
         return BNS_EXIT_USAGE;
     }
+    bns_model teacher;
+    if (bns_model_load_teacher(&model, &teacher)) {
+        fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
+        bns_model_free(&model);
+        return BNS_EXIT_USAGE;
+    }
     bns_splits data;
     if (bns_mnist_load(data_dir, (float)cfg.pixel_scale, (size_t)cfg.train_limit, (size_t)test_limit, &data)) {
         fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
         bns_model_free(&model);
+        bns_model_free(&teacher);
         return BNS_EXIT_ERROR;
     }
     printf("training %s %s on %zu images (validation %zu): %zu parameters, batch %d, %s lr %g, up to %d epochs, "
@@ -206,5 +213,6 @@ int cmd_train(int argc, char **argv) {
     }
     bns_splits_free(&data);
     bns_model_free(&model);
+    bns_model_free(&teacher);
     return status;
 }

@@ -78,14 +78,18 @@ void bns_config_fields_rebuild(void) {
                 if (!seen->default_value || seen->type != f->type) abort(); /* a programming error: names clash */
                 continue;
             }
-            if (n == MAX_FIELDS || slot == BNS_METHOD_SETTING_SLOTS || f->type == BNS_FIELD_STRING ||
-                !f->default_value)
+            /* a text row takes size / 8 consecutive slots, every other row one */
+            int slots = f->type == BNS_FIELD_STRING ? (int)(f->size / sizeof(double)) : 1;
+            if (n == MAX_FIELDS || slot + slots > BNS_METHOD_SETTING_SLOTS || !f->default_value ||
+                (f->type == BNS_FIELD_STRING && (slots < 1 || f->size % sizeof(double) != 0)))
                 abort(); /* a programming error in a method's settings table */
             bns_config_field *row = &table[n++];
             *row = *f;
-            row->offset = offsetof(bns_config, method_settings) + sizeof(double) * (size_t)slot++;
+            row->offset = offsetof(bns_config, method_settings) + sizeof(double) * (size_t)slot;
+            slot += slots;
             row->size = f->type == BNS_FIELD_DOUBLE ? sizeof(double) : f->type == BNS_FIELD_LONG ? sizeof(long)
-                        : f->type == BNS_FIELD_U64 ? sizeof(uint64_t) : sizeof(int);
+                        : f->type == BNS_FIELD_U64 ? sizeof(uint64_t) : f->type == BNS_FIELD_STRING ? f->size
+                        : sizeof(int);
             row->owner = (*m)->name;
         }
     }
@@ -119,6 +123,12 @@ int bns_config_get_int(const bns_config *cfg, const char *key) {
     const bns_config_field *f = bns_config_field_find(key);
     if (!f || (f->type != BNS_FIELD_INT && f->type != BNS_FIELD_ENUM)) abort(); /* no such int setting */
     return *(const int *)((const char *)cfg + f->offset);
+}
+
+const char *bns_config_get_string(const bns_config *cfg, const char *key) {
+    const bns_config_field *f = bns_config_field_find(key);
+    if (!f || f->type != BNS_FIELD_STRING) abort(); /* a programming error: no such text setting */
+    return (const char *)cfg + f->offset;
 }
 
 int bns_config_set(bns_config *cfg, const char *key, const char *value) {
@@ -156,7 +166,7 @@ int bns_config_set(bns_config *cfg, const char *key, const char *value) {
     }
     case BNS_FIELD_STRING:
         if (strlen(value) >= f->size) return bns_fail("setting '%s': value longer than %zu characters", key, f->size - 1);
-        if (!value[0]) return bns_fail("setting '%s': empty value", key);
+        if (!value[0] && !f->default_value) return bns_fail("setting '%s': empty value", key); /* a method's may be unset */
         memcpy(field, value, strlen(value) + 1);
         return 0;
     case BNS_FIELD_ENUM:

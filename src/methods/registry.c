@@ -14,7 +14,8 @@
     X(lrt)             \
     X(sgld)            \
     X(dropout)         \
-    X(alpha)
+    X(alpha)           \
+    X(apd)
 
 #define DECLARE(name) extern const bns_method bns_method_##name;
 BNS_METHODS(DECLARE)
