@@ -8,8 +8,10 @@
  * the generator's parameters; sample k of a model is shift + scale * G(z_k)
  * with z_k from substream k of the caller's stream (so reproducible by key);
  * and a small distillation: a teacher whose samples are draws from a known
- * diagonal Gaussian, distilled by WGAN-GP, gives samples with its mean and
- * standard deviations. */
+ * diagonal Gaussian (8 coordinates), distilled by WGAN-GP for 6000 generator
+ * iterations, gives samples whose means are within 0.3 sd and whose standard
+ * deviations are within 30% of the teacher's, and does at least as well as
+ * WGAN (clipping) and the vanilla GAN with the same budget. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -303,6 +305,13 @@ static void test_distils_a_gaussian(void **state) {
     distil("wgan_gp", 1, 6000, &me, &se);
     print_message("wgan_gp: untrained mean error %.3f sd, sd error %.3f; trained %.3f sd, %.3f\n", me0, se0, me, se);
     assert_true(me0 > 0.5 || se0 > 0.5);
+    /* the same budget with weight clipping, and the vanilla GAN (measured: 0.41 sd / 63%, 0.92 sd / 61%) */
+    double mw, sw, mg, sg;
+    distil("wgan", 1, 6000, &mw, &sw);
+    distil("gan", 1, 6000, &mg, &sg);
+    print_message("wgan: %.3f sd, %.3f; gan: %.3f sd, %.3f\n", mw, sw, mg, sg);
+    if (fmax(me, se) > fmax(mw, sw)) fail_msg("wgan_gp (%.3f, %.3f) did worse than wgan (%.3f, %.3f)", me, se, mw, sw);
+    if (fmax(me, se) > fmax(mg, sg)) fail_msg("wgan_gp (%.3f, %.3f) did worse than gan (%.3f, %.3f)", me, se, mg, sg);
     if (me > 0.3 || se > 0.3) fail_msg("wgan_gp: mean off by %.3f sd, std off by %.0f%%", me, 100 * se);
 }
 
