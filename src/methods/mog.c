@@ -47,14 +47,22 @@ static const bns_config_field mog_settings[] = {
 
 /* ---- EM (mog.h) ---- */
 
-static double component_log_density(const bns_mog *g, int c, const float *x) {
+/* log w_c + log N(x | mu_c, diag var_c), with lognorm_c = sum_i log(2 pi var_ci) given */
+static double component_log_density(const bns_mog *g, int c, double lognorm, const float *x) {
     const float *mu = g->mean + (size_t)c * g->p, *var = g->var + (size_t)c * g->p;
     double s = 0.0;
     for (size_t i = 0; i < g->p; i++) {
         double d = (double)x[i] - mu[i];
-        s += log(TWO_PI * var[i]) + d * d / var[i];
+        s += d * d / var[i];
     }
-    return log((double)g->weight[c]) - 0.5 * s;
+    return log((double)g->weight[c]) - 0.5 * (lognorm + s);
+}
+
+static double log_norm(const bns_mog *g, int c) {
+    const float *var = g->var + (size_t)c * g->p;
+    double s = 0.0;
+    for (size_t i = 0; i < g->p; i++) s += log(TWO_PI * var[i]);
+    return s;
 }
 
 /* log sum_c exp(lp[c]), lp overwritten by the normalised responsibilities */
@@ -71,17 +79,18 @@ static double normalise(double *lp, int k) {
 double bns_mog_log_density(const bns_mog *g, const float *x) {
     double lp[4096];
     int k = g->k < 4096 ? g->k : 4096;
-    for (int c = 0; c < k; c++) lp[c] = component_log_density(g, c, x);
+    for (int c = 0; c < k; c++) lp[c] = component_log_density(g, c, log_norm(g, c), x);
     return normalise(lp, k);
 }
 
 double bns_mog_em_step(bns_mog *g, const float *x, size_t n, const float *var_floor, double *resp) {
     int k = g->k;
     size_t p = g->p;
-    double ll = 0.0;
+    double ll = 0.0, lognorm[4096];
+    for (int c = 0; c < k; c++) lognorm[c] = log_norm(g, c);
     for (size_t t = 0; t < n; t++) {
         double *r = resp + t * k;
-        for (int c = 0; c < k; c++) r[c] = component_log_density(g, c, x + t * p);
+        for (int c = 0; c < k; c++) r[c] = component_log_density(g, c, lognorm[c], x + t * p);
         ll += normalise(r, k);
     }
     for (int c = 0; c < k; c++) {
