@@ -48,9 +48,9 @@ static void test_em_recovers_a_planted_mixture(void **state) {
         for (int i = 0; i < DIM; i++) var[c * DIM + i] = 1.0f;
     }
     bns_mog g = {K, DIM, weight, mean, var};
-    double *resp = malloc(sizeof(double) * N * K), prev = -INFINITY;
+    double *resp = malloc(sizeof(double) * N * K), acc[2 * DIM], prev = -INFINITY;
     for (int it = 0; it < 30; it++) {
-        double ll = bns_mog_em_step(&g, x, N, floor, resp);
+        double ll = bns_mog_em_step(&g, x, N, floor, resp, acc);
         if (ll < prev - 1e-9 * fabs(prev)) fail_msg("iteration %d: log-likelihood fell from %.9g to %.9g", it, prev, ll);
         prev = ll;
     }
@@ -77,7 +77,7 @@ static void test_em_recovers_a_planted_mixture(void **state) {
     /* a far-away component takes no point: weight 0, its mean and variance kept */
     mean[0] = 1e4f;
     weight[0] = 0.3f, weight[1] = 0.4f, weight[2] = 0.3f;
-    bns_mog_em_step(&g, x, N, floor, resp);
+    bns_mog_em_step(&g, x, N, floor, resp, acc);
     assert_true(weight[0] == 0.0f);
     assert_true(mean[0] == 1e4f && isfinite(var[0]));
     free(resp);
@@ -96,9 +96,9 @@ static void test_em_floor(void **state) {
     memcpy(mean + P, x + P, sizeof(float) * P);
     for (int i = 0; i < 2 * P; i++) var[i] = 5.0f; /* feasible: EM never lowers the likelihood from a feasible start */
     bns_mog g = {2, P, weight, mean, var};
-    double resp[M * 2], prev = -INFINITY;
+    double resp[M * 2], acc[2 * P], prev = -INFINITY;
     for (int it = 0; it < 10; it++) {
-        double ll = bns_mog_em_step(&g, x, M, floor, resp);
+        double ll = bns_mog_em_step(&g, x, M, floor, resp, acc);
         assert_true(ll >= prev - 1e-9 * fabs(prev));
         prev = ll;
     }

@@ -17,13 +17,13 @@ typedef struct {
 } bns_mog;
 
 /* One EM iteration on the n points x [n, p]: the E-step's responsibilities
- * (resp: n * k doubles of workspace), then the M-step in place, with every
+ * (resp: n * k doubles of workspace, acc: 2 p), then the M-step in place, with every
  * variance at least var_floor[i] for coordinate i (a component on one point
  * would otherwise collapse; from variances that meet the floor, the
  * constrained M-step still never lowers the likelihood). Returns the log-likelihood of x under the mixture as it was
  * before the update, so successive returns never decrease. A component with
  * no responsibility keeps its mean and variance and gets weight 0. */
-double bns_mog_em_step(bns_mog *g, const float *x, size_t n, const float *var_floor, double *resp);
+double bns_mog_em_step(bns_mog *g, const float *x, size_t n, const float *var_floor, double *resp, double *acc);
 
 /* log p(x) of one point under the mixture. */
 double bns_mog_log_density(const bns_mog *g, const float *x);

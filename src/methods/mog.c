@@ -83,7 +83,7 @@ double bns_mog_log_density(const bns_mog *g, const float *x) {
     return normalise(lp, k);
 }
 
-double bns_mog_em_step(bns_mog *g, const float *x, size_t n, const float *var_floor, double *resp) {
+double bns_mog_em_step(bns_mog *g, const float *x, size_t n, const float *var_floor, double *resp, double *acc) {
     int k = g->k;
     size_t p = g->p;
     double ll = 0.0, lognorm[4096];
@@ -93,21 +93,26 @@ double bns_mog_em_step(bns_mog *g, const float *x, size_t n, const float *var_fl
         for (int c = 0; c < k; c++) r[c] = component_log_density(g, c, lognorm[c], x + t * p);
         ll += normalise(r, k);
     }
+    /* the M-step row by row (rows are contiguous): sums of r x and r x^2 in acc [2p] */
+    double *sx = acc, *sxx = acc + p;
     for (int c = 0; c < k; c++) {
         double nc = 0.0;
-        for (size_t t = 0; t < n; t++) nc += resp[t * k + c];
+        memset(acc, 0, sizeof(double) * 2 * p);
+        for (size_t t = 0; t < n; t++) {
+            double r = resp[t * k + c];
+            if (r == 0.0) continue;
+            nc += r;
+            const float *xt = x + t * p;
+            for (size_t i = 0; i < p; i++) {
+                sx[i] += r * xt[i];
+                sxx[i] += r * (double)xt[i] * xt[i];
+            }
+        }
         g->weight[c] = (float)(nc / n);
         if (!(nc > 1e-300)) continue; /* keeps its mean and variance, weight 0 */
         float *mu = g->mean + (size_t)c * p, *var = g->var + (size_t)c * p;
         for (size_t i = 0; i < p; i++) {
-            double s = 0.0;
-            for (size_t t = 0; t < n; t++) s += resp[t * k + c] * x[t * p + i];
-            double m = s / nc, v = 0.0;
-            for (size_t t = 0; t < n; t++) {
-                double d = x[t * p + i] - m;
-                v += resp[t * k + c] * d * d;
-            }
-            v /= nc;
+            double m = sx[i] / nc, v = sxx[i] / nc - m * m; /* in double: the samples' spread is far above rounding */
             mu[i] = (float)m;
             var[i] = (float)(v > var_floor[i] ? v : var_floor[i]);
         }
@@ -219,6 +224,7 @@ typedef struct {
     float *x;            /* [T, P] the teacher's samples */
     float *floor;        /* [P] variance floors */
     double *resp;        /* [T, K] */
+    double *acc;         /* [2 P] the M-step's sums */
     size_t n;
     size_t iter;
 } mog_trainer;
@@ -235,6 +241,7 @@ static void *mog_trainer_create(const bns_model *m, int max_batch) {
     t->x = bns_xmalloc(sizeof(float) * t->n * P);
     t->floor = bns_xmalloc(sizeof(float) * P);
     t->resp = bns_xmalloc(sizeof(double) * t->n * (size_t)n_comp(&m->cfg));
+    t->acc = bns_xmalloc(sizeof(double) * 2 * P);
     bns_stream ts = bns_stream_make(m->cfg.seed, m->cfg.task, BNS_PURPOSE_DATA);
     for (size_t k = 0; k < t->n; k++) bns_model_sample_weights(m->teacher, &ts, k, t->x + k * P);
     return t;
@@ -243,7 +250,7 @@ static void *mog_trainer_create(const bns_model *m, int max_batch) {
 static void mog_trainer_free(void *trainer) {
     mog_trainer *t = trainer;
     if (!t) return;
-    free(t->x), free(t->floor), free(t->resp);
+    free(t->x), free(t->floor), free(t->resp), free(t->acc);
     free(t);
 }
 
@@ -283,7 +290,7 @@ static void mog_train_step(void *trainer, bns_model *m, const float *x, const ui
     if (t->iter == 0) start_em(t, m);
     if (t->iter < n_iter(&m->cfg)) {
         bns_mog g = view(m);
-        double ll = bns_mog_em_step(&g, t->x, t->n, t->floor, t->resp);
+        double ll = bns_mog_em_step(&g, t->x, t->n, t->floor, t->resp, t->acc);
         curve_of(m)[t->iter++] = (float)ll;
         /* the point weights: the mixture's mean */
         memset(m->params, 0, sizeof(float) * g.p);
