@@ -45,6 +45,11 @@ typedef struct {
  * each value as its own model (plan.h: model views). */
 #define BNS_METHOD_EVAL_SETTING(key, type, choices, default_text, help_text) \
     {key, type, 0, 0, choices, help_text, default_text, NULL, 1, 0}
+/* A method's text row (e.g. a file path) of at most size_bytes - 1 characters
+ * (size_bytes a multiple of 8: it takes size_bytes / 8 slots); its default
+ * may be "" (unset). Read it with bns_config_get_string. */
+#define BNS_METHOD_STRING_SETTING(key, size_bytes, default_text, help_text) \
+    {key, BNS_FIELD_STRING, 0, size_bytes, NULL, help_text, default_text, NULL, 0, 0}
 
 /* The fields, terminated by a row with name NULL. */
 const bns_config_field *bns_config_fields(void);
@@ -59,6 +64,7 @@ void bns_config_method_defaults(bns_config *cfg);
 /* A method's setting by name (for the method's own code). */
 double bns_config_get_double(const bns_config *cfg, const char *key);
 int bns_config_get_int(const bns_config *cfg, const char *key);
+const char *bns_config_get_string(const bns_config *cfg, const char *key);
 
 /* Parse `value` into field `key`: errors name the key and the bad value. */
 int bns_config_set(bns_config *cfg, const char *key, const char *value);

@@ -73,13 +73,17 @@ typedef struct {
 
 #define BNS_MAX_PARAM_BLOCKS 192 /* resnet20: 39 layers with parameters x 2 blocks x 2 (mu, rho) */
 
-typedef struct {
+typedef struct bns_model {
     bns_config cfg;
     bns_arch arch;
     const struct bns_method *method;
     const bns_likelihood *likelihood; /* p(y | f(x; w)) (likelihood.h): classification's softmax today */
     size_t n_params;        /* the method's n_params: all its parameter blocks */
     float *params;
+    /* Not owned, training only: the posterior a distilling method (apd, mog)
+     * learns from, seen through the interface (bns_model_sample_weights);
+     * NULL for every other method. bns_model_load_teacher (model_io.h) sets it. */
+    const struct bns_model *teacher;
 } bns_model;
 
 /* Validate cfg, allocate and initialise (method's init with the INIT stream). */

@@ -24,5 +24,10 @@
 int bns_model_save(const char *path, const bns_model *m, const bns_train_history *history);
 /* history may be NULL; otherwise it receives the saved curves (free with bns_train_history_free). */
 int bns_model_load(const char *path, bns_model *m, bns_train_history *history);
+/* For a method with a `teacher` setting (a distilling method: apd, mog):
+ * loads that model file into *teacher (free it with bns_model_free after
+ * training) and points m->teacher at it; the architectures must match. A
+ * method without the setting: 0, nothing loaded. */
+int bns_model_load_teacher(bns_model *m, bns_model *teacher);
 
 #endif

@@ -162,11 +162,18 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
         return BNS_EXIT_USAGE;
     }
+    bns_model teacher;
+    if (bns_model_load_teacher(&model, &teacher)) {
+        fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
+        bns_model_free(&model);
+        return BNS_EXIT_USAGE;
+    }
     bns_splits data;
     if (bns_data_load(cfg.dataset, data_dir, cfg.data_path, (float)cfg.pixel_scale, (size_t)cfg.train_limit,
                       (size_t)test_limit, &data)) {
         fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
         bns_model_free(&model);
+        bns_model_free(&teacher);
         return BNS_EXIT_ERROR;
     }
     /* the settings were checked above at MNIST's size; a data set of another
@@ -222,5 +229,6 @@ int cmd_train(int argc, char **argv) {
     }
     bns_splits_free(&data);
     bns_model_free(&model);
+    bns_model_free(&teacher);
     return status;
 }

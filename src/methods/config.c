@@ -87,14 +87,18 @@ void bns_config_fields_rebuild(void) {
                     abort(); /* a programming error: names clash */
                 continue;
             }
-            if (n == MAX_FIELDS || slot == BNS_METHOD_SETTING_SLOTS || f->type == BNS_FIELD_STRING ||
-                !f->default_value)
+            /* a text row takes size / 8 consecutive slots, every other row one */
+            int slots = f->type == BNS_FIELD_STRING ? (int)(f->size / sizeof(double)) : 1;
+            if (n == MAX_FIELDS || slot + slots > BNS_METHOD_SETTING_SLOTS || !f->default_value ||
+                (f->type == BNS_FIELD_STRING && (slots < 1 || f->size % sizeof(double) != 0)))
                 abort(); /* a programming error in a method's settings table */
             bns_config_field *row = &table[n++];
             *row = *f;
-            row->offset = offsetof(bns_config, method_settings) + sizeof(double) * (size_t)slot++;
+            row->offset = offsetof(bns_config, method_settings) + sizeof(double) * (size_t)slot;
+            slot += slots;
             row->size = f->type == BNS_FIELD_DOUBLE ? sizeof(double) : f->type == BNS_FIELD_LONG ? sizeof(long)
-                        : f->type == BNS_FIELD_U64 ? sizeof(uint64_t) : sizeof(int);
+                        : f->type == BNS_FIELD_U64 ? sizeof(uint64_t) : f->type == BNS_FIELD_STRING ? f->size
+                        : sizeof(int);
             row->owner = (*m)->name;
         }
     }
@@ -165,6 +169,12 @@ int bns_config_get_int(const bns_config *cfg, const char *key) {
     return *(const int *)((const char *)cfg + f->offset);
 }
 
+const char *bns_config_get_string(const bns_config *cfg, const char *key) {
+    const bns_config_field *f = bns_config_field_find(key);
+    if (!f || f->type != BNS_FIELD_STRING) abort(); /* a programming error: no such text setting */
+    return (const char *)cfg + f->offset;
+}
+
 int bns_config_set(bns_config *cfg, const char *key, const char *value) {
     const bns_config_field *f = bns_config_field_find(key);
     if (!f) return bns_fail("unknown setting '%s'", key);
@@ -200,8 +210,9 @@ int bns_config_set(bns_config *cfg, const char *key, const char *value) {
     }
     case BNS_FIELD_STRING:
         if (strlen(value) >= f->size) return bns_fail("setting '%s': value longer than %zu characters", key, f->size - 1);
-        /* an omit_default row's default is the empty string (data_path: "the usual place") */
-        if (!value[0] && !f->omit_default) return bns_fail("setting '%s': empty value", key);
+        /* an omit_default row's default is the empty string (data_path: "the usual place");
+         * a method's text row may be unset too */
+        if (!value[0] && !f->omit_default && !f->default_value) return bns_fail("setting '%s': empty value", key);
         memset(field, 0, f->size); /* whole buffer: omit_default compares it with the default's */
         memcpy(field, value, strlen(value) + 1);
         return 0;

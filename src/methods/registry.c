@@ -15,7 +15,9 @@
     X(sgld)            \
     X(dropout)         \
     X(alpha)           \
-    X(ris)
+    X(ris)             \
+    X(apd)             \
+    X(mog)
 
 #define DECLARE(name) extern const bns_method bns_method_##name;
 BNS_METHODS(DECLARE)

@@ -117,8 +117,15 @@ static int run_train(bns_runner *r, const bns_task *t, const char *out) {
     if (!need_data(r)) return -1;
     bns_model m;
     if (bns_model_create(&t->config, (int)r->data.train.d, &m)) return -1;
+    bns_model teacher; /* a distilling method's (an explicit path, not yet a task dependency) */
+    if (bns_model_load_teacher(&m, &teacher)) {
+        bns_model_free(&m);
+        return -1;
+    }
     bns_train_history h;
     int rc = bns_train(&m, &r->data.train, &r->data.val, &h, NULL, NULL);
+    bns_model_free(&teacher);
+    m.teacher = NULL;
     if (rc == 0 && h.status == BNS_TRAIN_DIVERGED) rc = bns_fail("training diverged: %s", h.message);
     if (rc == 0) rc = bns_model_save(out, &m, &h);
     if (rc == 0) bns_train_history_free(&h);
