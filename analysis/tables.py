@@ -326,7 +326,7 @@ def paper_comparison(cube, choice):
         return float(np.mean(v)) if v else None
 
     out = ["## Against the paper (Zhang & Chen 2020)", "",
-           "Ours / paper, accuracy in %. T2-T4: averages over the attack sets the cube has "
+           "Ours / paper, accuracy in %%. T2-T4: averages over the attack sets the cube has "
            "(%d; the paper: 12)." % len(sets), ""]
     rb = [by_value(bnns, "rho_init", r) for r in PAPER_RHOS]
     lb = [by_value(bases, "l2_lambda", v) for v in PAPER_LAMBDAS]
