@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tables.py - the four tables of Zhang & Chen (2020) from a bnnsweep results cube.
 
-usage: tables.py CUBE [--out DIR] [--model LABEL | --all-bnns]
+usage: tables.py CUBE [--out DIR] [--model LABEL | --all-bnns] [--paper]
 
 Reads only CUBE (RUN_DIR/cube.h5). Prints the tables as Markdown on stdout and
 writes each as LaTeX (tN_*.tex, booktabs) and CSV (tN_*.csv) into DIR (default:
@@ -22,6 +22,10 @@ closest to -3 among those with results; --all-bnns gives one table per BNN.
 Missing cells (a task not run, still pending, or failed) read "–"; a table
 without data (no attack sets, no ensembles, no pruning) is replaced by a note.
 Models never evaluated (attack sources) are left out.
+
+--paper also prints (and writes as paper.md) our T1 and the T2-T4 averages and
+headline margins next to Zhang & Chen's published values (issue 16), matched
+by rho_init, lambda, N and pruning rate; "–" where the cube has no such model.
 
 Needs h5py and numpy only. Exit status: 0 written, 1 unreadable cube, 2 usage.
 """
@@ -277,6 +281,113 @@ def table4(cube, choice, all_bnns):
     return tables
 
 
+# ---------------------------------------------------------------------------
+# the paper's published values (Zhang & Chen 2020, as quoted in issue 16)
+
+PAPER_RHOS = [-30, -10, -4, -3, -2.5, -2, -1.5]
+PAPER_LAMBDAS = [0, 1e-4, 1e-2, 1]
+PAPER = {
+    "t1_bnn_test": [97.51, 97.46, 97.37, 97.12, 96.63, 96.07, 94.58],
+    "t1_bnn_val": [97.51, 97.28, 97.43, 97.29, 96.73, 96.25, 94.93],
+    "t1_l2_test": [97.57, 97.64, 97.94, 90.91],
+    "t1_l2_val": [97.57, 97.62, 97.80, 91.44],
+    "t2_bnn": [81.01, 80.62, 83.04, 83.22, 80.61, 78.19, 71.90],
+    "t2_l2": [66.42, 64.27, 67.78, 61.99],
+    "t3": {1: 83.21, 5: 87.18, 10: 87.86, 25: 88.14, 100: 88.28},
+    "t4_test": {0.25: 97.35, 0.5: 97.49, 0.75: 95.59, 0.9: 76.62, 0.95: 53.19, 0.98: 31.98},
+    "t4_avg": {0.25: 84.26, 0.5: 84.23, 0.75: 76.59, 0.9: 54.39, 0.95: 39.82, 0.98: 26.75},
+}
+
+
+def pct(x):
+    return DASH if x is None or not math.isfinite(x) else "%.2f" % (100 * x)
+
+
+def paper_comparison(cube, choice):
+    """Markdown lines: ours next to the paper's, keyed by the paper's grid values."""
+    bnns, bases = cube.model_columns()
+    acc = cube.var("accuracy")
+    sets = cube.attack_sets()
+
+    def by_value(models, key, value):
+        for i in models:
+            if math.isclose(cube.model_value(i, key), value, rel_tol=1e-9, abs_tol=1e-12):
+                return i
+        return None
+
+    def acc_of(i, name):
+        j = cube.set_index(name)
+        return None if i is None or j is None or acc is None else float(acc[i, j])
+
+    def attack_avg(i):
+        if i is None or acc is None or not sets:
+            return None
+        v = [float(acc[i, j]) for j in sets if math.isfinite(acc[i, j])]
+        return float(np.mean(v)) if v else None
+
+    out = ["## Against the paper (Zhang & Chen 2020)", "",
+           "Ours / paper, accuracy in %%. T2-T4: averages over the attack sets the cube has "
+           "(%d; the paper: 12)." % len(sets), ""]
+    rb = [by_value(bnns, "rho_init", r) for r in PAPER_RHOS]
+    lb = [by_value(bases, "l2_lambda", v) for v in PAPER_LAMBDAS]
+    out.append("| | " + " | ".join("BNN %g" % r for r in PAPER_RHOS) + " | " +
+               " | ".join("L2 %g" % v for v in PAPER_LAMBDAS) + " |")
+    out.append("|---" * (1 + len(PAPER_RHOS) + len(PAPER_LAMBDAS)) + "|")
+    for name, label in (("val", "T1 validation"), ("test", "T1 test")):
+        cells = ["%s / %.2f" % (pct(acc_of(i, name)), p) for i, p in zip(rb, PAPER["t1_bnn_" + name])]
+        cells += ["%s / %.2f" % (pct(acc_of(i, name)), p) for i, p in zip(lb, PAPER["t1_l2_" + name])]
+        out.append("| %s | %s |" % (label, " | ".join(cells)))
+    t2b = [attack_avg(i) for i in rb]
+    t2l = [attack_avg(i) for i in lb]
+    cells = ["%s / %.2f" % (pct(a), p) for a, p in zip(t2b, PAPER["t2_bnn"])]
+    cells += ["%s / %.2f" % (pct(a), p) for a, p in zip(t2l, PAPER["t2_l2"])]
+    out.append("| T2 average | %s |" % " | ".join(cells))
+    out.append("")
+    ours_b = [a for a in t2b if a is not None]
+    ours_l = [a for a in t2l if a is not None]
+    margin = 100 * (max(ours_b) - max(ours_l)) if ours_b and ours_l else None
+    paper_margin = max(PAPER["t2_bnn"]) - max(PAPER["t2_l2"])
+    best = PAPER_RHOS[int(np.argmax([a if a is not None else -1 for a in t2b]))] if ours_b else None
+    out.append("- T2 margin, best BNN average minus best baseline average: %s points (paper %.1f)"
+               % (DASH if margin is None else "%.1f" % margin, paper_margin))
+    out.append("- T2 best rho_init: %s (paper -3)" % (DASH if best is None else "%g" % best))
+
+    chosen, why = pick_bnns(cube, "ensemble_accuracy", choice, False)
+    ens = cube.var("ensemble_accuracy")
+    if chosen and ens is not None and sets:
+        i = chosen[0]
+        cells = []
+        for k, n in enumerate(cube.n_ensemble):
+            v = [float(ens[i, j, k]) for j in sets if math.isfinite(ens[i, j, k])]
+            p = PAPER["t3"].get(int(n))
+            cells.append("N=%s: %s / %s" % (fmt_number(n), pct(np.mean(v)) if v else DASH,
+                                            DASH if p is None else "%.2f" % p))
+        out.append("- T3 averages (%s): %s" % (cube.models[i], "; ".join(cells)))
+    chosen, why = pick_bnns(cube, "pruned_accuracy", choice, False)
+    pr = cube.var("pruned_accuracy")
+    if chosen and pr is not None and cube.rates.size:
+        i = chosen[0]
+        jt = cube.set_index("test")
+        for key, label in (("t4_test", "clean test"), ("t4_avg", "attack average")):
+            cells = []
+            for k, r in enumerate(cube.rates):
+                if key == "t4_test":
+                    v = float(pr[i, jt, k]) if jt is not None else None
+                else:
+                    vs = [float(pr[i, j, k]) for j in sets if math.isfinite(pr[i, j, k])]
+                    v = float(np.mean(vs)) if vs else None
+                p = PAPER[key].get(round(float(r), 4))
+                cells.append("%s%%: %s / %s" % (fmt_number(100 * r), pct(v), DASH if p is None else "%.2f" % p))
+            out.append("- T4 %s (%s): %s" % (label, cube.models[i], "; ".join(cells)))
+    dist = cube.var("attack_mean_distortion")
+    if dist is not None and sets:
+        d = [float(dist[j]) for j in sets if math.isfinite(dist[j])]
+        if d:
+            out.append("- mean distortion of the sets: %.3f - %.3f (paper < 0.10)" % (min(d), max(d)))
+    out.append("")
+    return out
+
+
 def safe_name(label):
     return "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in label).strip("_")
 
@@ -370,6 +481,8 @@ def main(argv=None):
     g.add_argument("--model", help="the BNN of tables 3 and 4: a model label or a rho_init value "
                    "(default: rho_init closest to -3)")
     g.add_argument("--all-bnns", action="store_true", help="tables 3 and 4 for every BNN in turn")
+    ap.add_argument("--paper", action="store_true", help="also print T1 and the T2-T4 averages next to the "
+                    "paper's values (paper.md)")
     args = ap.parse_args(argv)
     try:
         cube = Cube(args.cube)
@@ -395,6 +508,12 @@ def main(argv=None):
         if not t.omitted:
             write_csv(t, base + ".csv")
             written.append(base + ".csv")
+    if args.paper:
+        paper = "\n".join(paper_comparison(cube, args.model))
+        md.append(paper)
+        with open(os.path.join(out, "paper.md"), "w", encoding="utf-8") as f:
+            f.write(paper)
+        written.append(os.path.join(out, "paper.md"))
     text = "\n".join(md)
     sys.stdout.write(text)
     with open(os.path.join(out, "tables.md"), "w", encoding="utf-8") as f:

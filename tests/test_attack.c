@@ -433,6 +433,54 @@ static void test_minnorm_search_keeps_smallest(void **state) {
     bns_attack_set_free(&search);
 }
 
+/* margin > 0: every success sits past the boundary by the margin (source
+ * probabilities recomputed here) unless it stopped at the budget, every
+ * distortion within the budget (one step of lr over it at most), and the
+ * margin-0 success set is not lost to it when the budget is loose */
+static void test_minnorm_margin_and_budget(void **state) {
+    (void)state;
+    require_mnist();
+    const double margin = 0.5, budget = 0.08;
+    bns_attack_settings s;
+    bns_attack_defaults(&s, BNS_ATTACK_MINNORM);
+    s.margin = margin;
+    s.budget = budget;
+    s.batch = 64;
+    bns_attack_set set, plain;
+    if (bns_attack_run(&mnist_model, &s, &mnist_test, NULL, &set, NULL, NULL)) fail_msg("%s", bns_last_error());
+    minnorm(1e-9, 1, &plain);
+    size_t n = set.n, d = set.d;
+    bns_net_workspace ws;
+    bns_net_workspace_init(&ws, &mnist_model.arch, (int)n);
+    const float *logits = bns_net_forward(&mnist_model.arch, mnist_model.params, set.x_adv, (int)n, &ws);
+    int past = 0, plain_in_budget = 0, kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        double dist = set.l2[i] / sqrt((double)d);
+        if (dist > budget + s.lr / sqrt((double)d) + 1e-6) fail_msg("row %zu: distortion %g over the budget", i, dist);
+        if (plain.success[i] && plain.l2[i] / sqrt((double)d) < budget * 0.9) {
+            plain_in_budget++;
+            kept += set.success[i];
+        }
+        if (!set.success[i]) continue;
+        const float *z = logits + i * 10;
+        double mx = z[0], sum = 0, p[10];
+        for (int k = 1; k < 10; k++) mx = fmax(mx, z[k]);
+        for (int k = 0; k < 10; k++) sum += p[k] = exp(z[k] - mx);
+        double gap = -1;
+        for (int k = 0; k < 10; k++)
+            if (k != set.label[i]) gap = fmax(gap, (p[k] - p[set.label[i]]) / sum);
+        if (gap <= 0) fail_msg("row %zu marked fooled but not misclassified", i);
+        if (gap >= margin - 1e-4) past++;
+        else if (dist < budget - 1e-6) fail_msg("row %zu stopped with gap %g below the margin inside the budget", i, gap);
+        if (set.l2[i] < plain.l2[i] - 1e-5f) fail_msg("row %zu: margin norm %g below the boundary's %g", i, set.l2[i], plain.l2[i]);
+    }
+    assert_true(past > 0);
+    assert_int_equal(kept, plain_in_budget);
+    bns_net_workspace_free(&ws);
+    bns_attack_set_free(&set);
+    bns_attack_set_free(&plain);
+}
+
 /* ---- HDF5 attack sets ---- */
 
 static void test_attack_set_round_trip(void **state) {
@@ -565,6 +613,7 @@ int main(void) {
         cmocka_unit_test(test_minnorm_successes_are_real),
         cmocka_unit_test(test_minnorm_norm_shrinks_with_c),
         cmocka_unit_test(test_minnorm_search_keeps_smallest),
+        cmocka_unit_test(test_minnorm_margin_and_budget),
         cmocka_unit_test(test_attack_set_round_trip),
         cmocka_unit_test(test_attack_set_errors),
     };

@@ -120,6 +120,8 @@ static void test_rows_round_trip(void **state) {
     bns_attack_settings s, t;
     bns_attack_defaults(&s, BNS_ATTACK_TARGETED);
     s.c = 1.0 / 3.0;
+    s.margin = 0.25;
+    s.budget = 1.0 / 7.0;
     s.target_mode = BNS_TARGET_FIXED;
     s.target_class = 7;
     s.clip = 0;
@@ -137,7 +139,7 @@ static void test_rows_round_trip(void **state) {
             if (bns_attack_setting_parse(f, &t, v, BNS_ASET_FROM_SWEEP)) fail_msg("%s=%s: %s", f->key, v, bns_last_error());
         }
     }
-    assert_int_equal(n_keys, 22);
+    assert_int_equal(n_keys, 24); /* 22 + minnorm margin and budget */
     t.task = s.task; /* the one field without a key: set per task */
     assert_memory_equal(&s, &t, sizeof s);
     /* per-attack defaults over the table's */

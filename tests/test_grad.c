@@ -570,6 +570,72 @@ static void test_reduction_sum_vs_mean(void **state) {
         }
 }
 
+/* bbb's kl_weight scales only the KL part: with the same noise, the
+ * gradient is affine in the weight, g(2) - g(1) = g(1) - g(0) (float
+ * rounding), g(0) is the NLL alone (differs from g(1)), and the reported
+ * KL value does not change. */
+static void test_bbb_kl_weight(void **state) {
+    (void)state;
+    const method_case mc = {"bbb", BNS_PRIOR_MIXTURE, 2, -3.0, 0, 1};
+    method_ctx c;
+    method_setup(&c, &mc, BNS_REDUCE_MEAN, M_BATCH);
+    size_t P = c.m.n_params;
+    float *g[3];
+    double kl[3];
+    for (int k = 0; k < 3; k++) {
+        char v[8];
+        snprintf(v, sizeof v, "%d", k);
+        if (bns_config_set(&c.m.cfg, "kl_weight", v)) fail_msg("%s", bns_last_error());
+        c.m.method->trainer_free(c.trainer);
+        c.trainer = c.m.method->trainer_create(&c.m, M_BATCH);
+        g[k] = malloc(sizeof(float) * P);
+        bns_step_stats st;
+        c.m.method->loss_grad(c.trainer, &c.m, c.x, c.y, c.batch, &c.obj, g[k], &st);
+        kl[k] = st.kl;
+    }
+    double gmax = 0, dmax = 0;
+    for (size_t i = 0; i < P; i++) {
+        gmax = fmax(gmax, fabs(g[1][i]));
+        dmax = fmax(dmax, fabs(g[1][i] - g[0][i]));
+    }
+    assert_true(dmax > 1e-3 * gmax);
+    for (size_t i = 0; i < P; i++)
+        if (fabs((g[2][i] - g[1][i]) - (g[1][i] - g[0][i])) > 1e-5 * gmax)
+            fail_msg("grad[%zu]: %g %g %g not affine in kl_weight", i, g[0][i], g[1][i], g[2][i]);
+    assert_true(kl[0] == kl[1] && kl[1] == kl[2]);
+    bns_config bad = c.m.cfg;
+    assert_int_equal(bns_config_set(&bad, "kl_weight", "-1") == 0 ? c.m.method->validate(&bad) : -1, -1);
+    for (int k = 0; k < 3; k++) free(g[k]);
+    method_teardown(&c);
+}
+
+/* bbb's init_rule: prior = the mixture's std (the old default, bit for
+ * bit), sigma1 = the wide component's, fan_in = 1/sqrt(3 fan-in) per layer;
+ * the empirical std of each layer's mu against the truncated normal's
+ * (0.8796 x the std: N(0, 1) truncated at 2). */
+static void test_bbb_init_rule(void **state) {
+    (void)state;
+    const char *rules[] = {"prior", "sigma1", "fan_in"};
+    for (int r = 0; r < 3; r++) {
+        bns_config cfg;
+        bns_config_defaults(&cfg);
+        snprintf(cfg.arch, sizeof cfg.arch, "FC-100-10");
+        if (bns_config_set(&cfg, "init_rule", rules[r])) fail_msg("%s", bns_last_error());
+        bns_model m;
+        if (bns_model_create(&cfg, 784, &m)) fail_msg("%s", bns_last_error());
+        for (int l = 0; l < m.arch.n_layers; l++) {
+            double want = r == 0 ? bns_prior_std(&cfg.prior) : r == 1 ? cfg.prior.sigma1 : 1.0 / sqrt(3.0 * m.arch.width[l]);
+            double ss = 0;
+            size_t cnt = m.arch.bias_offset[l] - m.arch.weight_offset[l];
+            for (size_t i = m.arch.weight_offset[l]; i < m.arch.bias_offset[l]; i++) ss += (double)m.params[i] * m.params[i];
+            double got = sqrt(ss / cnt) / 0.8796;
+            if (fabs(got / want - 1) > 6.0 / sqrt((double)cnt) + 0.01)
+                fail_msg("init_rule %s layer %d: std %g, want %g", rules[r], l, got, want);
+        }
+        bns_model_free(&m);
+    }
+}
+
 /* The noise is a function of the step: the same step reproduces the gradient
  * bit for bit, another step changes it (Bayesian methods only). */
 static void test_step_noise(void **state) {
@@ -644,6 +710,8 @@ int main(void) {
         cmocka_unit_test(test_objective_pieces),
         cmocka_unit_test(test_checker_can_fail),
         cmocka_unit_test(test_reduction_sum_vs_mean),
+        cmocka_unit_test(test_bbb_kl_weight),
+        cmocka_unit_test(test_bbb_init_rule),
         cmocka_unit_test(test_step_noise),
         cmocka_unit_test(test_rho_minus_30_finite),
     };

@@ -74,6 +74,9 @@ typedef struct {
     int search_steps;       /* values of c tried per example (1 = c only) */
     double c_min, c_max;    /* bracket of the search */
     double beta1, beta2;    /* Adam */
+    double margin;          /* 0: stop at the first misclassified iterate; > 0: go on until
+                             * max_{k != y} p_k - p_y >= margin (source probabilities) */
+    double budget;          /* with margin > 0: also stop once sqrt(|r|^2 / d) >= budget (0 = none) */
     /* fgsm / pgd / targeted (s.5), [0, 1] pixel scale */
     double eps;             /* fgsm, pgd: L-infinity radius; targeted: 0 = unbounded */
     int steps;              /* pgd, targeted */

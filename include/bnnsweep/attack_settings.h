@@ -35,6 +35,8 @@ enum bns_aset_flags {
     BNS_ASET_SWEEP = 1u << 0,   /* settable in a sweep file (kind is read first; seed is the sweep's) */
     BNS_ASET_COMMON = 1u << 1,  /* read by every attack (listed once in --help) */
     BNS_ASET_NO_DEFAULT = 1u << 2, /* --help shows no default (it comes from the model) */
+    BNS_ASET_OMIT_DEFAULT = 1u << 3, /* a row added when results existed (DOUBLE or INT): in the
+                                        canonical text (task keys) only when not at its default */
 };
 
 typedef struct {

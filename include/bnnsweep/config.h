@@ -45,6 +45,11 @@ typedef struct {
  * each value as its own model (plan.h: model views). */
 #define BNS_METHOD_EVAL_SETTING(key, type, choices, default_text, help_text) \
     {key, type, 0, 0, choices, help_text, default_text, NULL, 1, 0}
+/* A method's row added when results already exist: it enters task keys and
+ * model-file attributes only when set to another value than its default, so
+ * that adding it changes no existing key or file (omit_default). */
+#define BNS_METHOD_OPTIONAL_SETTING(key, type, choices, default_text, help_text) \
+    {key, type, 0, 0, choices, help_text, default_text, NULL, 0, 1}
 /* A method's text row (e.g. a file path) of at most size_bytes - 1 characters
  * (size_bytes a multiple of 8: it takes size_bytes / 8 slots); its default
  * may be "" (unset). Read it with bns_config_get_string. */
@@ -57,7 +62,8 @@ const bns_config_field *bns_config_field_find(const char *name);
 /* Rebuilds the table after bns_method_register (not thread-safe: at start-up). */
 void bns_config_fields_rebuild(void);
 /* 1 if the field is a shared row or a row of cfg->method (an omit_default
- * row: and its value is not the default). */
+ * row: and its value is not the default). A row that does not apply is
+ * neither saved nor keyed, and set to another value it is an error. */
 int bns_config_field_applies(const bns_config *cfg, const bns_config_field *f);
 /* Sets every method row to its default (bns_config_defaults calls it). */
 void bns_config_method_defaults(bns_config *cfg);

@@ -67,6 +67,15 @@ static const bns_attack_setting rows[] = {
         "upper end of the search's bracket"),
     ROW("beta1", "beta1", "beta1", "X", BNS_ASET_DOUBLE, beta1, NULL, 0.9, 0, BNS_ASET_SWEEP, "Adam beta1"),
     ROW("beta2", "beta2", "beta2", "X", BNS_ASET_DOUBLE, beta2, NULL, 0.999, 0, BNS_ASET_SWEEP, "Adam beta2"),
+    /* past the boundary (issue 16): an image on the source's decision
+     * boundary is the least transferable; a confidence margin moves it
+     * inside the wrong class, the budget keeps the distortion bounded */
+    ROW("margin", "margin", "margin", "X", BNS_ASET_DOUBLE, margin, NULL, 0.0, 0, BNS_ASET_SWEEP | BNS_ASET_OMIT_DEFAULT,
+        "0: stop at the first misclassified iterate; > 0: continue until\n"
+        "max_{k != y} p_k - p_y >= margin (source's probabilities)"),
+    ROW("budget", "budget", "budget", "X", BNS_ASET_DOUBLE, budget, NULL, 0.0, 0, BNS_ASET_SWEEP | BNS_ASET_OMIT_DEFAULT,
+        "with margin > 0: also stop once the distortion sqrt(|r|^2/d)\n"
+        "reaches this (model pixel units; 0 = no bound)"),
     /* s.5, on the [0, 1] pixel scale (multiplied by 255 * pixel_scale) */
     ROW("eps", "eps", "eps", "X", BNS_ASET_DOUBLE, eps, NULL, 0.1, 0, BNS_ASET_SWEEP,
         "L-infinity radius ([0, 1] pixel scale)"),

@@ -1,7 +1,9 @@
 /* minnorm.c - the min-norm attack of Zhang & Chen (METHODS.md s.4; attack.h):
  * per example, gradient descent on r for c*|r|_2 - CE(f(x+r), y), stopping at
- * the first misclassified x+r, and the smallest successful r over a
- * per-example geometric bisection on c. */
+ * the first misclassified x+r (or, with margin > 0, at the first x+r whose
+ * wrong-class probability exceeds the true one's by margin, or misclassified
+ * when the distortion budget is reached), and the smallest successful r over
+ * a per-example geometric bisection on c. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,7 +84,22 @@ static void minnorm_run(bns_attack_source *src, const bns_attack_settings *s, fl
         int kept = 0;
         for (int a = 0; a < n_active; a++) {
             int i = w->active[a];
-            if (bns_attack_argmax(w->probs + (size_t)a * classes, classes) != y[i]) {
+            if (s->margin > 0) { /* past the boundary: a margin, bounded by the budget */
+                const float *p = w->probs + (size_t)a * classes;
+                double rn = norm2(w->r + i * row, d), gap = -INFINITY;
+                for (int k = 0; k < classes; k++)
+                    if (k != y[i] && p[k] - p[y[i]] > gap) gap = p[k] - p[y[i]];
+                int at_budget = s->budget > 0 && rn / sqrt((double)d) >= s->budget;
+                if (gap >= s->margin || ((at_budget || last) && gap > 0)) {
+                    w->found[i] = 1;
+                    if (rn < w->best[i]) {
+                        w->best[i] = rn;
+                        memcpy(x_adv + i * row, w->xr + a * row, sizeof(float) * row);
+                    }
+                    continue;
+                }
+                if (at_budget) continue; /* not fooled within the budget */
+            } else if (bns_attack_argmax(w->probs + (size_t)a * classes, classes) != y[i]) {
                 w->found[i] = 1;
                 double rn = norm2(w->r + i * row, d);
                 if (rn < w->best[i]) {
@@ -137,6 +154,8 @@ static int minnorm_validate(const bns_attack_settings *s, const bns_model *m) {
     if (!(s->lr > 0) || !isfinite(s->lr)) return bns_fail("lr: %g must be > 0", s->lr);
     if (s->max_steps < 1) return bns_fail("max_steps: %d must be >= 1", s->max_steps);
     if (s->search_steps < 1) return bns_fail("search_steps: %d must be >= 1", s->search_steps);
+    if (!(s->margin >= 0 && s->margin < 1)) return bns_fail("margin: %g must be in [0, 1)", s->margin);
+    if (!(s->budget >= 0) || !isfinite(s->budget)) return bns_fail("budget: %g must be >= 0", s->budget);
     if (!(s->c_min > 0) || !(s->c_max >= s->c_min) || !isfinite(s->c_max))
         return bns_fail("c bracket [%g, %g] must satisfy 0 < c_min <= c_max", s->c_min, s->c_max);
     if (!(s->beta1 >= 0 && s->beta1 < 1) || !(s->beta2 >= 0 && s->beta2 < 1))
@@ -149,18 +168,21 @@ static double minnorm_cost(const bns_attack_settings *s) {
 }
 
 static void minnorm_describe(const bns_attack_settings *s, char *buf, size_t size) {
-    snprintf(buf, size, "optimizer %s lr %g c %g max_steps %d search_steps %d c in [%g, %g]%s",
-             bns_minnorm_opt_name(s->optimizer), s->lr, s->c, s->max_steps, s->search_steps, s->c_min, s->c_max,
-             s->clip ? "" : " no clip");
+    int n = snprintf(buf, size, "optimizer %s lr %g c %g max_steps %d search_steps %d c in [%g, %g]%s",
+                     bns_minnorm_opt_name(s->optimizer), s->lr, s->c, s->max_steps, s->search_steps, s->c_min,
+                     s->c_max, s->clip ? "" : " no clip");
+    if (s->margin > 0 && n >= 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, " margin %g budget %g", s->margin, s->budget);
 }
 
 static const char *const minnorm_uses[] = {"optimizer", "c", "lr", "max_steps", "search_steps",
-                                           "c_min", "c_max", "beta1", "beta2", NULL};
+                                           "c_min", "c_max", "beta1", "beta2", "margin", "budget", NULL};
 
 const bns_attack bns_attack_minnorm = {
     .name = "minnorm",
     .summary = "Zhang & Chen (METHODS.md s.4): per example, gradient descent on r for\n"
-               "c*|r|_2 - CE(f(x+r), y); stops at the first misclassified x+r; keeps the\n"
+               "c*|r|_2 - CE(f(x+r), y); stops at the first misclassified x+r (or at a\n"
+               "probability margin, within a distortion budget); keeps the\n"
                "smallest successful r over a per-example bisection on c (lr in the\n"
                "model's pixel units)",
     .uses = minnorm_uses,

@@ -16,10 +16,12 @@
  * With an optimizer (train_step), the last sample's gradient pass applies
  * the update chunk by chunk while the chunk is in cache.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bnnsweep/backend.h"
+#include "bnnsweep/config.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/method.h"
 #include "bnnsweep/nn.h"
@@ -28,6 +30,7 @@ typedef struct {
     bns_net_workspace ws;    /* a whole-network pass (vectorized: layers >= 1 of one sample) */
     bns_stream noise;
     int samples, vectorized;
+    double kl_weight;        /* bbb setting kl_weight, read once */
     float *eps;              /* P, or S x P when vectorized */
     float *w;                /* P, or S x P */
     float *grad_w;           /* P, or S x P: dNLL/dw of each sample */
@@ -47,6 +50,7 @@ static void *bbb_trainer_create(const bns_model *m, int max_batch) {
     size_t n = arch->n_weights;
     t->noise = bns_stream_make(m->cfg.seed, m->cfg.task, BNS_PURPOSE_WEIGHT);
     t->samples = m->cfg.samples;
+    t->kl_weight = bns_config_get_double(&m->cfg, "kl_weight");
     /* one layer has no hidden activations to share: nothing to vectorize */
     t->vectorized = m->cfg.sample_mode == BNS_SAMPLES_VECTORIZED && arch->n_layers > 1;
     size_t copies = t->vectorized ? (size_t)t->samples : 1;
@@ -101,7 +105,9 @@ static void update_chunk(void *ctx, size_t begin, size_t count) {
 static double fold_sample(bbb_trainer *t, const bns_model *m, int s, const float *eps, const float *w,
                           const float *grad_w, const bns_objective *obj, bns_optimizer *opt, float *grad) {
     size_t n = m->arch.n_weights;
-    double kl_scale = obj->reg_scale / obj->n_train / t->samples;
+    /* kl_weight 1: the KL/M of METHODS.md s.1 under either reduction;
+     * |B| with reduction mean: a per-batch KL/M added to a mean NLL */
+    double kl_scale = obj->reg_scale / obj->n_train / t->samples * t->kl_weight;
     chunk_update update = {opt, m->params, grad, n};
     int last = s + 1 == t->samples;
     return bns_fused_bbb_grad(m->params + n, t->sigma, t->sigmoid_rho, eps, w, grad_w, n, &m->cfg.prior, kl_scale,
@@ -201,10 +207,25 @@ static void bbb_train_step(void *trainer, bns_model *m, const float *x, const ui
     bbb_run(trainer, m, x, y, batch, obj, opt, grad, stats);
 }
 
-/* the vectorized path concatenates the first dense layer's S samples (FC view only) */
+static const char *const init_rule_names[] = {"prior", "sigma1", "fan_in", NULL};
+
+/* Rows added after results existed: keyed only when set (config.h), so a
+ * model at their defaults keeps its task key and streams. */
+static const bns_config_field bbb_settings[] = {
+    BNS_METHOD_OPTIONAL_SETTING("init_rule", BNS_FIELD_ENUM, init_rule_names, "prior",
+                                "mu init std when init_std is 0: prior (the prior's std), sigma1 (the mixture's wide "
+                                "component), fan_in (1/sqrt(3 fan-in) per layer, PyTorch's nn.Linear)"),
+    BNS_METHOD_OPTIONAL_SETTING("kl_weight", BNS_FIELD_DOUBLE, NULL, "1",
+                                "multiplier of the KL term (1 = KL/M per minibatch of the reduction's scale)"),
+    {0},
+};
+
 static int bbb_validate(const bns_config *cfg) {
-    if (cfg->sample_mode != BNS_SAMPLES_VECTORIZED) return 0;
-    if (bns_arch_require_mlp(cfg->arch, "bbb with sample_mode=vectorized")) return bns_fail_prefix("set sample_mode=sequential: ");
+    double w = bns_config_get_double(cfg, "kl_weight");
+    if (!(w >= 0) || !isfinite(w)) return bns_fail("kl_weight must be finite and >= 0, got %g", w);
+    /* the vectorized path concatenates the first dense layer's S samples (FC view only) */
+    if (cfg->sample_mode == BNS_SAMPLES_VECTORIZED && bns_arch_require_mlp(cfg->arch, "bbb with sample_mode=vectorized"))
+        return bns_fail_prefix("set sample_mode=sequential: ");
     return 0;
 }
 
@@ -218,4 +239,5 @@ const bns_method bns_method_bbb = {
     .trainer_free = bbb_trainer_free,
     .loss_grad = bbb_loss_grad,
     .train_step = bbb_train_step,
+    .settings = bbb_settings,
 };

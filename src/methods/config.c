@@ -83,7 +83,8 @@ void bns_config_fields_rebuild(void) {
         for (const bns_config_field *f = (*m)->settings; f && f->name; f++) {
             const bns_config_field *seen = find_in(table, f->name);
             if (seen) {
-                if (!seen->default_value || seen->type != f->type || seen->evaluation != f->evaluation)
+                if (!seen->default_value || seen->type != f->type || seen->evaluation != f->evaluation ||
+                    seen->omit_default != f->omit_default)
                     abort(); /* a programming error: names clash */
                 continue;
             }
@@ -112,14 +113,16 @@ const bns_config_field *bns_config_fields(void) {
 const bns_config_field *bns_config_field_find(const char *name) { return find_in(bns_config_fields(), name); }
 
 int bns_config_field_applies(const bns_config *cfg, const bns_config_field *f) {
+    if (f->default_value) { /* a method's row: of this model's method? */
+        const bns_method *m = bns_method_find(cfg->method);
+        if (!m || !find_in(m->settings, f->name)) return 0;
+    }
     if (f->omit_default) {
         bns_config defaults;
         bns_config_defaults(&defaults);
         return memcmp((const char *)cfg + f->offset, (const char *)&defaults + f->offset, f->size) != 0;
     }
-    if (!f->default_value) return 1; /* a shared row */
-    const bns_method *m = bns_method_find(cfg->method);
-    return m && find_in(m->settings, f->name) != NULL;
+    return 1;
 }
 
 void bns_config_method_defaults(bns_config *cfg) {

@@ -166,6 +166,12 @@ void bns_init_truncated_normal(float *w, const bns_arch *arch, double std, const
 
 double bns_init_std(const bns_config *cfg) {
     if (cfg->init_std > 0) return cfg->init_std;
+    /* bbb's init_rule (bbb.c; the default 0 = the prior's std, every other
+     * Gaussian-posterior method keeps that): readings of Zhang & Chen's
+     * "truncated normal with the prior's mean and std" (METHODS.md s.4) */
+    int r = bns_config_get_int(cfg, "init_rule");
+    if (r == 2) return 0.0; /* bns_init_truncated_normal: 1/sqrt(3 fan-in) per layer */
+    if (r == 1 && cfg->prior.kind == BNS_PRIOR_MIXTURE) return cfg->prior.sigma1;
     if (cfg->prior.kind == BNS_PRIOR_GAUSSIAN) return 0.1;
     return bns_prior_std(&cfg->prior);
 }

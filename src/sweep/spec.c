@@ -328,8 +328,15 @@ void bns_spec_attack_canonical(const bns_attack_settings *s, char *buf, size_t s
     /* every row with a key, sorted by key: this order is the canonical text's */
     const bns_attack_setting *sorted[64];
     int n = 0;
-    for (const bns_attack_setting *f = bns_attack_setting_table(); (f->name || f->key) && n < 64; f++)
-        if (f->key) sorted[n++] = f;
+    for (const bns_attack_setting *f = bns_attack_setting_table(); (f->name || f->key) && n < 64; f++) {
+        if (!f->key) continue;
+        if (f->flags & BNS_ASET_OMIT_DEFAULT) { /* keyed only when set: older keys stay */
+            const char *field = (const char *)s + f->offset;
+            double v = f->type == BNS_ASET_DOUBLE ? *(const double *)field : (double)*(const int *)field;
+            if (v == f->def) continue;
+        }
+        sorted[n++] = f;
+    }
     qsort(sorted, (size_t)n, sizeof sorted[0], cmp_setting_keys);
     size_t used = 0;
     if (size) buf[0] = '\0';
