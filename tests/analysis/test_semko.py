@@ -7,7 +7,15 @@ ensembles), then analysis/semko.py fgsm on its cube, and checks that the PNG
 is a valid PNG, the CSV has one row per model and eps with accuracies in
 [0, 1], that eps 0 gives the clean accuracy (an FGSM step of 0 changes no
 pixel) and that a white-box eps 0.2 attack lowers the MLP's accuracy.
+Then analysis/semko.py ood on the same run directory (8 samples, 50 images;
+notMNIST / Omniglot from ../shared/data when present, else skipped), and
+checks its PNGs, that every per-sample softmax of the sample-probs file sums
+to 1, that a deterministic model has one slice and a stochastic one 8 that
+differ, and that the AUROC of the predictive entropy recomputed from the
+file's samples equals the one `bnnsweep eval --json` reports for the same
+model (the file holds the samples the OOD scores use).
 """
+import json
 import csv
 import os
 import shutil
@@ -69,6 +77,67 @@ def test_fgsm(exe, work):
           "fgsm: eps 0.2 lowers the MLP's accuracy")
 
 
+def auroc(s_in, s_out):
+    """P(score_out > score_in) + P(equal)/2: OOD positive, as metrics.h."""
+    import numpy as np
+    a = np.concatenate([s_in, s_out])
+    order = a.argsort(kind="mergesort")
+    ranks = np.empty(len(a))
+    sa = a[order]
+    i = 0
+    while i < len(a):  # average ranks of ties
+        j = i
+        while j + 1 < len(a) and sa[j + 1] == sa[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    r_out = ranks[len(s_in):].sum()
+    return (r_out - len(s_out) * (len(s_out) + 1) / 2) / (len(s_in) * len(s_out))
+
+
+def entropy(p):
+    import numpy as np
+    return -(p * np.log(np.maximum(p, 1e-30))).sum(axis=1)
+
+
+def test_ood(exe, work):
+    import h5py
+    import numpy as np
+    rd = os.path.join(work, "fgsm")
+    out = os.path.join(work, "ood-analysis")
+    run([sys.executable, SEMKO, "ood", rd, "--bnnsweep", exe, "--samples", "8", "--test-limit", "50",
+         "--index", "mnist=1,fashion=2", "--out", out])
+    for m in ("mlp", "mcdrop", "bnn"):
+        check(valid_png(os.path.join(out, "semko_ood_images_%s.png" % m)), "ood: semko_ood_images_%s.png valid" % m)
+    check(valid_png(os.path.join(out, "semko_ood_sets.png")), "ood: semko_ood_sets.png valid")
+    with open(os.path.join(out, "semko_ood.csv")) as f:
+        rows = list(csv.DictReader(f))
+    check({r["model"] for r in rows} == {"mlp", "mcdrop", "bnn"}, "ood: CSV has mlp, mcdrop, bnn")
+    check(all(float(r["agreement_mean"]) == 1.0 for r in rows if r["model"] == "mlp"),
+          "ood: the deterministic MLP's samples all agree")
+    with h5py.File(os.path.join(out, "sample_probs_mlp.h5"), "r") as f:
+        check(f["in/probs"].shape == (1, 50, 10), "ood: deterministic model: one slice %s" % (f["in/probs"].shape,))
+    path = os.path.join(out, "sample_probs_mcdrop.h5")
+    with h5py.File(path, "r") as f:
+        model = f.attrs["model"].decode() if isinstance(f.attrs["model"], bytes) else f.attrs["model"]
+        p_in, p_f = f["in/probs"][()], f["fashion/probs"][()]
+        check(f["in/images"].shape == (50, 784) and int(f["in/images"][()].max()) == 255,
+              "ood: images are bytes up to 255")
+    check(p_in.shape == (8, 50, 10), "ood: stochastic model: 8 slices %s" % (p_in.shape,))
+    check(bool(np.allclose(p_in.sum(axis=2), 1, atol=1e-4)), "ood: every per-sample softmax sums to 1")
+    check(float(np.abs(p_in[0] - p_in[1]).max()) > 1e-3, "ood: MC-dropout samples differ")
+    js = os.path.join(work, "mcdrop.json")
+    run([exe, "eval", "--model", model, "--test-limit", "50", "--runs", "1", "--ensemble", "1", "--ood", "fashion",
+         "--ood-samples", "8", "--score", "entropy", "--quiet", "--json", js])
+    with open(js) as f:
+        rep = json.load(f)
+    want = [e["auroc"] for e in rep["ood"]["sets"] if e["score"] == "entropy"]
+    want = want[0] if want else None
+    got = auroc(entropy(p_in.mean(axis=0)), entropy(p_f.mean(axis=0)))
+    check(want is not None and abs(got - want) < 1e-3,
+          "ood: entropy AUROC from the samples %.4f = eval's %s" % (got, want))
+
+
 def main():
     if len(sys.argv) != 3:
         raise SystemExit("usage: test_semko.py BNNSWEEP WORKDIR")
@@ -76,6 +145,7 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     test_fgsm(exe, work)
+    test_ood(exe, work)
     if failures:
         raise SystemExit("%d check(s) failed" % len(failures))
     print("all checks passed")
