@@ -4,6 +4,7 @@
 usage: semko.py fgsm CUBE [--out DIR] [--dpi N] [--transfer-from GROUP]
        semko.py ood RUN_DIR [--bnnsweep BIN] [--index SET=I,...] [--samples 100]
                     [--test-limit 1000] [--notmnist PATH] [--omniglot ZIP] [--out DIR] [--dpi N]
+       semko.py ligal RUN_DIR [--bnnsweep BIN] [--samples 10] [--examples 0,1] [--out DIR] [--dpi N]
 
   fgsm   reads a cube of sweeps/semko-fgsm.yaml and writes into DIR (default:
          CUBE's directory/analysis):
@@ -38,6 +39,21 @@ usage: semko.py fgsm CUBE [--out DIR] [--dpi N] [--transfer-from GROUP]
                             median) and the chosen image's overall class,
                             votes for it and mean/std of its score
            sample_probs_MODEL.h5  what bnnsweep eval wrote (format: eval --help)
+
+  ligal  for a run of sweeps/ligal.yaml: every model's own FGSM sets (eps,
+         Li & Gal's eta) and targeted sets (steps), plus the clean test set
+         (eta 0, step 0), through `bnnsweep eval --sample-probs` with
+         --samples weight samples; writes
+           ligal_fgsm.png      accuracy, predictive entropy and BALD of the
+                               --samples ensemble against eta, one line per model
+           ligal_targeted.png  target success rate (the ensemble predicts the
+                               target, over images whose label is not the
+                               target), entropy and BALD against the iteration
+           ligal_strip.png     the images --examples along the targeted
+                               trajectory (steps 0, 10, ...), one row per
+                               model and image, with the ensemble's p(target)
+           ligal.csv           model, attack, x (eta or step), accuracy,
+                               target_success, p_target, entropy, bald
 
 fgsm reads only the cube; missing cells are left out of the lines. Needs h5py,
 numpy and matplotlib (Agg). Exit status: 0 done, 1 unreadable input or no
@@ -285,6 +301,161 @@ def cmd_ood(args):
     return 0
 
 
+def set_files(cube_path, run_dir):
+    """{set label: RUN_DIR/tasks/attack-KEY.h5} from the cube's task names attack/LABEL."""
+    import h5py
+    with h5py.File(cube_path, "r") as f:
+        names = [bnscube._text(x) for x in f["task_name"][()]]
+        keys = [bnscube._text(x) for x in f["task_key"][()]]
+    return {n[len("attack/"):]: os.path.join(run_dir, "tasks", "attack-%s.h5" % k)
+            for n, k in zip(names, keys) if n.startswith("attack/")}
+
+
+def eval_probs(args, model_path, set_arg, rows, work):
+    """per-sample probs [S, rows, C], labels and images of one set (bnnsweep eval --sample-probs)."""
+    import subprocess
+    import h5py
+    out = os.path.join(work, "probs.h5")
+    cmd = [args.bnnsweep, "eval", "--model", model_path, "--set", set_arg, "--test-limit", str(rows), "--runs", "1",
+           "--ensemble", "1", "--ood", "none", "--ood-samples", str(args.samples), "--quiet", "--sample-probs", out]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise OSError("%s exited %d: %s" % (" ".join(cmd), p.returncode, p.stderr.strip()))
+    with h5py.File(out, "r") as f:
+        return f["in/probs"][()], f["in/labels"][()], f["in/images"][()]
+
+
+def uncertainty(probs):
+    """(p_bar, entropy of p_bar, BALD) per row, METHODS.md s.6."""
+    pbar = probs.mean(axis=0)
+    h = -(pbar * np.log(np.maximum(pbar, 1e-30))).sum(axis=1)
+    hs = -(probs * np.log(np.maximum(probs, 1e-30))).sum(axis=2).mean(axis=0)
+    return pbar, h, np.maximum(h - hs, 0.0)
+
+
+def cmd_ligal(args):
+    import h5py
+    cube_path = os.path.join(args.run_dir, "cube.h5")
+    cube = bnscube.Cube(cube_path)
+    out = args.out or os.path.join(args.run_dir, "analysis")
+    os.makedirs(out, exist_ok=True)
+    files = set_files(cube_path, args.run_dir)
+    examples = [int(v) for v in args.examples.split(",") if v.strip()]
+    curves = {}  # model label -> {"fgsm": [(eta, stats)], "targeted": [(step, stats, images)]}
+    rows_csv = []
+    for label in cube.models:
+        path = model_file(cube_path, args.run_dir, label)
+        if not path or not os.path.exists(path):
+            continue
+        own = []
+        for set_label, f in files.items():
+            name, params, source = bnscube.parse_set_label(set_label)
+            if source != label or not os.path.exists(f):
+                continue
+            if name == "fgsm" and "eps" in params:
+                own.append(("fgsm", bnscube.to_float(params["eps"]), f))
+            elif name == "targeted" and "steps" in params:
+                own.append(("targeted", bnscube.to_float(params["steps"]), f))
+        if not own:
+            continue
+        with h5py.File(own[0][2], "r") as f:
+            rows = int(f.attrs["n"][0])
+        targets = None
+        for kind, x, f in own:
+            if kind == "targeted":
+                with h5py.File(f, "r") as h:
+                    targets = h["target"][()]
+                break
+        cur = {"fgsm": [], "targeted": []}
+        clean = eval_probs(args, path, "test", rows, out)
+        todo = [("clean", 0.0, None)] + sorted(own, key=lambda t: (t[0], t[1]))
+        for kind, x, f in todo:
+            probs, labels, images = clean if f is None else eval_probs(args, path, f, rows, out)
+            pbar, h, bald = uncertainty(probs)
+            pred = pbar.argmax(axis=1)
+            st = {"accuracy": float((pred == labels).mean()), "entropy": float(h.mean()), "bald": float(bald.mean())}
+            if targets is not None:
+                keep = labels != targets
+                st["target_success"] = float((pred[keep] == targets[keep]).mean()) if keep.any() else math.nan
+                st["p_target"] = float(pbar[np.arange(len(targets)), targets].mean())
+                st["p_target_rows"] = pbar[np.arange(len(targets)), targets]
+            # the clean set is step 0, and eta 0 unless an eps-0 FGSM set (the same images) exists
+            has_eta0 = any(k == "fgsm" and v == 0 for k, v, _ in own)
+            kinds = (("targeted",) if has_eta0 else ("fgsm", "targeted")) if kind == "clean" else (kind,)
+            for k in kinds:
+                cur[k].append((x, st, images))
+                rows_csv.append([label, k, x, st["accuracy"], st.get("target_success", math.nan),
+                                 st.get("p_target", math.nan), st["entropy"], st["bald"]])
+        curves[label] = cur
+    os.remove(os.path.join(out, "probs.h5")) if os.path.exists(os.path.join(out, "probs.h5")) else None
+    if not curves:
+        print("semko.py: %s has no FGSM or targeted sets with their models" % args.run_dir, file=sys.stderr)
+        return 1
+    write_csv(os.path.join(out, "ligal.csv"),
+              ["model", "attack", "x", "accuracy", "target_success", "p_target", "entropy", "bald"], rows_csv)
+
+    def display(label):
+        g, params = bnscube.parse_model_label(label)
+        if "alpha" in params:
+            return "dropout, alpha = %s" % params["alpha"]
+        return {"det": "deterministic"}.get(g, NAMES.get(g, label))
+
+    for kind, xlabel, first in (("fgsm", "FGSM eta ([0, 1] pixel scale)", "accuracy"),
+                                ("targeted", "iteration (targeted FGSM, eta 0.01 per step)", "target_success")):
+        fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+        drawn = 0
+        for label, cur in curves.items():
+            pts = sorted(cur[kind], key=lambda t: t[0])
+            if len(pts) < 2:
+                continue
+            xs = [p[0] for p in pts]
+            for ax, key in zip(axes, (first, "entropy", "bald")):
+                ax.plot(xs, [p[1].get(key, math.nan) for p in pts], "o-", ms=3, label=display(label))
+            drawn += 1
+        if not drawn:
+            plt.close(fig)
+            print("semko.py: no %s sets: %s skipped" % (kind, "ligal_%s.png" % kind))
+            continue
+        names = {"accuracy": "accuracy", "target_success": "target success rate",
+                 "entropy": "predictive entropy (nats)", "bald": "BALD (nats)"}
+        for ax, key in zip(axes, (first, "entropy", "bald")):
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(names[key])
+            ax.grid(alpha=0.3)
+        axes[0].set_ylim(-0.02, 1.02)
+        axes[0].legend(fontsize=8)
+        fig.suptitle("Li & Gal 2017: %s against white-box %s (%d-sample ensembles)" %
+                     ("accuracy and uncertainty" if kind == "fgsm" else "target success and uncertainty",
+                      "FGSM" if kind == "fgsm" else "iterative targeted FGSM", args.samples))
+        fig.tight_layout()
+        save_fig(fig, os.path.join(out, "ligal_%s.png" % kind), args.dpi)
+
+    strips = [(label, sorted(cur["targeted"], key=lambda t: t[0])) for label, cur in curves.items()
+              if len(cur["targeted"]) > 1]
+    if strips and examples:
+        n_cols = max(len(p) for _, p in strips)
+        n_rows = len(strips) * len(examples)
+        fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.1 * n_cols, 1.35 * n_rows), squeeze=False)
+        r = 0
+        for label, pts in strips:
+            for e in examples:
+                for c in range(n_cols):
+                    ax = axes[r, c]
+                    ax.set_axis_off()
+                    if c >= len(pts) or e >= pts[c][2].shape[0]:
+                        continue
+                    step, st, images = pts[c]
+                    ax.imshow(images[e].reshape(28, 28), cmap="gray", vmin=0, vmax=255)
+                    ax.set_title("%d: %.2f" % (step, st["p_target_rows"][e]), fontsize=7)
+                axes[r, 0].text(-0.15, 0.5, "%s\nimage %d" % (display(label), e), transform=axes[r, 0].transAxes,
+                                ha="right", va="center", fontsize=7)
+                r += 1
+        fig.suptitle("targeted FGSM trajectories (title: step: ensemble p(target))", fontsize=9, y=0.995)
+        fig.subplots_adjust(top=1 - 0.35 / n_rows, hspace=0.35)
+        save_fig(fig, os.path.join(out, "ligal_strip.png"), args.dpi)
+    return 0
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -299,12 +470,17 @@ def main(argv):
     o.add_argument("--test-limit", type=int, default=1000)
     o.add_argument("--notmnist", default=None, help="notMNIST IDX images file or folder")
     o.add_argument("--omniglot", default=None, help="Omniglot zip of PNGs")
-    for p in (f, o):
+    lg = sub.add_parser("ligal", help="Li & Gal's FGSM / targeted FGSM curves for the models of a run directory")
+    lg.add_argument("run_dir")
+    lg.add_argument("--bnnsweep", default=os.path.join(HERE, "..", "build", "bnnsweep"))
+    lg.add_argument("--samples", type=int, default=10, help="weight samples per prediction (10)")
+    lg.add_argument("--examples", default="0,1", help="test images of the trajectory strip")
+    for p in (f, o, lg):
         p.add_argument("--out", default=None)
         p.add_argument("--dpi", type=int, default=110)
     args = ap.parse_args(argv)
     try:
-        return {"fgsm": cmd_fgsm, "ood": cmd_ood}[args.cmd](args)
+        return {"fgsm": cmd_fgsm, "ood": cmd_ood, "ligal": cmd_ligal}[args.cmd](args)
     except (OSError, KeyError) as e:
         print("semko.py: %s" % e, file=sys.stderr)
         return 1

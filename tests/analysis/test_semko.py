@@ -138,6 +138,41 @@ def test_ood(exe, work):
           "ood: entropy AUROC from the samples %.4f = eval's %s" % (got, want))
 
 
+LIGAL_REDUCED = ["--set", "data.train_limit=1000", "--set", "data.test_limit=50", "--set", "train.max_epochs=1",
+                 "--set", "train.val_samples=2", "--set", "models.alpha.alpha=[0,1]",
+                 "--set", "models.alpha.alpha_samples=2", "--set", "attacks.fgsm.eps=[0,0.3]",
+                 "--set", "attacks.fgsm.source_samples=2", "--set", "attacks.targeted.steps=[2,4]",
+                 "--set", "attacks.targeted.eta=0.05", "--set", "attacks.targeted.source_samples=2",
+                 "--set", "evaluations.robustness.runs=2"]
+
+
+def test_ligal(exe, work):
+    rd = os.path.join(work, "ligal")
+    run([exe, "run", os.path.join(ROOT, "sweeps", "ligal.yaml"), "--out", rd] + LIGAL_REDUCED)
+    out = os.path.join(work, "ligal-analysis")
+    run([sys.executable, SEMKO, "ligal", rd, "--bnnsweep", exe, "--samples", "4", "--examples", "0,3",
+         "--out", out])
+    for name in ("ligal_fgsm", "ligal_targeted", "ligal_strip"):
+        check(valid_png(os.path.join(out, name + ".png")), "ligal: %s.png is a valid PNG" % name)
+    with open(os.path.join(out, "ligal.csv")) as f:
+        rows = list(csv.DictReader(f))
+    models = sorted({r["model"] for r in rows})
+    check(models == ["alpha/alpha=0", "alpha/alpha=1", "det"], "ligal: CSV models %s" % models)
+    by = {(r["model"], r["attack"], float(r["x"])): r for r in rows}
+    check(len(rows) == 3 * (2 + 3), "ligal: 3 models x (2 FGSM + clean + 2 targeted) rows (%d)" % len(rows))
+    for m in models:
+        # FGSM with eps 0 leaves every pixel: the clean set's (step 0's) accuracy
+        check(by[(m, "fgsm", 0.0)]["accuracy"] == by[(m, "targeted", 0.0)]["accuracy"],
+              "ligal: %s: FGSM eps 0 and step 0 give the same accuracy" % m)
+        bald = [float(r["bald"]) for r in rows if r["model"] == m]
+        if m == "det":
+            check(all(b == 0 for b in bald), "ligal: the deterministic net's BALD is 0")
+        else:
+            check(all(b > 0 for b in bald), "ligal: %s: MC-dropout BALD > 0" % m)
+        check(float(by[(m, "targeted", 4.0)]["p_target"]) > float(by[(m, "targeted", 0.0)]["p_target"]),
+              "ligal: %s: 4 targeted steps raise p(target)" % m)
+
+
 def main():
     if len(sys.argv) != 3:
         raise SystemExit("usage: test_semko.py BNNSWEEP WORKDIR")
@@ -146,6 +181,7 @@ def main():
     os.makedirs(work)
     test_fgsm(exe, work)
     test_ood(exe, work)
+    test_ligal(exe, work)
     if failures:
         raise SystemExit("%d check(s) failed" % len(failures))
     print("all checks passed")
