@@ -51,15 +51,26 @@ def valid_png(path):
     return head == PNG_MAGIC and os.path.getsize(path) > 1000
 
 
-REDUCED = ["--set", "data.train_limit=1000", "--set", "data.test_limit=100", "--set", "train.max_epochs=1",
-           "--set", "train.val_samples=2", "--set", "attacks.fgsm.source_samples=2",
-           "--set", "evaluations.ensembles.ensemble=[2]", "--set", "evaluations.ensembles.runs=2",
-           "--set", "evaluations.robustness.runs=2"]
+def sets(*pairs):
+    """--set arguments for KEY=VALUE pairs"""
+    return [a for p in pairs for a in ("--set", p)]
+
+
+# what every reduced run shares: 1000 training rows, 1 epoch, 2-sample validation and runs
+COMMON = sets("data.train_limit=1000", "train.max_epochs=1", "train.val_samples=2", "evaluations.robustness.runs=2")
+REDUCED = COMMON + sets("data.test_limit=100", "attacks.fgsm.source_samples=2", "evaluations.ensembles.ensemble=[2]",
+                        "evaluations.ensembles.runs=2")
+
+
+def run_sweep(exe, work, name, reduced):
+    """runs sweeps/NAME.yaml into WORK/NAME with the reduced settings; returns the run directory"""
+    rd = os.path.join(work, name)
+    run([exe, "run", os.path.join(ROOT, "sweeps", name + ".yaml"), "--out", rd] + reduced)
+    return rd
 
 
 def test_fgsm(exe, work):
-    rd = os.path.join(work, "fgsm")
-    run([exe, "run", os.path.join(ROOT, "sweeps", "semko-fgsm.yaml"), "--out", rd] + REDUCED)
+    rd = run_sweep(exe, work, "semko-fgsm", REDUCED)
     out = os.path.join(work, "fgsm-analysis")
     run([sys.executable, SEMKO, "fgsm", os.path.join(rd, "cube.h5"), "--out", out])
     check(valid_png(os.path.join(out, "semko_fgsm.png")), "fgsm: semko_fgsm.png is a valid PNG")
@@ -103,7 +114,7 @@ def entropy(p):
 def test_ood(exe, work):
     import h5py
     import numpy as np
-    rd = os.path.join(work, "fgsm")
+    rd = os.path.join(work, "semko-fgsm")
     out = os.path.join(work, "ood-analysis")
     run([sys.executable, SEMKO, "ood", rd, "--bnnsweep", exe, "--samples", "8", "--test-limit", "50",
          "--index", "mnist=1,fashion=2", "--out", out])
@@ -138,17 +149,14 @@ def test_ood(exe, work):
           "ood: entropy AUROC from the samples %.4f = eval's %s" % (got, want))
 
 
-LIGAL_REDUCED = ["--set", "data.train_limit=1000", "--set", "data.test_limit=50", "--set", "train.max_epochs=1",
-                 "--set", "train.val_samples=2", "--set", "models.alpha.alpha=[0,1]",
-                 "--set", "models.alpha.alpha_samples=2", "--set", "attacks.fgsm.eps=[0,0.3]",
-                 "--set", "attacks.fgsm.source_samples=2", "--set", "attacks.targeted.steps=[2,4]",
-                 "--set", "attacks.targeted.eta=0.05", "--set", "attacks.targeted.source_samples=2",
-                 "--set", "evaluations.robustness.runs=2"]
+LIGAL_REDUCED = COMMON + sets("data.test_limit=50", "models.alpha.alpha=[0,1]", "models.alpha.alpha_samples=2",
+                              "attacks.fgsm.eps=[0,0.3]", "attacks.fgsm.source_samples=2",
+                              "attacks.targeted.steps=[2,4]", "attacks.targeted.eta=0.05",
+                              "attacks.targeted.source_samples=2")
 
 
 def test_ligal(exe, work):
-    rd = os.path.join(work, "ligal")
-    run([exe, "run", os.path.join(ROOT, "sweeps", "ligal.yaml"), "--out", rd] + LIGAL_REDUCED)
+    rd = run_sweep(exe, work, "ligal", LIGAL_REDUCED)
     out = os.path.join(work, "ligal-analysis")
     run([sys.executable, SEMKO, "ligal", rd, "--bnnsweep", exe, "--samples", "4", "--examples", "0,3",
          "--out", out])
