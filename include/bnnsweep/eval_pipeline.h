@@ -71,6 +71,14 @@ typedef struct {
  * with the same n_samples. -1 (error recorded) if ood has another row width. */
 int bns_eval_ood(bns_evaluator *ev, const bns_dataset *ood, int n_samples, unsigned scores, bns_ood_result *out);
 
+/* Per-sample predictions (Semko's OOD histograms, METHODS.md s.12): out
+ * [n_samples][x->n][classes] = softmax(f(x; w_k)) for samples k = 0 ..
+ * n_samples-1 of the evaluator's stream, the samples bns_eval_ood scores
+ * with (unweighted, even for a BNS_CAP_WEIGHTED model). A model that is not
+ * stochastic gives one slice, its weights. Returns the slices written, or -1
+ * (error recorded) if x has another row width than the evaluator's set. */
+int bns_eval_sample_probs(bns_evaluator *ev, const bns_dataset *x, int n_samples, float *out);
+
 /* The metrics part of bns_eval_ood: from the in-distribution p_bar and mean
  * per-sample entropy (n_in rows) and those of the OOD rows, AUROC, AUPR-in
  * and AUPR-out of every score in `scores` (out->set, rows, n_samples are

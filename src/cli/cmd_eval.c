@@ -18,6 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hdf5.h>
+#include <hdf5_hl.h>
+
 #include "bnnsweep/attack_set.h"
 #include "bnnsweep/backend.h"
 #include "bnnsweep/dataset.h"
@@ -32,7 +35,8 @@
 enum { MAX_LIST = BNS_REPORT_MAX_LIST, MAX_OOD = BNS_REPORT_MAX_OOD };
 
 enum { OPT_MODEL = 1000, OPT_SET, OPT_DATA_DIR, OPT_TEST_LIMIT, OPT_RUNS, OPT_ENSEMBLE, OPT_PRUNE, OPT_PRUNE_SAMPLES,
-       OPT_OOD, OPT_OOD_SAMPLES, OPT_SCORE, OPT_JSON, OPT_THREADS, OPT_QUIET, OPT_HELP, OPT_SETTING };
+       OPT_OOD, OPT_OOD_SAMPLES, OPT_SCORE, OPT_JSON, OPT_THREADS, OPT_QUIET, OPT_HELP, OPT_SETTING,
+       OPT_SAMPLE_PROBS };
 
 typedef struct { /* one requested OOD set */
     char kind[16];    /* fashion, gaussian, uniform, notmnist, omniglot */
@@ -63,6 +67,10 @@ static void eval_usage(FILE *out) {
             "  --ood-samples N     ensemble size for uncertainty scores (default 100)\n"
             "  --score LIST        entropy,vr,bald (default all; higher = more OOD)\n"
             "  --json FILE         also write every number as JSON\n"
+            "  --sample-probs FILE write the softmax of each of the --ood-samples weight samples for\n"
+            "                      every row of the evaluation set (group /in) and of each OOD set\n"
+            "                      (group /KIND) to FILE.h5: probs [samples, rows, classes] float,\n"
+            "                      images [rows, d] (bytes, 255 = the top pixel), labels [rows]\n"
             "  --threads N         BLAS threads (default 1)\n"
             "  --quiet             no progress lines (on stderr)\n\n"
             "noise sets: gaussian N(0.5, 1) / uniform U(0, 1) per pixel in [0, 1] intensity,\n"
@@ -84,6 +92,42 @@ static void progress(const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+/* ---- --sample-probs (Semko's OOD histograms, METHODS.md s.12) ---- */
+
+/* Group /group of file: the per-sample softmax of every row of x
+ * (bns_eval_sample_probs), its images as bytes and its labels. 0, or -1
+ * with the error recorded. */
+static int write_sample_probs(hid_t file, const char *group, bns_evaluator *ev, const bns_dataset *x,
+                              int n_samples, float xmax) {
+    int k = ev->set->n_classes;
+    float *probs = bns_xmalloc(sizeof(float) * ((size_t)(n_samples > 0 ? n_samples : 1) * x->n * (size_t)k + 1));
+    uint8_t *img = bns_xmalloc(x->n * x->d + 1);
+    int slices = bns_eval_sample_probs(ev, x, n_samples, probs);
+    int rc = slices < 0;
+    if (!rc) {
+        for (size_t i = 0; i < x->n * x->d; i++) {
+            float v = x->x[i] / xmax * 255.0f + 0.5f;
+            img[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+        hid_t g = H5Gcreate2(file, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        char path[96];
+        hsize_t pd[3] = {(hsize_t)slices, x->n, (hsize_t)k}, id[2] = {x->n, x->d}, ld[1] = {x->n};
+        rc |= g < 0;
+        snprintf(path, sizeof path, "/%s/probs", group);
+        rc |= H5LTmake_dataset_float(file, path, 3, pd, probs) < 0;
+        snprintf(path, sizeof path, "/%s/images", group);
+        rc |= H5LTmake_dataset(file, path, 2, id, H5T_NATIVE_UINT8, img) < 0;
+        snprintf(path, sizeof path, "/%s/labels", group);
+        rc |= H5LTmake_dataset(file, path, 1, ld, H5T_NATIVE_UINT8, x->y) < 0;
+        rc |= H5LTset_attribute_string(file, group, "name", x->name) < 0;
+        if (g >= 0) H5Gclose(g);
+        if (rc) bns_fail("cannot write group /%s", group);
+    }
+    free(probs);
+    free(img);
+    return rc ? -1 : 0;
 }
 
 /* ---- flag parsing ---- */
@@ -149,7 +193,7 @@ static int parse_scores(const char *text, int *use) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *model_path = NULL, *set_name = "test", *data_dir = NULL, *json_path = NULL;
+    const char *model_path = NULL, *set_name = "test", *data_dir = NULL, *json_path = NULL, *probs_path = NULL;
     long test_limit = 0, runs = 100, prune_samples = 100, ood_samples = 100, threads = 1;
     double ens_list[MAX_LIST] = {1, 5, 10, 25, 100}, prune_list[MAX_LIST];
     int n_ens = 5, n_prune = 0, n_ood = 3, use_score[BNS_SCORE_COUNT] = {1, 1, 1};
@@ -171,6 +215,7 @@ int cmd_eval(int argc, char **argv) {
         {"prune", required_argument, NULL, OPT_PRUNE},         {"prune-samples", required_argument, NULL, OPT_PRUNE_SAMPLES},
         {"ood", required_argument, NULL, OPT_OOD},             {"ood-samples", required_argument, NULL, OPT_OOD_SAMPLES},
         {"score", required_argument, NULL, OPT_SCORE},         {"json", required_argument, NULL, OPT_JSON},
+        {"sample-probs", required_argument, NULL, OPT_SAMPLE_PROBS},
         {"threads", required_argument, NULL, OPT_THREADS},     {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, OPT_HELP},                 {"setting", required_argument, NULL, OPT_SETTING},
         {NULL, 0, NULL, 0},
@@ -200,6 +245,7 @@ int cmd_eval(int argc, char **argv) {
         case OPT_OOD_SAMPLES: rc = parse_count("--ood-samples", optarg, &ood_samples); break;
         case OPT_SCORE: rc = parse_scores(optarg, use_score); break;
         case OPT_JSON: json_path = optarg; break;
+        case OPT_SAMPLE_PROBS: probs_path = optarg; break;
         case OPT_THREADS: rc = parse_count("--threads", optarg, &threads); break;
         case OPT_QUIET: quiet = 1; break;
         case 'h':
@@ -350,6 +396,23 @@ int cmd_eval(int argc, char **argv) {
         printf("\n(BALD is 0 for a deterministic model: not scored)\n");
     rep.ood_samples = stochastic ? (int)ood_samples : 0;
     int ood_failed = 0; /* a set asked for that cannot be read fails the command (after the others) */
+    char probs_tmp[4200];
+    hid_t probs_file = -1;
+    int probs_rc = 0;
+    if (probs_path) {
+        float xmax = 255.0f * scale;
+        int n_probs = stochastic ? (int)ood_samples : 0;
+        probs_rc = bns_temp_path(probs_path, probs_tmp, sizeof probs_tmp);
+        if (!probs_rc) probs_file = H5Fcreate(probs_tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        if (!probs_rc && probs_file < 0) probs_rc = bns_fail("cannot create %s", probs_tmp);
+        if (!probs_rc) {
+            probs_rc |= H5LTset_attribute_string(probs_file, "/", "format", "bnnsweep-sample-probs") < 0;
+            probs_rc |= H5LTset_attribute_string(probs_file, "/", "model", model_path) < 0;
+            probs_rc |= H5LTset_attribute_string(probs_file, "/", "method", model.cfg.method) < 0;
+            probs_rc |= H5LTset_attribute_int(probs_file, "/", "samples", &n_probs, 1) < 0;
+            probs_rc |= write_sample_probs(probs_file, "in", &ev, &set, n_probs, xmax);
+        }
+    }
     if (n_ood > 0) {
         progress("uncertainty scores of %s (%d samples)", set.name, rep.ood_samples);
         for (int i = 0; i < n_ood; i++) {
@@ -358,6 +421,9 @@ int cmd_eval(int argc, char **argv) {
                                   model.cfg.seed, &o);
             if (rc == 0) progress("OOD set %s: %zu images", o.name, o.n);
             if (rc == 0) rc = bns_eval_ood(&ev, &o, (int)ood_samples, scores, &rep.ood[rep.n_ood]);
+            if (rc == 0 && probs_file >= 0 && !probs_rc)
+                probs_rc = write_sample_probs(probs_file, ood[i].kind, &ev, &o, stochastic ? (int)ood_samples : 0,
+                                              255.0f * scale);
             if (rc) fprintf(stderr, "bnnsweep eval: OOD set %s failed: %s\n", ood[i].kind, bns_last_error());
             if (rc) ood_failed = 1;
             else rep.n_ood++;
@@ -376,6 +442,16 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     int status = ood_failed ? BNS_EXIT_ERROR : BNS_EXIT_OK;
+    if (probs_path) {
+        if (probs_file >= 0 && H5Fclose(probs_file) < 0 && !probs_rc) probs_rc = bns_fail("cannot close %s", probs_tmp);
+        if (probs_file >= 0) probs_rc = bns_commit_file(probs_tmp, probs_path, probs_rc);
+        if (probs_rc) {
+            fprintf(stderr, "bnnsweep eval: --sample-probs %s: %s\n", probs_path, bns_last_error());
+            status = BNS_EXIT_ERROR;
+        } else {
+            printf("\nwrote %s\n", probs_path);
+        }
+    }
     if (json) {
         char *text = bns_eval_report_json(&rep);
         int rc = text ? 0 : -1;

@@ -92,6 +92,19 @@ int bns_eval_ood(bns_evaluator *ev, const bns_dataset *ood, int n_samples, unsig
     return 0;
 }
 
+int bns_eval_sample_probs(bns_evaluator *ev, const bns_dataset *x, int n_samples, float *out) {
+    if (x->d != ev->set->d)
+        return bns_fail("set %s has %zu features per row, %s has %zu", x->name, x->d, ev->set->name, ev->set->d);
+    /* sample k alone is the ensemble [k, k+1) of the stream: the samples the
+     * OOD scores average (common random numbers, METHODS.md s.7 for dropout) */
+    int slices = ev->stochastic ? n_samples : 1;
+    size_t per = x->n * (size_t)ev->set->n_classes;
+    for (int k = 0; k < slices; k++)
+        bns_predict_probs(&ev->pred, ev->m, x->x, x->n, ev->stochastic ? 1 : 0, &ev->stream, (uint64_t)k,
+                          out + (size_t)k * per);
+    return slices;
+}
+
 /* ---- JSON of the eval report ---- */
 
 /* jansson refuses a NULL value (a failed allocation, or a string that is not
