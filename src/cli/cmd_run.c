@@ -252,7 +252,7 @@ int cmd_run(int argc, char **argv) {
     char *text = NULL;
     long text_len = 0;
     if (rank == 0) {
-        text = bns_read_file(spec_path, NULL);
+        text = bns_spec_read_file(spec_path);
         text_len = text ? (long)strlen(text) + 1 : -1;
     }
     if (use_mpi) MPI_Bcast(&text_len, 1, MPI_LONG, 0, MPI_COMM_WORLD);
@@ -364,8 +364,9 @@ done:
 static int open_run_dir(const char *run_dir, bns_spec *spec, bns_plan *plan, bns_runner *runner) {
     char path[1100];
     snprintf(path, sizeof path, "%s/sweep.yaml", run_dir);
-    char *text = bns_read_file(path, NULL);
-    if (!text) return bns_fail("%s: not a run directory (no sweep.yaml)", run_dir);
+    char *text = bns_spec_read_file(path);
+    if (!text && access(path, F_OK) != 0) return bns_fail("%s: not a run directory (no sweep.yaml)", run_dir);
+    if (!text) return -1;
     snprintf(path, sizeof path, "%s/overrides.txt", run_dir);
     char *ov_text = bns_read_file(path, NULL);
     const char *overrides[256];
