@@ -10,6 +10,7 @@
  *         or to look at a sweep while it runs).
  */
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,9 +25,11 @@
 #include "bnnsweep/error.h"
 #include "bnnsweep/runner.h"
 #include "bnnsweep/util.h"
+#include "bnnsweep/version.h"
 #include "cli.h"
 
-enum { OPT_OUT = 1000, OPT_SET, OPT_DATA_DIR, OPT_THREADS, OPT_STAGE, OPT_SHARD, OPT_QUIET, OPT_HELP };
+enum { OPT_OUT = 1000, OPT_SET, OPT_DATA_DIR, OPT_THREADS, OPT_STAGE, OPT_SHARD, OPT_QUIET, OPT_RERUN_STALE,
+       OPT_ACCEPT_STALE, OPT_HELP };
 
 static void run_usage(FILE *out) {
     fprintf(out,
@@ -48,6 +51,11 @@ static void run_usage(FILE *out) {
             "                      process, no scheduler; then `bnnsweep merge RUN_DIR`. A shard\n"
             "                      exits 0 even when some of its tasks fail (they are recorded;\n"
             "                      merge's exit status says whether the sweep is complete)\n"
+            "  --rerun-stale       recompute finished tasks whose files hold another results\n"
+            "                      version (numerics of another program version) and what\n"
+            "                      depends on them; without it or --accept-stale such a run\n"
+            "                      directory is refused, with the list of those tasks\n"
+            "  --accept-stale      keep them (recorded in RUN_DIR/accepted_stale.txt and the cube)\n"
             "  --quiet             no progress lines\n\n"
             "exit status: 0 every task done, 1 some task failed or was skipped (the rest is\n"
             "kept; see `bnnsweep status RUN_DIR`), 2 usage or invalid sweep file\n");
@@ -129,6 +137,67 @@ static int load_plan(const char *spec_path, const char *text, const char *const 
     return 0;
 }
 
+enum { STALE_REFUSE, STALE_RERUN, STALE_ACCEPT };
+
+/* Task t is this process's to run: any task in a full run, its stage and
+ * share for a shard (the same rule as run_shard). */
+static int in_share(const bns_plan *plan, int t, int stage, int shard, int n_shards) {
+    if (stage < 0) return 1;
+    if (plan->tasks[t].kind != stage) return 0;
+    int position = 0;
+    for (int u = 0; u < t; u++) position += plan->tasks[u].kind == stage;
+    return position % n_shards == shard;
+}
+
+/* Finished tasks of another results version (version.h): refuse (listing
+ * them), remove them so they run again, or record that they are kept. */
+static int resolve_stale(bns_runner *runner, int policy, int stage, int shard, int n_shards, int quiet) {
+    const bns_plan *plan = runner->plan;
+    int n = plan->n_tasks;
+    unsigned char *stale = bns_xcalloc((size_t)n + 1, 1);
+    int *versions = bns_xcalloc((size_t)n + 1, sizeof *versions);
+    bns_runner_find_stale(runner, stale, versions);
+    int count = 0, rc = 0;
+    for (int t = 0; t < n; t++) {
+        if (stale[t] && !in_share(plan, t, stage, shard, n_shards)) stale[t] = 0;
+        count += stale[t];
+    }
+    if (count && policy == STALE_REFUSE) {
+        fprintf(stderr, "bnnsweep run: %s holds %d finished task%s of another results version (this program: %d):\n",
+                runner->run_dir, count, count > 1 ? "s" : "", BNS_RESULTS_VERSION);
+        int listed = 0;
+        for (int t = 0; t < n; t++) {
+            if (!stale[t]) continue;
+            if (listed++ < 50) {
+                if (versions[t] == BNS_RESULTS_VERSION) fprintf(stderr, "  %s (depends on a stale task)\n", plan->tasks[t].name);
+                else fprintf(stderr, "  %s (results version %d)\n", plan->tasks[t].name, versions[t]);
+            }
+        }
+        if (listed > 50) fprintf(stderr, "  ... and %d more\n", listed - 50);
+        rc = bns_fail("refusing to mix results versions: run again with --rerun-stale (recompute them) or "
+                      "--accept-stale (keep them, recorded in accepted_stale.txt)");
+    } else if (count && policy == STALE_RERUN) {
+        for (int t = 0; t < n; t++) {
+            if (!stale[t]) continue;
+            char path[1200];
+            bns_runner_task_path(runner, t, ".h5", path, sizeof path);
+            if (unlink(path) != 0) {
+                rc = bns_fail("%s: cannot remove a stale result: %s", path, strerror(errno));
+                break;
+            }
+        }
+        if (rc == 0 && !quiet) printf("removed %d stale task%s to recompute them\n", count, count > 1 ? "s" : "");
+    } else if (count) {
+        rc = bns_runner_accept_stale(runner, stale, versions);
+        if (rc == 0 && !quiet)
+            printf("kept %d task%s of another results version (recorded in %s/accepted_stale.txt)\n", count,
+                   count > 1 ? "s" : "", runner->run_dir);
+    }
+    free(stale);
+    free(versions);
+    return rc;
+}
+
 /* Set by Open MPI's mpirun, by PMIx launchers (srun --mpi=pmix) and by PMI ones (MPICH). */
 static int launched_by_mpi(void) {
     return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("PMI_SIZE");
@@ -178,11 +247,12 @@ int cmd_run(int argc, char **argv) {
         {"data-dir", required_argument, NULL, OPT_DATA_DIR}, {"threads", required_argument, NULL, OPT_THREADS},
         {"stage", required_argument, NULL, OPT_STAGE},     {"shard", required_argument, NULL, OPT_SHARD},
         {"quiet", no_argument, NULL, OPT_QUIET},           {"help", no_argument, NULL, OPT_HELP},
+        {"rerun-stale", no_argument, NULL, OPT_RERUN_STALE}, {"accept-stale", no_argument, NULL, OPT_ACCEPT_STALE},
         {NULL, 0, NULL, 0},
     };
     const char **overrides = bns_xcalloc((size_t)argc + 1, sizeof *overrides);
     const char *out = NULL, *data_dir = NULL, *stage_name = NULL, *shard_text = NULL;
-    int n_overrides = 0, threads = 1, quiet = 0, c;
+    int n_overrides = 0, threads = 1, quiet = 0, c, stale_policy = STALE_REFUSE, stale_flags = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -194,6 +264,8 @@ int cmd_run(int argc, char **argv) {
         case OPT_STAGE: stage_name = optarg; break;
         case OPT_SHARD: shard_text = optarg; break;
         case OPT_QUIET: quiet = 1; break;
+        case OPT_RERUN_STALE: stale_policy = STALE_RERUN; stale_flags++; break;
+        case OPT_ACCEPT_STALE: stale_policy = STALE_ACCEPT; stale_flags++; break;
         case 'h':
         case OPT_HELP: run_usage(stdout); free(overrides); return BNS_EXIT_OK;
         default:
@@ -212,6 +284,9 @@ int cmd_run(int argc, char **argv) {
         usage_error = 1;
     } else if (threads < 1) {
         fprintf(stderr, "bnnsweep run: --threads must be a positive count\n");
+        usage_error = 1;
+    } else if (stale_flags > 1) {
+        fprintf(stderr, "bnnsweep run: --rerun-stale and --accept-stale exclude each other\n");
         usage_error = 1;
     } else if ((stage_name != NULL) != (shard_text != NULL)) {
         fprintf(stderr, "bnnsweep run: --stage and --shard go together\n");
@@ -281,6 +356,7 @@ int cmd_run(int argc, char **argv) {
     int open_rc = 0;
     if (rank == 0) {
         open_rc = bns_runner_open(&runner, &spec, &plan, out, data_dir, 1);
+        if (open_rc == 0) open_rc = resolve_stale(&runner, stale_policy, stage, shard, n_shards, quiet);
         if (open_rc == 0) remove_stale_temporaries(out);
     }
     if (use_mpi) MPI_Bcast(&open_rc, 1, MPI_INT, 0, MPI_COMM_WORLD);

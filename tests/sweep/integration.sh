@@ -10,6 +10,9 @@
 #              skipped, the rest finishes, the exit status says incomplete
 #   malformed  a bad sweep file: exit status 2 and an error naming file:line
 #   shards     stage shards run one by one, then merged: the MPI run's cube
+#   versions   task files record program and results versions; a resume over
+#              another results version refuses, listing the tasks;
+#              --accept-stale keeps and records them, --rerun-stale redoes them
 set -euo pipefail
 case_name="$1" bin="$2" python="$3" mpiexec="$4" work="$5"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -118,6 +121,46 @@ shards)
   for i in 0 1 2; do "$bin" run "$spec" --out sharded --stage eval --shard "$i/3" --quiet; done
   "$bin" merge sharded
   "$python" "$compare" mpi/cube.h5 sharded/cube.h5
+  ;;
+versions)
+  "$bin" run "$spec" --out run --quiet
+  cp run/cube.h5 clean-cube.h5
+  # every task file records the program and results versions
+  "$python" - run <<'PY'
+import glob, sys, h5py
+files = glob.glob(sys.argv[1] + "/tasks/*.h5")
+assert len(files) > 10, files
+for p in files:
+    with h5py.File(p, "r") as f:
+        assert int(f.attrs["results_version"]) >= 1 and "bnnsweep_version" in f.attrs and "git_commit" in f.attrs, p
+with h5py.File(sys.argv[1] + "/cube.h5", "r") as f:
+    assert int(f.attrs["results_version"]) >= 1 and "accepted_stale" not in f.attrs
+PY
+  # one model's file "from another results version": the resume refuses,
+  # naming it and an evaluation that used it
+  stale_version() { "$python" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); f.attrs['results_version']=int(sys.argv[2])" "$@"; }
+  model="$(compgen -G "run/tasks/train-*.h5" | head -n 1)"
+  stale_version "$model" 0
+  status=0
+  "$bin" run "$spec" --out run --quiet 2>refuse.err || status=$?
+  [ "$status" -ne 0 ] || fail "a resume over another results version exited 0"
+  grep -q "another results version" refuse.err || fail "refusal does not say why: $(cat refuse.err)"
+  grep -q "(results version 0)" refuse.err || fail "refusal does not list the stale model: $(cat refuse.err)"
+  grep -q "eval/.*(depends on a stale task)" refuse.err || fail "refusal does not list its evaluations: $(cat refuse.err)"
+  n_listed=$(grep -c "^  " refuse.err)
+  # --accept-stale keeps them and says so in accepted_stale.txt and the cube; later resumes accept them
+  "$bin" run "$spec" --out run --quiet --accept-stale
+  grep -q "results_version=0 accepted by bnnsweep" run/accepted_stale.txt || fail "accept not recorded"
+  [ "$(wc -l < run/accepted_stale.txt)" -eq "$n_listed" ] || fail "accepted $(wc -l < run/accepted_stale.txt) tasks, $n_listed listed"
+  "$python" -c "import h5py,sys; assert 'results_version=0' in str(h5py.File(sys.argv[1])['/'].attrs['accepted_stale'])" run/cube.h5
+  "$bin" run "$spec" --out run --quiet
+  # --rerun-stale recomputes the stale task and its dependents: the same numbers again
+  rm run/accepted_stale.txt
+  "$bin" run "$spec" --out run --rerun-stale > rerun.out
+  grep -q "removed $n_listed stale tasks" rerun.out || fail "rerun did not remove the $n_listed tasks: $(cat rerun.out)"
+  "$python" -c "import h5py,sys; assert int(h5py.File(sys.argv[1])['/'].attrs['results_version']) >= 1" "$model"
+  "$python" "$compare" clean-cube.h5 run/cube.h5
+  "$bin" run "$spec" --out run --rerun-stale --accept-stale 2>both.err && fail "both stale options accepted"
   ;;
 *)
   fail "unknown case $case_name"
