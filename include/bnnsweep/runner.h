@@ -7,6 +7,8 @@
  *   RUN_DIR/tasks/attack-KEY.h5     an attack set (attack_set.h format)
  *   RUN_DIR/tasks/eval-KEY.h5       one evaluation's numbers (format below)
  *   RUN_DIR/tasks/KIND-KEY.failed   why a task failed (text); removed on retry
+ *   RUN_DIR/run.lock                held by a full `run` while it works; shards
+ *   RUN_DIR/shard.lock.HOST.PID     hold one each (util.h locks; cmd_run.c)
  *   RUN_DIR/accepted_stale.txt      tasks of another results version kept by
  *                                   `run --accept-stale` (version.h)
  *   RUN_DIR/cube.h5                 the results cube (cube.h; netCDF-4 conventions)

@@ -85,6 +85,53 @@ static void remove_stale_temporaries(const char *run_dir) {
     closedir(dir);
 }
 
+/* Two processes on one run directory: a full run holds RUN_DIR/run.lock, each
+ * shard RUN_DIR/shard.lock.HOST.PID. Shards work side by side (disjoint
+ * tasks); a full run and anything else would compute the same tasks twice,
+ * so whichever starts second refuses. Each creates its own lock before
+ * looking for the other's, so two starting at one instant cannot both miss
+ * each other. lock (size 1200) gets the path to release. */
+static int take_run_lock(const char *run_dir, int shard, char *lock, size_t size) {
+    char host[BNS_HOST_TAG_SIZE], holder[256], other[1400];
+    bns_host_tag(host);
+    if (shard) snprintf(lock, size, "%s/shard.lock.%s.%ld", run_dir, host, (long)getpid());
+    else snprintf(lock, size, "%s/run.lock", run_dir);
+    int rc = bns_lock_acquire(lock);
+    if (rc) {
+        lock[0] = '\0';
+        if (shard) return -1;
+        char why[1100];
+        snprintf(why, sizeof why, "%s", bns_last_error());
+        return bns_fail("%s is in use by another `bnnsweep run` (%s). Wait for it to finish; if it is gone "
+                        "(a run on another host cannot be checked from here), remove %s/run.lock",
+                        run_dir, why, run_dir);
+    }
+    int held = 0;
+    if (shard) {
+        snprintf(other, sizeof other, "%s/run.lock", run_dir);
+        held = bns_lock_holder(other, holder, sizeof holder);
+    } else {
+        DIR *dir = opendir(run_dir);
+        struct dirent *e;
+        while (dir && held == 0 && (e = readdir(dir)) != NULL) {
+            if (strncmp(e->d_name, "shard.lock.", 11) != 0) continue;
+            snprintf(other, sizeof other, "%s/%s", run_dir, e->d_name);
+            held = bns_lock_holder(other, holder, sizeof holder);
+        }
+        if (dir) closedir(dir);
+    }
+    if (held == 0) return 0;
+    bns_lock_release(lock);
+    lock[0] = '\0';
+    if (held < 0) return -1;
+    if (shard)
+        return bns_fail("%s is in use by a full `bnnsweep run` (%s, %s): shards beside it would compute its tasks "
+                        "twice. Wait for it; if it is gone, remove that file", run_dir, holder, other);
+    return bns_fail("%s is in use by shards (--stage/--shard) of a sweep (%s, %s): a full run beside them would "
+                    "compute their tasks twice. Wait for them; if they are gone, remove that file", run_dir, holder,
+                    other);
+}
+
 typedef struct {
     const bns_plan *plan;
     double t0, done_cost, total_cost;
@@ -354,8 +401,12 @@ int cmd_run(int argc, char **argv) {
 
     bns_runner runner;
     int open_rc = 0;
+    char lock[1200] = "";
     if (rank == 0) {
-        open_rc = bns_runner_open(&runner, &spec, &plan, out, data_dir, 1);
+        /* the lock before the provenance: a refused run must not rewrite sweep.yaml */
+        open_rc = bns_runner_open(&runner, &spec, &plan, out, data_dir, 0);
+        if (open_rc == 0) open_rc = take_run_lock(out, stage >= 0, lock, sizeof lock);
+        if (open_rc == 0) open_rc = bns_runner_open(&runner, &spec, &plan, out, data_dir, 1);
         if (open_rc == 0) open_rc = resolve_stale(&runner, stale_policy, stage, shard, n_shards, quiet);
         if (open_rc == 0) remove_stale_temporaries(out);
     }
@@ -428,6 +479,7 @@ int cmd_run(int argc, char **argv) {
     free(deps);
     free(cost);
 done:
+    if (lock[0]) bns_lock_release(lock);
     bns_plan_free(&plan);
     bns_spec_free(&spec);
     free(overrides);

@@ -13,6 +13,9 @@
 #   versions   task files record program and results versions; a resume over
 #              another results version refuses, listing the tasks;
 #              --accept-stale keeps and records them, --rerun-stale redoes them
+#   locks      a second run or a shard beside a running sweep refuses naming
+#              it; stale locks are taken over, other hosts' respected; a
+#              shard keeps live writers' temporaries
 set -euo pipefail
 case_name="$1" bin="$2" python="$3" mpiexec="$4" work="$5"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -161,6 +164,63 @@ PY
   "$python" -c "import h5py,sys; assert int(h5py.File(sys.argv[1])['/'].attrs['results_version']) >= 1" "$model"
   "$python" "$compare" clean-cube.h5 run/cube.h5
   "$bin" run "$spec" --out run --rerun-stale --accept-stale 2>both.err && fail "both stale options accepted"
+  ;;
+locks)
+  slow=(--set data.train_limit=6000 --set train.max_epochs=12)
+  host=$("$python" -c "import re, socket; print(re.sub(r'[^A-Za-z0-9_-]', '_', socket.gethostname()[:64]) or 'unknown')")
+  sleep 30 & dead=$!; kill "$dead"; wait "$dead" 2>/dev/null || true
+  sleep 300 & live=$!
+  trap 'kill "$live" 2>/dev/null || true' EXIT  # (set after the last `&`: a forked shell runs EXIT traps)
+  mkdir run
+  # a run directory held by a live process: a second run and a shard refuse, naming it
+  echo "$host $live" > run/run.lock
+  status=0
+  "$bin" run "$spec" --out run --quiet 2>second.err || status=$?
+  [ "$status" -ne 0 ] || fail "a run beside a running one exited 0"
+  grep -q "in use by another .bnnsweep run. (run/run.lock: held by host $host, pid $live)" second.err ||
+    fail "second run's refusal: $(cat second.err)"
+  [ ! -e run/sweep.yaml ] || fail "a refused run wrote sweep.yaml"
+  status=0
+  "$bin" run "$spec" --out run --stage eval --shard 0/1 --quiet 2>shard.err || status=$?
+  [ "$status" -ne 0 ] || fail "a shard beside a running full run exited 0"
+  grep -q "in use by a full .bnnsweep run. (host $host, pid $live" shard.err || fail "shard's refusal: $(cat shard.err)"
+  compgen -G "run/shard.lock.*" >/dev/null && fail "a refused shard left its lock"
+  # a full run beside a live shard refuses too
+  rm run/run.lock
+  echo "$host $live" > "run/shard.lock.$host.$live"
+  status=0
+  "$bin" run "$spec" --out run --quiet 2>beside.err || status=$?
+  [ "$status" -ne 0 ] || fail "a run beside a live shard exited 0"
+  grep -q "in use by shards" beside.err || fail "run beside shards: $(cat beside.err)"
+  rm "run/shard.lock.$host.$live"
+  # another host's lock cannot be checked: refused, saying what to do
+  echo "othernode 4242" > run/run.lock
+  status=0
+  "$bin" run "$spec" --out run --quiet 2>cross.err || status=$?
+  [ "$status" -ne 0 ] || fail "a run beside another host's lock exited 0"
+  grep -q "held by host othernode, pid 4242" cross.err || fail "cross-host refusal: $(cat cross.err)"
+  grep -q "remove run/run.lock" cross.err || fail "cross-host refusal does not say what to do: $(cat cross.err)"
+  # a run holds run.lock while it works (SIGKILLed, it leaves it naming its
+  # pid); the next run takes the stale lock over, finishes and removes it
+  rm run/run.lock
+  "$bin" run "$spec" --out run --quiet "${slow[@]}" &
+  job=$!
+  for _ in $(seq 1 3000); do [ -e run/run.lock ] && break; sleep 0.1; done
+  kill -KILL "$job"; wait "$job" 2>/dev/null || true
+  [ "$(cat run/run.lock)" = "$host $job" ] || fail "run.lock of the killed run: $(cat run/run.lock 2>&1)"
+  "$bin" run "$spec" --out run --quiet "${slow[@]}" || fail "the stale lock of a killed run was not taken over"
+  [ ! -e run/run.lock ] || fail "run.lock left behind"
+  # a shard keeps the temporaries of live writers (another shard) and removes dead ones'
+  live_tmp="run/tasks/eval-0000000000000001.h5.tmp.$host.$live"
+  dead_tmp="run/tasks/eval-0000000000000002.h5.tmp.$host.$dead"
+  other_tmp="run/tasks/eval-0000000000000003.h5.tmp.othernode.$dead"
+  touch "$live_tmp" "$dead_tmp" "$other_tmp"
+  "$bin" run "$spec" --out run --stage eval --shard 1/2 --quiet "${slow[@]}"
+  [ -e "$live_tmp" ] || fail "a shard removed a live writer's temporary"
+  [ -e "$other_tmp" ] || fail "a shard removed another host's temporary"
+  [ ! -e "$dead_tmp" ] || fail "a shard kept a dead writer's temporary"
+  kill "$live"
+  compgen -G "run/shard.lock.*" >/dev/null && fail "a shard left its lock"
   ;;
 *)
   fail "unknown case $case_name"
