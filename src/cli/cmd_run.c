@@ -57,8 +57,11 @@ static void run_usage(FILE *out) {
             "                      directory is refused, with the list of those tasks\n"
             "  --accept-stale      keep them (recorded in RUN_DIR/accepted_stale.txt and the cube)\n"
             "  --quiet             no progress lines\n\n"
+            "Started by srun as N tasks that MPI does not join (srun without --mpi=pmix/pmi2 on\n"
+            "a site whose MpiDefault is none), every task stops at once with a message.\n\n"
             "exit status: 0 every task done, 1 some task failed or was skipped (the rest is\n"
-            "kept; see `bnnsweep status RUN_DIR`), 2 usage or invalid sweep file\n");
+            "kept; see `bnnsweep status RUN_DIR`), or the run directory is in use or holds\n"
+            "results of another results version, 2 usage, invalid sweep file or launch\n");
 }
 
 static void utc_now(char *buf, size_t size) {
@@ -250,6 +253,41 @@ static int launched_by_mpi(void) {
     return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("PMI_SIZE");
 }
 
+/* Tasks of the srun step this process belongs to (0: not in a step). The
+ * batch script of an allocation has SLURM_NTASKS but no step: a plain
+ * `bnnsweep run` there is one process, as intended. */
+static long srun_step_tasks(void) {
+    const char *v = getenv("SLURM_STEP_NUM_TASKS");
+    if (!v && getenv("SLURM_STEP_ID") && getenv("SLURM_PROCID")) v = getenv("SLURM_NTASKS");
+    if (!v && getenv("SLURM_STEPID") && getenv("SLURM_PROCID")) v = getenv("SLURM_NTASKS");
+    return v ? strtol(v, NULL, 10) : 0;
+}
+
+/* srun started N copies of this command, but MPI (if any) sees one process
+ * each: srun without an MPI plugin (MpiDefault=none), or a shard under srun
+ * -n N. Every copy would do the same work into the same directory, so all
+ * stop before any work. Returns 0 or the message's exit status. */
+static int check_launch(int mpi_size, int shard) {
+    long tasks = srun_step_tasks();
+    if (tasks <= 1 || mpi_size > 1) return 0;
+    const char *procid = getenv("SLURM_PROCID");
+    if (!procid || !strcmp(procid, "0")) {
+        if (shard)
+            fprintf(stderr,
+                    "bnnsweep run: started by srun as %ld tasks, but a shard (--stage/--shard) is one process: all %ld "
+                    "would run the same tasks. Run it with srun -n 1 (or directly in the batch script)\n",
+                    tasks, tasks);
+        else
+            fprintf(stderr,
+                    "bnnsweep run: started by srun as %ld tasks (SLURM_STEP_NUM_TASKS), but MPI sees 1 process: "
+                    "each task would run the whole sweep into the same directory. This srun starts no MPI job (no "
+                    "PMI: the site's MpiDefault is none?): use srun --mpi=pmix or --mpi=pmi2 (see srun --mpi=list), "
+                    "or mpirun inside the allocation (slurm/sweep.sbatch)\n",
+                    tasks);
+    }
+    return BNS_EXIT_USAGE;
+}
+
 static int parse_shard(const char *text, int *index, int *count) {
     char tail;
     if (sscanf(text, "%d/%d%c", index, count, &tail) != 2 || *count < 1 || *index < 0 || *index >= *count)
@@ -368,6 +406,13 @@ int cmd_run(int argc, char **argv) {
         MPI_Comm_size(MPI_COMM_WORLD, &size);
         if (provided < MPI_THREAD_FUNNELED && rank == 0)
             fprintf(stderr, "bnnsweep run: warning: MPI does not promise FUNNELED threading\n");
+    }
+
+    int launch_status = check_launch(size, stage >= 0);
+    if (launch_status) {
+        if (use_mpi) MPI_Finalize();
+        free(overrides);
+        return launch_status;
     }
 
     /* rank 0 reads the file; everyone parses the same bytes */

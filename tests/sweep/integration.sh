@@ -16,6 +16,8 @@
 #   locks      a second run or a shard beside a running sweep refuses naming
 #              it; stale locks are taken over, other hosts' respected; a
 #              shard keeps live writers' temporaries
+#   launch     srun as N tasks without PMI (MPI size 1) stops every task
+#              before any work; a batch step or a 1-task step runs
 set -euo pipefail
 case_name="$1" bin="$2" python="$3" mpiexec="$4" work="$5"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -221,6 +223,35 @@ locks)
   [ ! -e "$dead_tmp" ] || fail "a shard kept a dead writer's temporary"
   kill "$live"
   compgen -G "run/shard.lock.*" >/dev/null && fail "a shard left its lock"
+  ;;
+launch)
+  # srun started 4 copies that MPI does not join (no PMI): all stop before any work
+  step=(SLURM_JOB_ID=1 SLURM_NTASKS=4 SLURM_STEP_NUM_TASKS=4 SLURM_STEP_ID=0 SLURM_PROCID=0)
+  status=0
+  env "${step[@]}" "$bin" run "$spec" --out run 2>srun.err || status=$?
+  [ "$status" = 2 ] || fail "srun without PMI: exit status $status, want 2"
+  grep -q "started by srun as 4 tasks.*MPI sees 1 process" srun.err || fail "srun message: $(cat srun.err)"
+  grep -q -- "--mpi=pmix" srun.err || fail "srun message gives no remedy: $(cat srun.err)"
+  [ ! -e run ] || fail "a refused launch created the run directory"
+  status=0
+  env "${step[@]/SLURM_PROCID=0/SLURM_PROCID=3}" "$bin" run "$spec" --out run 2>srun3.err || status=$?
+  [ "$status" = 2 ] && [ ! -s srun3.err ] || fail "task 3 of the step: status $status, said $(cat srun3.err)"
+  status=0
+  env "${step[@]}" "$bin" run "$spec" --out run --stage train --shard 0/2 2>shard.err || status=$?
+  [ "$status" = 2 ] || fail "a shard under srun -n 4: exit status $status, want 2"
+  grep -q "a shard (--stage/--shard) is one process" shard.err || fail "shard message: $(cat shard.err)"
+  [ ! -e run ] || fail "a refused shard created the run directory"
+  # the batch script of a 4-task allocation (no step) and a 1-task step are one process, as meant
+  printf 'models:\n  bnn: {method: bbb, rho_initt: -3}\n' > bad.yaml
+  for vars in "SLURM_JOB_ID=1 SLURM_NTASKS=4" "SLURM_JOB_ID=1 SLURM_NTASKS=4 SLURM_STEP_NUM_TASKS=1 SLURM_PROCID=0"; do
+    status=0
+    # shellcheck disable=SC2086
+    env $vars "$bin" run bad.yaml --out run 2>plain.err || status=$?
+    grep -q "rho_initt" plain.err || fail "with $vars the sweep was not read: $(cat plain.err)"
+  done
+  # srun with PMI: MPI sees the 2 tasks, and the sweep runs
+  mpi 2 env SLURM_JOB_ID=1 SLURM_NTASKS=2 SLURM_STEP_NUM_TASKS=2 SLURM_STEP_ID=0 "$bin" run "$spec" --out run --quiet
+  [ -e run/cube.h5 ] || fail "an MPI run under an srun-like environment wrote no cube"
   ;;
 *)
   fail "unknown case $case_name"
