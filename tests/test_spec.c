@@ -233,6 +233,22 @@ static void test_deep_nesting(void **state) {
     strcat(text, "}}\n");
     expect_text_error(text, "YAML nesting deeper than 64 levels");
     expect_text_error(text, "hostile.yaml:1:");
+    /* half a megabyte of '[' (libyaml alone needs hours for it): refused at the 65th */
+    size_t n = 500000;
+    char *deep = malloc(2 * n + 16);
+    assert_non_null(deep);
+    memcpy(deep, "models: ", 8);
+    memset(deep + 8, '[', n);
+    memset(deep + 8 + n, ']', n);
+    deep[8 + 2 * n] = '\0';
+    expect_text_error(deep, "hostile.yaml:1:73: YAML nesting deeper than 64 levels");
+    free(deep);
+    /* brackets in quotes and comments are text, not nesting; 64 levels are allowed */
+    char ok[1024] = "name: '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[['  # {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{\nmodels: {m: {}}\nx: ";
+    for (int i = 0; i < 62; i++) strcat(ok, "[");
+    for (int i = 0; i < 62; i++) strcat(ok, "]");
+    strcat(ok, "\n");
+    expect_text_error(ok, "hostile.yaml:3:1: x: unknown key");
 }
 
 static void with_env(const char *name, const char *value) {

@@ -209,12 +209,50 @@ static int copy_node(copier *cp, int index, int depth, ynode **out) {
     return 0;
 }
 
+/* libyaml's scanner spends time proportional to the flow nesting depth on
+ * every token, so "[[[[..." over a megabyte takes hours before the copy's
+ * depth check could refuse it. This pass finds flow brackets outside quotes
+ * and comments first and refuses nesting deeper than MAX_DEPTH with the line
+ * and column. (A bracket inside a plain or block scalar counts too: only a
+ * file with more than 64 unmatched ones there is refused by mistake.) */
+static int check_flow_depth(const char *text, const char *where, int is_file) {
+    int depth = 0, line = 1, col = 0;
+    char quote = 0;
+    for (const char *p = text; *p; p++) {
+        col++;
+        if (*p == '\n') {
+            line++;
+            col = 0;
+            continue;
+        }
+        if (quote) {
+            if (quote == '"' && *p == '\\' && p[1] && p[1] != '\n') p++, col++;
+            else if (*p == quote && quote == '\'' && p[1] == '\'') p++, col++;
+            else if (*p == quote) quote = 0;
+            continue;
+        }
+        if (*p == '#' && (p == text || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n')) {
+            while (p[1] && p[1] != '\n') p++;
+            continue;
+        }
+        if (*p == '"' || *p == '\'') quote = *p;
+        else if (*p == '[' || *p == '{') {
+            if (++depth > MAX_DEPTH) {
+                if (is_file) return bns_fail("%s:%d:%d: YAML nesting deeper than %d levels", where, line, col, MAX_DEPTH);
+                return bns_fail("%s: YAML nesting deeper than %d levels", where, MAX_DEPTH);
+            }
+        } else if ((*p == ']' || *p == '}') && depth > 0) depth--;
+    }
+    return 0;
+}
+
 /* Parse YAML text into a tree. `where` names it in messages ("sweeps/x.yaml",
  * "override 'a=b'"). *out is NULL for an empty document. */
 static int parse_yaml(const char *text, const char *where, int origin, int is_file, ynode **out) {
     yaml_parser_t parser;
     yaml_document_t doc;
     *out = NULL;
+    if (check_flow_depth(text, where, is_file)) return -1;
     if (!yaml_parser_initialize(&parser)) return bns_fail("%s: cannot initialise the YAML parser", where);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
     int rc = 0;
