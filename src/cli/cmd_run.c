@@ -189,15 +189,6 @@ static int load_plan(const char *spec_path, const char *text, const char *const 
 
 enum { STALE_REFUSE, STALE_RERUN, STALE_ACCEPT };
 
-/* Task t is this process's to run: any task in a full run, its stage and
- * share for a shard (the same rule as run_shard). */
-static int in_share(const bns_plan *plan, int t, int stage, int shard, int n_shards) {
-    if (stage < 0) return 1;
-    if (plan->tasks[t].kind != stage) return 0;
-    int position = 0;
-    for (int u = 0; u < t; u++) position += plan->tasks[u].kind == stage;
-    return position % n_shards == shard;
-}
 
 /* Finished tasks of another results version (version.h): refuse (listing
  * them), remove them so they run again, or record that they are kept. */
@@ -207,9 +198,11 @@ static int resolve_stale(bns_runner *runner, int policy, int stage, int shard, i
     unsigned char *stale = bns_xcalloc((size_t)n + 1, 1);
     int *versions = bns_xcalloc((size_t)n + 1, sizeof *versions);
     bns_runner_find_stale(runner, stale, versions);
-    int count = 0, rc = 0;
+    /* a shard looks only at its own share (the rule of run_shard) */
+    int count = 0, rc = 0, position = 0;
     for (int t = 0; t < n; t++) {
-        if (stale[t] && !in_share(plan, t, stage, shard, n_shards)) stale[t] = 0;
+        int mine = stage < 0 || (plan->tasks[t].kind == stage && position++ % n_shards == shard);
+        if (!mine) stale[t] = 0;
         count += stale[t];
     }
     if (count && policy == STALE_REFUSE) {
