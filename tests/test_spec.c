@@ -296,6 +296,8 @@ static void test_limits(void **state) {
     with_env("BNNSWEEP_MAX_SWEEP_EXPANDED", "1000");
     expect_text_error("x: &x [a, b, c, d]\ny: [*x, *x, *x, *x, *x]\nmodels: {m: {}}\n", "more than 1000 bytes");
     with_env("BNNSWEEP_MAX_SWEEP_EXPANDED", NULL);
+    /* a huge network is refused before it is allocated (found by fuzz_spec: 10 GB) */
+    expect_text_error("models: {m: {arch: FC-12000-215010}}\n", "more than 20000000 (raise the limit with BNNSWEEP_MAX_WEIGHTS");
 }
 
 static void test_attack_canonical_sorted(void **state) {

@@ -166,9 +166,10 @@ typedef struct {
  *   BNNSWEEP_MAX_GRID_POINTS    (10000)   points of one group's or attack's grid,
  *                                         and entries of any one list or mapping
  *   BNNSWEEP_MAX_TASKS          (100000)  tasks of the plan (plan.h)
+ *   BNNSWEEP_MAX_WEIGHTS        (2e7)     weights (biases included) of one model
  * Nesting is at most 64 levels (fixed). */
 enum bns_spec_limit_kind { BNS_LIMIT_SWEEP_BYTES, BNS_LIMIT_EXPANDED_BYTES, BNS_LIMIT_GRID_POINTS, BNS_LIMIT_TASKS,
-                           BNS_LIMIT_COUNT };
+                           BNS_LIMIT_WEIGHTS, BNS_LIMIT_COUNT };
 /* The limit in force (*out); -1 with the error recorded when the variable is
  * set but not a positive integer. */
 int bns_spec_limit(int which, long long *out);

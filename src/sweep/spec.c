@@ -39,6 +39,7 @@ static const struct {
     [BNS_LIMIT_EXPANDED_BYTES] = {"BNNSWEEP_MAX_SWEEP_EXPANDED", 64LL << 20},
     [BNS_LIMIT_GRID_POINTS] = {"BNNSWEEP_MAX_GRID_POINTS", 10000},
     [BNS_LIMIT_TASKS] = {"BNNSWEEP_MAX_TASKS", 100000},
+    [BNS_LIMIT_WEIGHTS] = {"BNNSWEEP_MAX_WEIGHTS", 20000000},
 };
 
 int bns_spec_limit(int which, long long *out) {
@@ -649,6 +650,13 @@ static int read_train(const ctx *c, const ynode *n, bns_config *base) {
 }
 
 static int check_group_point(const bns_config *cfg) {
+    /* the size first: validating "FC-12000-215010" must not allocate 10 GB */
+    bns_arch arch;
+    long long max_weights;
+    if (bns_arch_parse(cfg->arch, MNIST_INPUTS, &arch) || bns_spec_limit(BNS_LIMIT_WEIGHTS, &max_weights)) return -1;
+    if ((long long)arch.n_weights > max_weights)
+        return bns_fail("arch %s has %zu weights, more than %lld (raise the limit with %s if this is intended)",
+                        cfg->arch, arch.n_weights, max_weights, limits[BNS_LIMIT_WEIGHTS].env);
     bns_model m;
     if (bns_model_alloc(cfg, MNIST_INPUTS, &m)) return -1;
     bns_model_free(&m);

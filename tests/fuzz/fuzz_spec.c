@@ -24,6 +24,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     setenv("BNNSWEEP_MAX_SWEEP_EXPANDED", "1000000", 0);
     setenv("BNNSWEEP_MAX_GRID_POINTS", "64", 0);
     setenv("BNNSWEEP_MAX_TASKS", "2000", 0);
+    setenv("BNNSWEEP_MAX_WEIGHTS", "2000000", 0);
     return 0;
 }
 
