@@ -15,7 +15,7 @@ cd "$root"
 
 declare -A rank=([core]=0 [data]=1 [nn]=1 [methods]=2 [train]=3 [eval]=4 [attacks]=4 [io]=5 [sweep]=6 [cli]=7)
 # headers with no src/*/NAME.c of their own
-declare -A implemented_in=([attack]=attacks [backend]=core [method]=methods [nn]=nn [eval_pipeline]=eval)
+declare -A implemented_in=([attack]=attacks [backend]=core [version]=core [method]=methods [nn]=nn [eval_pipeline]=eval)
 
 declare -A layer_of   # header path -> layer
 status=0

@@ -12,6 +12,7 @@
 
 #include "bnnsweep/error.h"
 #include "bnnsweep/metrics.h"
+#include "bnnsweep/plan.h"
 #include "bnnsweep/spec.h"
 
 static char fixture_dir[1024];
@@ -185,6 +186,120 @@ static void test_text_and_defaults(void **state) {
     assert_non_null(strstr(bns_last_error(), "n.yaml:1:6: seed: missing value"));
 }
 
+/* Loading text must fail with a message holding `frag`. */
+static void expect_text_error(const char *text, const char *frag) {
+    bns_spec s;
+    if (bns_spec_load_text("hostile.yaml", text, NULL, 0, &s) == 0) {
+        bns_spec_free(&s);
+        fail_msg("loaded but should not: %.60s", text);
+    }
+    if (!strstr(bns_last_error(), frag)) fail_msg("error lacks '%s': %s", frag, bns_last_error());
+}
+
+/* "Billion laughs": nine levels of nine aliases are 9^9 scalars from 300
+ * bytes. Expanding it must stop at the bound, with the line of the node. */
+static void test_alias_bomb(void **state) {
+    (void)state;
+    char text[4096];
+    size_t used = (size_t)snprintf(text, sizeof text, "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for (int level = 1; level < 10; level++) {
+        used += (size_t)snprintf(text + used, sizeof text - used, "a%d: &a%d [", level, level);
+        for (int i = 0; i < 9; i++)
+            used += (size_t)snprintf(text + used, sizeof text - used, "%s*a%d", i ? ", " : "", level - 1);
+        used += (size_t)snprintf(text + used, sizeof text - used, "]\n");
+    }
+    expect_text_error(text, "aliases expand the document to more than");
+    expect_text_error(text, "BNNSWEEP_MAX_SWEEP_EXPANDED");
+    /* an alias inside its own anchor is infinite, whatever the bound */
+    expect_text_error("a: &a [*a, *a]\nmodels: {m: {}}\n", "hostile.yaml:1:4: an alias refers to a node that contains it");
+    expect_text_error("models: &m {g: {x: *m}}\n", "an alias refers to a node that contains it");
+    /* an honest alias still works: a value written once, used twice */
+    bns_spec s;
+    if (bns_spec_load_text("a.yaml", "models:\n  a: {method: bbb, rho_init: &r -4}\n  b: {method: bbb, rho_init: *r}\n",
+                           NULL, 0, &s))
+        fail_msg("%s", bns_last_error());
+    assert_int_equal(s.n_groups, 2);
+    assert_true(s.groups[1].base.rho_init == -4);
+    bns_spec_free(&s);
+}
+
+/* 70 nested lists: the depth check must fire (a truncated tree must not load). */
+static void test_deep_nesting(void **state) {
+    (void)state;
+    char text[512] = "models: {m: {rho_init: ";
+    for (int i = 0; i < 70; i++) strcat(text, "[");
+    strcat(text, "1");
+    for (int i = 0; i < 70; i++) strcat(text, "]");
+    strcat(text, "}}\n");
+    expect_text_error(text, "YAML nesting deeper than 64 levels");
+    expect_text_error(text, "hostile.yaml:1:");
+    /* half a megabyte of '[' (libyaml alone needs hours for it): refused at the 65th */
+    size_t n = 500000;
+    char *deep = malloc(2 * n + 16);
+    assert_non_null(deep);
+    memcpy(deep, "models: ", 8);
+    memset(deep + 8, '[', n);
+    memset(deep + 8 + n, ']', n);
+    deep[8 + 2 * n] = '\0';
+    expect_text_error(deep, "hostile.yaml:1:73: YAML nesting deeper than 64 levels");
+    free(deep);
+    /* brackets in quotes and comments are text, not nesting; 64 levels are allowed */
+    char ok[1024] = "name: '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[['  # {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{\nmodels: {m: {}}\nx: ";
+    for (int i = 0; i < 62; i++) strcat(ok, "[");
+    for (int i = 0; i < 62; i++) strcat(ok, "]");
+    strcat(ok, "\n");
+    expect_text_error(ok, "hostile.yaml:3:1: x: unknown key");
+}
+
+static void with_env(const char *name, const char *value) {
+    if (value) setenv(name, value, 1);
+    else unsetenv(name);
+}
+
+/* grid points, list lengths, tasks and file size are bounded; each bound can be moved */
+static void test_limits(void **state) {
+    (void)state;
+    /* 10^5 points > 10^4 (the default): refused at the axis that crosses it */
+    expect_text_error("models:\n  m: {method: bbb, rho_init: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],\n"
+                      "       lr: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], batch_size: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],\n"
+                      "       max_epochs: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], patience: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}\n",
+                      "the grid has more than 10000 points");
+    const char *six = "models:\n  m: {method: bbb, rho_init: [-1, -2, -3], lr: [0.1, 0.2]}\n";
+    bns_spec s;
+    bns_plan p;
+    with_env("BNNSWEEP_MAX_GRID_POINTS", "5");
+    expect_text_error(six, "hostile.yaml:2:48: models.m.lr: the grid has more than 5 points");
+    expect_text_error("models: {m: {rho_init: [-1, -2, -3, -4, -5, -6]}}\n", "a list with 6 entries, more than 5");
+    with_env("BNNSWEEP_MAX_GRID_POINTS", "6");
+    if (bns_spec_load_text("six.yaml", six, NULL, 0, &s)) fail_msg("%s", bns_last_error());
+    with_env("BNNSWEEP_MAX_TASKS", "5");
+    assert_int_equal(bns_plan_build(&s, &p), -1);
+    assert_non_null(strstr(bns_last_error(), "more than 5 tasks"));
+    assert_non_null(strstr(bns_last_error(), "BNNSWEEP_MAX_TASKS"));
+    with_env("BNNSWEEP_MAX_TASKS", "6");
+    if (bns_plan_build(&s, &p)) fail_msg("%s", bns_last_error());
+    assert_int_equal(p.n_tasks, 6);
+    bns_plan_free(&p);
+    with_env("BNNSWEEP_MAX_TASKS", "lots");
+    assert_int_equal(bns_plan_build(&s, &p), -1);
+    assert_non_null(strstr(bns_last_error(), "BNNSWEEP_MAX_TASKS='lots': expected a positive integer"));
+    bns_spec_free(&s);
+    with_env("BNNSWEEP_MAX_TASKS", NULL);
+    with_env("BNNSWEEP_MAX_GRID_POINTS", NULL);
+    /* file size: refused before it is read */
+    with_env("BNNSWEEP_MAX_SWEEP_BYTES", "10");
+    expect_error("good_small.yaml", NULL, 0, "good_small.yaml:", "bytes, more than the 10 a sweep file may have",
+                 "BNNSWEEP_MAX_SWEEP_BYTES", NULL);
+    expect_text_error("models: {m: {}}\n", "more than the 10 a sweep file may have");
+    with_env("BNNSWEEP_MAX_SWEEP_BYTES", NULL);
+    /* a small expansion bound catches a small fan-out */
+    with_env("BNNSWEEP_MAX_SWEEP_EXPANDED", "1000");
+    expect_text_error("x: &x [a, b, c, d]\ny: [*x, *x, *x, *x, *x]\nmodels: {m: {}}\n", "more than 1000 bytes");
+    with_env("BNNSWEEP_MAX_SWEEP_EXPANDED", NULL);
+    /* a huge network is refused before it is allocated (found by fuzz_spec: 10 GB) */
+    expect_text_error("models: {m: {arch: FC-12000-215010}}\n", "more than 20000000 (raise the limit with BNNSWEEP_MAX_WEIGHTS");
+}
+
 static void test_attack_canonical_sorted(void **state) {
     (void)state;
     bns_attack_settings a;
@@ -220,6 +335,8 @@ int main(void) {
         cmocka_unit_test(test_missing_references), cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_good_spec),          cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_text_and_defaults),  cmocka_unit_test(test_attack_canonical_sorted),
+        cmocka_unit_test(test_alias_bomb),         cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

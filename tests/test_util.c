@@ -1,5 +1,5 @@
 /* test_util.c - temporary-file names and which temporaries a starting run
- * may delete (util.h), and the clock.
+ * may delete (util.h), run-directory locks, and the clock.
  *
  * A run removes the temporaries of writers that died (a killed run); it must
  * keep those of shards writing beside it, on this host or another one. The
@@ -22,6 +22,7 @@
 
 #include "bnnsweep/error.h"
 #include "bnnsweep/util.h"
+#include "test_util.h"
 
 /* ---- helpers ---- */
 
@@ -162,6 +163,81 @@ static void test_malformed_names_are_kept(void **state) {
     assert_int_equal(bns_temp_is_stale(temp_name(name, sizeof name, host, dead)), 1);
 }
 
+/* ---- locks ---- */
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* the scratch run.lock (absent) and this host's name */
+static void lock_setup(char *path, size_t size, char *host, size_t host_size) {
+    tmp_dir_setup("util-lock");
+    tmp_path(path, size, "run.lock");
+    unlink(path);
+    my_host(host, host_size);
+}
+
+/* one holder at a time; the second is told who holds it; release is the holder's alone */
+static void test_lock_is_exclusive(void **state) {
+    (void)state;
+    char path[4200], holder[256], host[128], want[256];
+    lock_setup(path, sizeof path, host, sizeof host);
+    assert_int_equal(bns_lock_holder(path, holder, sizeof holder), 0);
+    assert_int_equal(bns_lock_acquire(path), 0);
+    snprintf(want, sizeof want, "host %s, pid %ld", host, (long)getpid());
+    assert_int_equal(bns_lock_holder(path, holder, sizeof holder), 1);
+    assert_string_equal(holder, want);
+    /* a child (another process of this host, alive) cannot take it */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int rc = bns_lock_acquire(path);
+        _exit(rc == -1 && strstr(bns_last_error(), want) && strstr(bns_last_error(), "run.lock") ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* nor release it */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        bns_lock_release(path);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    assert_int_equal(bns_lock_holder(path, holder, sizeof holder), 1);
+    bns_lock_release(path);
+    assert_int_equal(access(path, F_OK), -1);
+}
+
+/* a lock of a dead process of this host is taken over; another host's never */
+static void test_lock_stale_and_other_host(void **state) {
+    (void)state;
+    char path[4200], holder[256], host[128], text[256];
+    lock_setup(path, sizeof path, host, sizeof host);
+    pid_t dead = exited_child(0);
+    snprintf(text, sizeof text, "%s %ld\n", host, (long)dead);
+    write_text(path, text);
+    assert_int_equal(bns_lock_acquire(path), 0);
+    bns_lock_release(path);
+    write_text(path, text);
+    assert_int_equal(bns_lock_holder(path, holder, sizeof holder), 0);
+    assert_int_equal(access(path, F_OK), -1); /* removed as stale */
+    snprintf(text, sizeof text, "%s-elsewhere %ld\n", host, (long)dead);
+    write_text(path, text);
+    assert_int_equal(bns_lock_acquire(path), -1);
+    assert_non_null(strstr(bns_last_error(), "-elsewhere"));
+    assert_int_equal(bns_lock_holder(path, holder, sizeof holder), 1);
+    /* an unreadable holder is not taken for a dead one */
+    write_text(path, "garbage\n");
+    assert_int_equal(bns_lock_acquire(path), -1);
+    assert_non_null(strstr(bns_last_error(), "unknown process"));
+    unlink(path);
+}
+
 /* ---- the clock ---- */
 
 static void test_clock_is_monotonic(void **state) {
@@ -184,6 +260,8 @@ int main(void) {
         cmocka_unit_test(test_other_hosts_are_kept),
         cmocka_unit_test(test_malformed_names_are_kept),
         cmocka_unit_test(test_clock_is_monotonic),
+        cmocka_unit_test(test_lock_is_exclusive),
+        cmocka_unit_test(test_lock_stale_and_other_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* attack_set.h - an attack's perturbed images as one HDF5 file.
  *
  * Layout (format "bnnsweep-attack-set", version 1):
- *   /               attrs format, format_version, bnnsweep_version, git_commit
+ *   /               attrs format, format_version, bnnsweep_version, git_commit,
+ *                   results_version (version.h)
  *                   (of the attacking build), n, d, n_classes, seconds
  *   /x_adv          float [n, d]   perturbed images, same pixel scale as the model
  *   /label          uint8 [n]      true labels

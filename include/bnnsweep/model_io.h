@@ -1,7 +1,8 @@
 /* model_io.h - a trained model as one HDF5 file.
  *
  * Layout (format "bnnsweep-model", version 1):
- *   /                 attrs format, format_version, bnnsweep_version, git_commit
+ *   /                 attrs format, format_version, bnnsweep_version, git_commit,
+ *                     results_version (version.h)
  *   /config           one attribute per bns_config field (config.h), as text
  *                     for strings/enums, native numbers otherwise
  *   /layers/<l>/      weight [n_in, n_out] and bias [n_out] (deterministic), or

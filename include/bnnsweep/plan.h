@@ -70,10 +70,12 @@ typedef struct {
     /* key -> index (open addressing, -1 empty) */
     int n_slots;
     int *slots;
+    long long max_tasks;      /* bns_plan_add refuses task max_tasks + 1 (0: no bound) */
 } bns_plan;
 
 /* Expand a validated spec. Tasks come out TRAIN, then ATTACK, then EVAL, in
- * spec order. The plan is linked (dependents filled). */
+ * spec order. The plan is linked (dependents filled). More tasks than
+ * BNS_LIMIT_TASKS (spec.h) is an error, found before they are all made. */
 int bns_plan_build(const bns_spec *spec, bns_plan *out);
 void bns_plan_free(bns_plan *plan);
 

@@ -7,6 +7,10 @@
  *   RUN_DIR/tasks/attack-KEY.h5     an attack set (attack_set.h format)
  *   RUN_DIR/tasks/eval-KEY.h5       one evaluation's numbers (format below)
  *   RUN_DIR/tasks/KIND-KEY.failed   why a task failed (text); removed on retry
+ *   RUN_DIR/run.lock                held by a full `run` while it works; shards
+ *   RUN_DIR/shard.lock.HOST.PID     hold one each (util.h locks; cmd_run.c)
+ *   RUN_DIR/accepted_stale.txt      tasks of another results version kept by
+ *                                   `run --accept-stale` (version.h)
  *   RUN_DIR/cube.h5                 the results cube (cube.h; netCDF-4 conventions)
  *   RUN_DIR/posteriors.h5           every trained model's parameters, one group each
  * KEY is the task's 64-bit key in 16 hex digits. Every file is written to a
@@ -15,7 +19,8 @@
  * same sweep into the same directory again redoes only what is missing.
  *
  * Evaluation file (format "bnnsweep-eval", version 1): root attributes
- * kind, model_key, set, n_rows, and the numbers as double attributes:
+ * bnnsweep_version, git_commit, results_version (version.h), kind,
+ * model_key, set, n_rows, and the numbers as double attributes:
  *   robustness/ensembles/pruning: runs, n_ensemble, acc_mean, acc_std,
  *     nll_mean, nll_std, ece_mean, ece_std (pruning also rate, n_pruned),
  *     and datasets acc, nll, ece (one value per run);
@@ -53,6 +58,22 @@ void bns_runner_task_path(const bns_runner *r, int task, const char *suffix, cha
 int bns_runner_is_done(const bns_runner *r, int task);
 /* The task's failure text, if its .failed file exists (else ""). */
 void bns_runner_failure(const bns_runner *r, int task, char *buf, size_t size);
+
+/* Results versions (version.h). The results version of a finished task's
+ * file (BNS_RESULTS_VERSION_UNRECORDED when it records none, -1 when it
+ * cannot be read). */
+int bns_runner_results_version(const bns_runner *r, int task);
+/* A finished task is stale when its file has another results version than
+ * this program's (and is not accepted in RUN_DIR/accepted_stale.txt), or when
+ * it depends on a stale task. Sets stale[t] (0/1) and versions[t] (the file's
+ * results version, this program's for tasks not done) for every task;
+ * returns the stale count. */
+int bns_runner_find_stale(const bns_runner *r, unsigned char *stale, int *versions);
+/* Keeps the stale[] tasks as they are: appends one line per task to
+ * RUN_DIR/accepted_stale.txt ("KIND-KEY results_version=N accepted by
+ * bnnsweep V (results version M) at TIME: NAME"), which the cube copies into
+ * its attribute accepted_stale. */
+int bns_runner_accept_stale(const bns_runner *r, const unsigned char *stale, const int *versions);
 
 /* Runs one task (a bns_task_run for the scheduler: ctx is the runner). */
 int bns_runner_run_task(int task, void *runner, char *err, size_t err_size);

@@ -154,6 +154,30 @@ typedef struct {
     char *text;                 /* the file's bytes, NUL-terminated */
 } bns_spec;
 
+/* Limits that keep any sweep file's cost bounded (a hostile or mistaken file
+ * gets a clear error, never exhausts memory); each can be raised by setting
+ * its environment variable (bns_spec_limit_name) to a positive integer, on
+ * every rank and for plan/status/merge alike:
+ *   BNNSWEEP_MAX_SWEEP_BYTES    (1 MiB)   size of the sweep file
+ *   BNNSWEEP_MAX_SWEEP_EXPANDED (64 MiB)  size of the document with its YAML
+ *                                         aliases expanded (64 bytes a node plus
+ *                                         its text); an alias inside its own
+ *                                         anchor is always an error
+ *   BNNSWEEP_MAX_GRID_POINTS    (10000)   points of one group's or attack's grid,
+ *                                         and entries of any one list or mapping
+ *   BNNSWEEP_MAX_TASKS          (100000)  tasks of the plan (plan.h)
+ *   BNNSWEEP_MAX_WEIGHTS        (2e7)     weights (biases included) of one model
+ * Nesting is at most 64 levels (fixed). */
+enum bns_spec_limit_kind { BNS_LIMIT_SWEEP_BYTES, BNS_LIMIT_EXPANDED_BYTES, BNS_LIMIT_GRID_POINTS, BNS_LIMIT_TASKS,
+                           BNS_LIMIT_WEIGHTS, BNS_LIMIT_COUNT };
+/* The limit in force (*out); -1 with the error recorded when the variable is
+ * set but not a positive integer. */
+int bns_spec_limit(int which, long long *out);
+const char *bns_spec_limit_name(int which);
+/* A sweep file's text (free() it), refused before reading when it is larger
+ * than BNS_LIMIT_SWEEP_BYTES or holds a NUL byte; NULL with the error recorded. */
+char *bns_spec_read_file(const char *path);
+
 /* Read, apply overrides (n_overrides "path=value" strings) and validate. On
  * error returns -1 with the message recorded (error.h) and *out empty. */
 int bns_spec_load(const char *path, const char *const *overrides, int n_overrides, bns_spec *out);

@@ -31,6 +31,30 @@ int bns_temp_path(const char *path, char *tmp, size_t size);
  * starts beside others (SLURM shards) must not delete their writes. */
 int bns_temp_is_stale(const char *name);
 
+/* This machine's name with every byte outside [A-Za-z0-9_-] made '_'
+ * (at most 64 bytes; "unknown" when it has none): the HOST of temporaries
+ * and locks. */
+#define BNS_HOST_TAG_SIZE 65
+void bns_host_tag(char out[BNS_HOST_TAG_SIZE]);
+/* 1 when process pid of this host no longer runs (no such process, or a
+ * zombie), 0 when it runs or cannot be told (pid <= 1, no permission). */
+int bns_pid_gone(long pid);
+
+/* Locks: a file created with O_EXCL that holds "HOST PID" of its holder.
+ * A lock whose holder is a process of this host that is gone is stale and
+ * is taken over; a holder on another host cannot be checked from here, so
+ * it always counts as live. (Two processes taking over one stale lock at
+ * the same instant can both succeed: a window of microseconds after a
+ * crash, not of a normal start.)
+ * bns_lock_acquire: 0 when this process now holds path; -1 with the error
+ * "PATH: held by host HOST, pid PID" recorded when another does (or on I/O errors). */
+int bns_lock_acquire(const char *path);
+/* 1 with holder = "host HOST, pid PID" when a live (or other-host) process holds
+ * path, 0 when nobody does (a stale lock is removed), -1 on errors. */
+int bns_lock_holder(const char *path, char *holder, size_t size);
+/* Removes path if this process holds it (never another's lock). */
+void bns_lock_release(const char *path);
+
 /* Seconds on CLOCK_MONOTONIC: only differences mean anything. */
 double bns_now_seconds(void);
 

@@ -11,6 +11,7 @@
 #include "bnnsweep/attack_set.h"
 #include "bnnsweep/attack_settings.h"
 #include "bnnsweep/util.h"
+#include "bnnsweep/version.h"
 #include "bnnsweep/error.h"
 
 #define SET_FORMAT "bnnsweep-attack-set"
@@ -129,6 +130,8 @@ int bns_attack_set_save(const char *path, const bns_attack_set *set) {
     rc |= H5LTset_attribute_int(file, "/", "format_version", &version, 1);
     rc |= H5LTset_attribute_string(file, "/", "bnnsweep_version", BNS_VERSION);
     rc |= H5LTset_attribute_string(file, "/", "git_commit", BNS_GIT_COMMIT);
+    int results_version = BNS_RESULTS_VERSION;
+    rc |= H5LTset_attribute_int(file, "/", BNS_RESULTS_VERSION_ATTR, &results_version, 1);
     rc |= H5LTset_attribute_ulong(file, "/", "n", &n, 1);
     rc |= H5LTset_attribute_ulong(file, "/", "d", &d, 1);
     rc |= H5LTset_attribute_int(file, "/", "n_classes", &n_classes, 1);

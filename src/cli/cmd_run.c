@@ -10,6 +10,7 @@
  *         or to look at a sweep while it runs).
  */
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,9 +25,11 @@
 #include "bnnsweep/error.h"
 #include "bnnsweep/runner.h"
 #include "bnnsweep/util.h"
+#include "bnnsweep/version.h"
 #include "cli.h"
 
-enum { OPT_OUT = 1000, OPT_SET, OPT_DATA_DIR, OPT_THREADS, OPT_STAGE, OPT_SHARD, OPT_QUIET, OPT_HELP };
+enum { OPT_OUT = 1000, OPT_SET, OPT_DATA_DIR, OPT_THREADS, OPT_STAGE, OPT_SHARD, OPT_QUIET, OPT_RERUN_STALE,
+       OPT_ACCEPT_STALE, OPT_HELP };
 
 static void run_usage(FILE *out) {
     fprintf(out,
@@ -48,9 +51,17 @@ static void run_usage(FILE *out) {
             "                      process, no scheduler; then `bnnsweep merge RUN_DIR`. A shard\n"
             "                      exits 0 even when some of its tasks fail (they are recorded;\n"
             "                      merge's exit status says whether the sweep is complete)\n"
+            "  --rerun-stale       recompute finished tasks whose files hold another results\n"
+            "                      version (numerics of another program version) and what\n"
+            "                      depends on them; without it or --accept-stale such a run\n"
+            "                      directory is refused, with the list of those tasks\n"
+            "  --accept-stale      keep them (recorded in RUN_DIR/accepted_stale.txt and the cube)\n"
             "  --quiet             no progress lines\n\n"
+            "Started by srun as N tasks that MPI does not join (srun without --mpi=pmix/pmi2 on\n"
+            "a site whose MpiDefault is none), every task stops at once with a message.\n\n"
             "exit status: 0 every task done, 1 some task failed or was skipped (the rest is\n"
-            "kept; see `bnnsweep status RUN_DIR`), 2 usage or invalid sweep file\n");
+            "kept; see `bnnsweep status RUN_DIR`), or the run directory is in use or holds\n"
+            "results of another results version, 2 usage, invalid sweep file or launch\n");
 }
 
 static void utc_now(char *buf, size_t size) {
@@ -75,6 +86,53 @@ static void remove_stale_temporaries(const char *run_dir) {
         unlink(path);
     }
     closedir(dir);
+}
+
+/* Two processes on one run directory: a full run holds RUN_DIR/run.lock, each
+ * shard RUN_DIR/shard.lock.HOST.PID. Shards work side by side (disjoint
+ * tasks); a full run and anything else would compute the same tasks twice,
+ * so whichever starts second refuses. Each creates its own lock before
+ * looking for the other's, so two starting at one instant cannot both miss
+ * each other. lock (size 1200) gets the path to release. */
+static int take_run_lock(const char *run_dir, int shard, char *lock, size_t size) {
+    char host[BNS_HOST_TAG_SIZE], holder[256], other[1400];
+    bns_host_tag(host);
+    if (shard) snprintf(lock, size, "%s/shard.lock.%s.%ld", run_dir, host, (long)getpid());
+    else snprintf(lock, size, "%s/run.lock", run_dir);
+    int rc = bns_lock_acquire(lock);
+    if (rc) {
+        lock[0] = '\0';
+        if (shard) return -1;
+        char why[1100];
+        snprintf(why, sizeof why, "%s", bns_last_error());
+        return bns_fail("%s is in use by another `bnnsweep run` (%s). Wait for it to finish; if it is gone "
+                        "(a run on another host cannot be checked from here), remove %s/run.lock",
+                        run_dir, why, run_dir);
+    }
+    int held = 0;
+    if (shard) {
+        snprintf(other, sizeof other, "%s/run.lock", run_dir);
+        held = bns_lock_holder(other, holder, sizeof holder);
+    } else {
+        DIR *dir = opendir(run_dir);
+        struct dirent *e;
+        while (dir && held == 0 && (e = readdir(dir)) != NULL) {
+            if (strncmp(e->d_name, "shard.lock.", 11) != 0) continue;
+            snprintf(other, sizeof other, "%s/%s", run_dir, e->d_name);
+            held = bns_lock_holder(other, holder, sizeof holder);
+        }
+        if (dir) closedir(dir);
+    }
+    if (held == 0) return 0;
+    bns_lock_release(lock);
+    lock[0] = '\0';
+    if (held < 0) return -1;
+    if (shard)
+        return bns_fail("%s is in use by a full `bnnsweep run` (%s, %s): shards beside it would compute its tasks "
+                        "twice. Wait for it; if it is gone, remove that file", run_dir, holder, other);
+    return bns_fail("%s is in use by shards (--stage/--shard) of a sweep (%s, %s): a full run beside them would "
+                    "compute their tasks twice. Wait for them; if they are gone, remove that file", run_dir, holder,
+                    other);
 }
 
 typedef struct {
@@ -129,9 +187,98 @@ static int load_plan(const char *spec_path, const char *text, const char *const 
     return 0;
 }
 
+enum { STALE_REFUSE, STALE_RERUN, STALE_ACCEPT };
+
+
+/* Finished tasks of another results version (version.h): refuse (listing
+ * them), remove them so they run again, or record that they are kept. */
+static int resolve_stale(bns_runner *runner, int policy, int stage, int shard, int n_shards, int quiet) {
+    const bns_plan *plan = runner->plan;
+    int n = plan->n_tasks;
+    unsigned char *stale = bns_xcalloc((size_t)n + 1, 1);
+    int *versions = bns_xcalloc((size_t)n + 1, sizeof *versions);
+    bns_runner_find_stale(runner, stale, versions);
+    /* a shard looks only at its own share (the rule of run_shard) */
+    int count = 0, rc = 0, position = 0;
+    for (int t = 0; t < n; t++) {
+        int mine = stage < 0 || (plan->tasks[t].kind == stage && position++ % n_shards == shard);
+        if (!mine) stale[t] = 0;
+        count += stale[t];
+    }
+    if (count && policy == STALE_REFUSE) {
+        fprintf(stderr, "bnnsweep run: %s holds %d finished task%s of another results version (this program: %d):\n",
+                runner->run_dir, count, count > 1 ? "s" : "", BNS_RESULTS_VERSION);
+        int listed = 0;
+        for (int t = 0; t < n; t++) {
+            if (!stale[t]) continue;
+            if (listed++ < 50) {
+                if (versions[t] == BNS_RESULTS_VERSION) fprintf(stderr, "  %s (depends on a stale task)\n", plan->tasks[t].name);
+                else fprintf(stderr, "  %s (results version %d)\n", plan->tasks[t].name, versions[t]);
+            }
+        }
+        if (listed > 50) fprintf(stderr, "  ... and %d more\n", listed - 50);
+        rc = bns_fail("refusing to mix results versions: run again with --rerun-stale (recompute them) or "
+                      "--accept-stale (keep them, recorded in accepted_stale.txt)");
+    } else if (count && policy == STALE_RERUN) {
+        for (int t = 0; t < n; t++) {
+            if (!stale[t]) continue;
+            char path[1200];
+            bns_runner_task_path(runner, t, ".h5", path, sizeof path);
+            if (unlink(path) != 0) {
+                rc = bns_fail("%s: cannot remove a stale result: %s", path, strerror(errno));
+                break;
+            }
+        }
+        if (rc == 0 && !quiet) printf("removed %d stale task%s to recompute them\n", count, count > 1 ? "s" : "");
+    } else if (count) {
+        rc = bns_runner_accept_stale(runner, stale, versions);
+        if (rc == 0 && !quiet)
+            printf("kept %d task%s of another results version (recorded in %s/accepted_stale.txt)\n", count,
+                   count > 1 ? "s" : "", runner->run_dir);
+    }
+    free(stale);
+    free(versions);
+    return rc;
+}
+
 /* Set by Open MPI's mpirun, by PMIx launchers (srun --mpi=pmix) and by PMI ones (MPICH). */
 static int launched_by_mpi(void) {
     return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("PMI_SIZE");
+}
+
+/* Tasks of the srun step this process belongs to (0: not in a step). The
+ * batch script of an allocation has SLURM_NTASKS but no step: a plain
+ * `bnnsweep run` there is one process, as intended. */
+static long srun_step_tasks(void) {
+    const char *v = getenv("SLURM_STEP_NUM_TASKS");
+    if (!v && getenv("SLURM_STEP_ID") && getenv("SLURM_PROCID")) v = getenv("SLURM_NTASKS");
+    if (!v && getenv("SLURM_STEPID") && getenv("SLURM_PROCID")) v = getenv("SLURM_NTASKS");
+    return v ? strtol(v, NULL, 10) : 0;
+}
+
+/* srun started N copies of this command, but MPI (if any) sees one process
+ * each: srun without an MPI plugin (MpiDefault=none), or a shard under srun
+ * -n N. Every copy would do the same work into the same directory, so all
+ * stop before any work. Returns 0 or the message's exit status. */
+static int check_launch(int mpi_size, int shard) {
+    long tasks = srun_step_tasks();
+    if (tasks <= 1 || mpi_size > 1) return 0;
+    const char *procid = getenv("SLURM_PROCID");
+    if (!procid || !strcmp(procid, "0")) {
+        if (shard)
+            fprintf(stderr,
+                    "bnnsweep run: started by srun as %ld tasks, but a shard (--stage/--shard) is one process: all %ld "
+                    "would run the same tasks. Run it with srun -n 1 (or directly in the batch script)\n",
+                    tasks, tasks);
+        else
+            fprintf(stderr,
+                    "bnnsweep run: started by srun as %ld tasks (SLURM_STEP_NUM_TASKS), but MPI sees 1 process: "
+                    "each task would run the whole sweep into the same directory. This srun starts no MPI job (no "
+                    "PMI: the site's MpiDefault is none?): use srun --mpi=pmix or --mpi=pmi2 (see srun --mpi=list), "
+                    "or mpirun inside the allocation (slurm/sweep.sbatch)\n",
+                    tasks);
+    }
+    return BNS_EXIT_USAGE;
 }
 
 static int parse_shard(const char *text, int *index, int *count) {
@@ -182,11 +329,12 @@ int cmd_run(int argc, char **argv) {
         {"data-dir", required_argument, NULL, OPT_DATA_DIR}, {"threads", required_argument, NULL, OPT_THREADS},
         {"stage", required_argument, NULL, OPT_STAGE},     {"shard", required_argument, NULL, OPT_SHARD},
         {"quiet", no_argument, NULL, OPT_QUIET},           {"help", no_argument, NULL, OPT_HELP},
+        {"rerun-stale", no_argument, NULL, OPT_RERUN_STALE}, {"accept-stale", no_argument, NULL, OPT_ACCEPT_STALE},
         {NULL, 0, NULL, 0},
     };
     const char **overrides = bns_xcalloc((size_t)argc + 1, sizeof *overrides);
     const char *out = NULL, *data_dir = NULL, *stage_name = NULL, *shard_text = NULL;
-    int n_overrides = 0, threads = 1, quiet = 0, c;
+    int n_overrides = 0, threads = 1, quiet = 0, c, stale_policy = STALE_REFUSE, stale_flags = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -198,6 +346,8 @@ int cmd_run(int argc, char **argv) {
         case OPT_STAGE: stage_name = optarg; break;
         case OPT_SHARD: shard_text = optarg; break;
         case OPT_QUIET: quiet = 1; break;
+        case OPT_RERUN_STALE: stale_policy = STALE_RERUN; stale_flags++; break;
+        case OPT_ACCEPT_STALE: stale_policy = STALE_ACCEPT; stale_flags++; break;
         case 'h':
         case OPT_HELP: run_usage(stdout); free(overrides); return BNS_EXIT_OK;
         default:
@@ -216,6 +366,9 @@ int cmd_run(int argc, char **argv) {
         usage_error = 1;
     } else if (threads < 1) {
         fprintf(stderr, "bnnsweep run: --threads must be a positive count\n");
+        usage_error = 1;
+    } else if (stale_flags > 1) {
+        fprintf(stderr, "bnnsweep run: --rerun-stale and --accept-stale exclude each other\n");
         usage_error = 1;
     } else if ((stage_name != NULL) != (shard_text != NULL)) {
         fprintf(stderr, "bnnsweep run: --stage and --shard go together\n");
@@ -252,11 +405,18 @@ int cmd_run(int argc, char **argv) {
             fprintf(stderr, "bnnsweep run: warning: MPI does not promise FUNNELED threading\n");
     }
 
+    int launch_status = check_launch(size, stage >= 0);
+    if (launch_status) {
+        if (use_mpi) MPI_Finalize();
+        free(overrides);
+        return launch_status;
+    }
+
     /* rank 0 reads the file; everyone parses the same bytes */
     char *text = NULL;
     long text_len = 0;
     if (rank == 0) {
-        text = bns_read_file(spec_path, NULL);
+        text = bns_spec_read_file(spec_path);
         text_len = text ? (long)strlen(text) + 1 : -1;
     }
     if (use_mpi) MPI_Bcast(&text_len, 1, MPI_LONG, 0, MPI_COMM_WORLD);
@@ -283,8 +443,13 @@ int cmd_run(int argc, char **argv) {
 
     bns_runner runner;
     int open_rc = 0;
+    char lock[1200] = "";
     if (rank == 0) {
-        open_rc = bns_runner_open(&runner, &spec, &plan, out, data_dir, 1);
+        /* the lock before the provenance: a refused run must not rewrite sweep.yaml */
+        open_rc = bns_runner_open(&runner, &spec, &plan, out, data_dir, 0);
+        if (open_rc == 0) open_rc = take_run_lock(out, stage >= 0, lock, sizeof lock);
+        if (open_rc == 0) open_rc = bns_runner_open(&runner, &spec, &plan, out, data_dir, 1);
+        if (open_rc == 0) open_rc = resolve_stale(&runner, stale_policy, stage, shard, n_shards, quiet);
         if (open_rc == 0) remove_stale_temporaries(out);
     }
     if (use_mpi) MPI_Bcast(&open_rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
@@ -356,6 +521,7 @@ int cmd_run(int argc, char **argv) {
     free(deps);
     free(cost);
 done:
+    if (lock[0]) bns_lock_release(lock);
     bns_plan_free(&plan);
     bns_spec_free(&spec);
     free(overrides);
@@ -368,8 +534,9 @@ done:
 static int open_run_dir(const char *run_dir, bns_spec *spec, bns_plan *plan, bns_runner *runner) {
     char path[1100];
     snprintf(path, sizeof path, "%s/sweep.yaml", run_dir);
-    char *text = bns_read_file(path, NULL);
-    if (!text) return bns_fail("%s: not a run directory (no sweep.yaml)", run_dir);
+    char *text = bns_spec_read_file(path);
+    if (!text && access(path, F_OK) != 0) return bns_fail("%s: not a run directory (no sweep.yaml)", run_dir);
+    if (!text) return -1;
     snprintf(path, sizeof path, "%s/overrides.txt", run_dir);
     char *ov_text = bns_read_file(path, NULL);
     const char *overrides[256];

@@ -51,14 +51,13 @@ int bns_commit_file(const char *tmp, const char *path, int rc) {
     return rc ? -1 : 0;
 }
 
-/* HOST of a temporary name: at most 64 bytes, like a POSIX host name. */
-#define HOST_TAG_SIZE 65
+#define HOST_TAG_SIZE BNS_HOST_TAG_SIZE
 
 static int host_byte_ok(unsigned char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
-static void host_tag(char out[HOST_TAG_SIZE]) {
+void bns_host_tag(char out[HOST_TAG_SIZE]) {
     char name[256];
     if (gethostname(name, sizeof name) != 0) name[0] = '\0';
     name[sizeof name - 1] = '\0';
@@ -70,7 +69,7 @@ static void host_tag(char out[HOST_TAG_SIZE]) {
 
 int bns_temp_path(const char *path, char *tmp, size_t size) {
     char host[HOST_TAG_SIZE];
-    host_tag(host);
+    bns_host_tag(host);
     int n = snprintf(tmp, size, "%s.tmp.%s.%ld", path, host, (long)getpid());
     if (n >= 0 && (size_t)n < size) return 0;
     if (size > 0) tmp[0] = '\0';
@@ -107,7 +106,7 @@ int bns_temp_is_stale(const char *name) {
     while (host_dot > name && *host_dot != '.') host_dot--;
     if (*host_dot == '.' && host_dot + 1 < dot && ends_with_tmp(name, host_dot)) {
         char mine[HOST_TAG_SIZE];
-        host_tag(mine);
+        bns_host_tag(mine);
         for (const char *c = host_dot + 1; c < dot; c++)
             if (!host_byte_ok((unsigned char)*c)) return 0;
         if ((size_t)(dot - host_dot - 1) != strlen(mine) || memcmp(host_dot + 1, mine, strlen(mine)) != 0) return 0;
@@ -115,9 +114,82 @@ int bns_temp_is_stale(const char *name) {
         return 0;
     }
     long pid = strtol(digits, NULL, 10);
-    if (pid <= 1 || pid == (long)getpid()) return 0;
+    if (pid == (long)getpid()) return 0;
+    return bns_pid_gone(pid);
+}
+
+int bns_pid_gone(long pid) {
+    if (pid <= 1) return 0;
     if (kill((pid_t)pid, 0) == 0) return is_zombie(pid);
     return errno == ESRCH;
+}
+
+/* ---- locks ---- */
+
+/* The holder written in a lock file: "HOST PID". 1 when it names a process
+ * of this host that is gone (the lock can never be released). */
+static int lock_is_stale(const char *text) {
+    char host[128], mine[HOST_TAG_SIZE];
+    long pid;
+    if (sscanf(text, "%127s %ld", host, &pid) != 2) return 0;
+    bns_host_tag(mine);
+    return !strcmp(host, mine) && pid != (long)getpid() && bns_pid_gone(pid);
+}
+
+int bns_lock_holder(const char *path, char *holder, size_t size) {
+    holder[0] = '\0';
+    for (int attempt = 0; attempt < 2; attempt++) {
+        FILE *f = fopen(path, "r");
+        if (!f) return errno == ENOENT ? 0 : bns_fail("%s: cannot read the lock: %s", path, strerror(errno));
+        char text[256] = "";
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        text[strcspn(text, "\n")] = '\0';
+        if (!lock_is_stale(text)) {
+            char host[128];
+            long pid;
+            if (sscanf(text, "%127s %ld", host, &pid) == 2) snprintf(holder, size, "host %s, pid %ld", host, pid);
+            else snprintf(holder, size, "an unknown process (lock file holds '%.60s')", text);
+            return 1;
+        }
+        /* the writer died without removing it (SIGKILL, a node crash on this host) */
+        unlink(path);
+    }
+    return 0;
+}
+
+int bns_lock_acquire(const char *path) {
+    char host[HOST_TAG_SIZE], text[128], holder[256];
+    bns_host_tag(host);
+    int n = snprintf(text, sizeof text, "%s %ld\n", host, (long)getpid());
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd >= 0) {
+            int bad = write(fd, text, (size_t)n) != n;
+            bad |= close(fd) != 0;
+            if (!bad) return 0;
+            unlink(path);
+            return bns_fail("%s: cannot write the lock", path);
+        }
+        if (errno != EEXIST) return bns_fail("%s: cannot create the lock: %s", path, strerror(errno));
+        int held = bns_lock_holder(path, holder, sizeof holder);
+        if (held < 0) return -1;
+        if (held) return bns_fail("%s: held by %s", path, holder);
+    }
+    return bns_fail("%s: the lock keeps changing hands", path);
+}
+
+void bns_lock_release(const char *path) {
+    char host[HOST_TAG_SIZE], mine[128], text[128] = "";
+    bns_host_tag(host);
+    snprintf(mine, sizeof mine, "%s %ld\n", host, (long)getpid());
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    if (!strcmp(text, mine)) unlink(path); /* only our own */
 }
 
 double bns_now_seconds(void) {

@@ -12,6 +12,7 @@
 #include "bnnsweep/method.h"
 #include "bnnsweep/model_io.h"
 #include "bnnsweep/util.h"
+#include "bnnsweep/version.h"
 
 #define MODEL_FORMAT "bnnsweep-model"
 /* 1: /layers of a deterministic or Gaussian model; 2: any method's blocks
@@ -214,6 +215,8 @@ int bns_model_save(const char *path, const bns_model *m, const bns_train_history
     rc |= H5LTset_attribute_int(file, "/", "format_version", &version, 1);
     rc |= H5LTset_attribute_string(file, "/", "bnnsweep_version", BNS_VERSION);
     rc |= H5LTset_attribute_string(file, "/", "git_commit", BNS_GIT_COMMIT);
+    int results_version = BNS_RESULTS_VERSION;
+    rc |= H5LTset_attribute_int(file, "/", BNS_RESULTS_VERSION_ATTR, &results_version, 1);
     if (rc < 0) rc = bns_fail("cannot write file attributes");
     if (rc == 0) {
         int n_inputs = m->arch.n_inputs;

@@ -103,6 +103,9 @@ int bns_plan_add(bns_plan *p, int kind, const char *name, const char *canonical,
     }
     for (int i = 0; i < n_deps; i++)
         if (deps[i] < 0 || deps[i] >= p->n_tasks) return bns_fail("task '%s': dependency %d does not exist", name, deps[i]);
+    if (p->max_tasks > 0 && p->n_tasks >= p->max_tasks)
+        return bns_fail("the sweep has more than %lld tasks (raise the limit with %s if this is intended)",
+                        p->max_tasks, bns_spec_limit_name(BNS_LIMIT_TASKS));
     if (p->n_tasks == p->cap) {
         p->cap = p->cap ? 2 * p->cap : 64;
         p->tasks = realloc(p->tasks, (size_t)p->cap * sizeof *p->tasks);
@@ -515,6 +518,7 @@ static int add_eval_tasks(const bns_spec *s, bns_plan *p, const task_list *group
 
 int bns_plan_build(const bns_spec *s, bns_plan *out) {
     memset(out, 0, sizeof *out);
+    if (bns_spec_limit(BNS_LIMIT_TASKS, &out->max_tasks)) return -1;
     task_list *groups = bns_xcalloc((size_t)s->n_groups + 1, sizeof *groups);
     task_list *attacks = bns_xcalloc((size_t)s->n_attacks + 1, sizeof *attacks);
     int rc = add_train_tasks(s, out, groups);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hdf5.h>
@@ -23,6 +24,7 @@
 #include "bnnsweep/runner.h"
 #include "bnnsweep/train.h"
 #include "bnnsweep/util.h"
+#include "bnnsweep/version.h"
 
 #define EVAL_FORMAT "bnnsweep-eval"
 
@@ -228,6 +230,10 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
         snprintf(key, sizeof key, "%016" PRIx64, r->plan->tasks[t->model].key);
         bad |= H5LTset_attribute_string(f, "/", "format", EVAL_FORMAT) < 0;
         bad |= H5LTset_attribute_int(f, "/", "format_version", &version, 1) < 0;
+        bad |= H5LTset_attribute_string(f, "/", "bnnsweep_version", BNS_VERSION) < 0;
+        bad |= H5LTset_attribute_string(f, "/", "git_commit", BNS_GIT_COMMIT) < 0;
+        int results_version = BNS_RESULTS_VERSION;
+        bad |= H5LTset_attribute_int(f, "/", BNS_RESULTS_VERSION_ATTR, &results_version, 1) < 0;
         bad |= H5LTset_attribute_string(f, "/", "kind", bns_eval_kind_name(e->kind)) < 0;
         bad |= H5LTset_attribute_string(f, "/", "model_key", key) < 0;
         bad |= H5LTset_attribute_string(f, "/", "set", set_name) < 0;
@@ -295,6 +301,87 @@ int bns_runner_run_task(int task, void *runner, char *err, size_t err_size) {
         snprintf(text, sizeof text, "%s\n", err);
         bns_write_file_atomic(failed, text);
     }
+    return rc;
+}
+
+/* ---- results versions (version.h) ---- */
+
+int bns_runner_results_version(const bns_runner *r, int task) {
+    char path[1200];
+    bns_runner_task_path(r, task, ".h5", path, sizeof path);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return -1;
+    int v = BNS_RESULTS_VERSION_UNRECORDED;
+    if (H5Aexists(f, BNS_RESULTS_VERSION_ATTR) > 0 && H5LTget_attribute_int(f, "/", BNS_RESULTS_VERSION_ATTR, &v) < 0)
+        v = -1;
+    H5Fclose(f);
+    return v;
+}
+
+/* "KIND-KEY" of a task: its file name without the suffix */
+static void task_file_name(const bns_runner *r, int task, char *buf, size_t size) {
+    const bns_task *t = &r->plan->tasks[task];
+    snprintf(buf, size, "%s-%016" PRIx64, bns_task_kind_name(t->kind), t->key);
+}
+
+/* accepted_stale.txt holds "KIND-KEY results_version=N ..." lines */
+static int is_accepted(const char *accepted, const char *name, int version) {
+    for (const char *line = accepted; line && *line;) {
+        char file[64];
+        int v;
+        if (sscanf(line, "%63s results_version=%d", file, &v) == 2 && v == version && !strcmp(file, name)) return 1;
+        line = strchr(line, '\n');
+        if (line) line++;
+    }
+    return 0;
+}
+
+int bns_runner_find_stale(const bns_runner *r, unsigned char *stale, int *versions) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/accepted_stale.txt", r->run_dir);
+    char *accepted = access(path, F_OK) == 0 ? bns_read_file(path, NULL) : NULL;
+    int count = 0;
+    /* dependencies have lower indices: one pass carries staleness down */
+    for (int t = 0; t < r->plan->n_tasks; t++) {
+        const bns_task *task = &r->plan->tasks[t];
+        stale[t] = 0;
+        versions[t] = BNS_RESULTS_VERSION;
+        if (!bns_runner_is_done(r, t)) continue;
+        int v = bns_runner_results_version(r, t);
+        versions[t] = v;
+        char name[64];
+        task_file_name(r, t, name, sizeof name);
+        if (v != BNS_RESULTS_VERSION && !is_accepted(accepted, name, v)) stale[t] = 1;
+        for (int k = 0; k < task->n_deps && !stale[t]; k++) stale[t] = stale[task->deps[k]];
+        count += stale[t];
+    }
+    free(accepted);
+    return count;
+}
+
+int bns_runner_accept_stale(const bns_runner *r, const unsigned char *stale, const int *versions) {
+    char path[1100], when[32];
+    snprintf(path, sizeof path, "%s/accepted_stale.txt", r->run_dir);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char *old = access(path, F_OK) == 0 ? bns_read_file(path, NULL) : NULL;
+    size_t used = old ? strlen(old) : 0, cap = used + 256 + (size_t)r->plan->n_tasks * 200;
+    char *text = bns_xcalloc(cap, 1);
+    if (old) memcpy(text, old, used);
+    free(old);
+    for (int t = 0; t < r->plan->n_tasks; t++) {
+        if (!stale[t]) continue;
+        char name[64];
+        task_file_name(r, t, name, sizeof name);
+        used += (size_t)snprintf(text + used, cap - used,
+                                 "%s results_version=%d accepted by bnnsweep %s (results version %d) at %s: %s\n", name,
+                                 versions[t], BNS_VERSION, BNS_RESULTS_VERSION, when, r->plan->tasks[t].name);
+    }
+    int rc = bns_write_file_atomic(path, text);
+    free(text);
     return rc;
 }
 
@@ -525,6 +612,15 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
         free(ov);
     }
     rc |= bns_cube_set_attr_int(c, "seed", (long long)s->seed);
+    rc |= bns_cube_set_attr_int(c, BNS_RESULTS_VERSION_ATTR, BNS_RESULTS_VERSION);
+    {
+        /* tasks of another results version kept with --accept-stale */
+        char accepted_path[1100];
+        snprintf(accepted_path, sizeof accepted_path, "%s/accepted_stale.txt", r->run_dir);
+        char *accepted = access(accepted_path, F_OK) == 0 ? bns_read_file(accepted_path, NULL) : NULL;
+        if (accepted) rc |= bns_cube_set_attr_string(c, "accepted_stale", accepted);
+        free(accepted);
+    }
     if (info) {
         rc |= bns_cube_set_attr_int(c, "mpi_size", info->mpi_size);
         rc |= bns_cube_set_attr_string(c, "start_time", info->start_time);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "bnnsweep/attack_settings.h"
@@ -26,8 +27,56 @@
 #include "bnnsweep/util.h"
 
 #define MAX_DEPTH 64          /* nesting of YAML collections */
-#define MAX_GRID_POINTS 1000000L
 #define MNIST_INPUTS 784
+
+/* ---- limits (spec.h) ---- */
+
+static const struct {
+    const char *env;
+    long long value;
+} limits[BNS_LIMIT_COUNT] = {
+    [BNS_LIMIT_SWEEP_BYTES] = {"BNNSWEEP_MAX_SWEEP_BYTES", 1LL << 20},
+    [BNS_LIMIT_EXPANDED_BYTES] = {"BNNSWEEP_MAX_SWEEP_EXPANDED", 64LL << 20},
+    [BNS_LIMIT_GRID_POINTS] = {"BNNSWEEP_MAX_GRID_POINTS", 10000},
+    [BNS_LIMIT_TASKS] = {"BNNSWEEP_MAX_TASKS", 100000},
+    [BNS_LIMIT_WEIGHTS] = {"BNNSWEEP_MAX_WEIGHTS", 20000000},
+};
+
+int bns_spec_limit(int which, long long *out) {
+    *out = limits[which].value;
+    const char *text = getenv(limits[which].env);
+    if (!text || !text[0]) return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end || errno || v < 1)
+        return bns_fail("%s='%s': expected a positive integer (the default is %lld)", limits[which].env, text,
+                        limits[which].value);
+    *out = v;
+    return 0;
+}
+
+const char *bns_spec_limit_name(int which) { return limits[which].env; }
+
+char *bns_spec_read_file(const char *path) {
+    long long max;
+    if (bns_spec_limit(BNS_LIMIT_SWEEP_BYTES, &max)) return NULL;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (long long)st.st_size > max) {
+        bns_fail("%s: %lld bytes, more than the %lld a sweep file may have (raise the limit with %s if this is "
+                 "intended)", path, (long long)st.st_size, max, limits[BNS_LIMIT_SWEEP_BYTES].env);
+        return NULL;
+    }
+    size_t len;
+    char *text = bns_read_file(path, &len);
+    if (!text) return NULL;
+    if (strlen(text) != len) {
+        free(text);
+        bns_fail("%s: contains a NUL byte (not a YAML text file)", path);
+        return NULL;
+    }
+    return text;
+}
 
 /* ---- the tree ---- */
 
@@ -68,43 +117,134 @@ static void ynode_push(ynode *n, ynode *child) {
     n->n = n->type == Y_MAP ? n->len / 2 : n->len;
 }
 
-static ynode *copy_node(yaml_document_t *doc, int index, int origin, int depth) {
-    yaml_node_t *y = yaml_document_get_node(doc, index);
-    if (!y || depth > MAX_DEPTH) return NULL;
+/* Copying libyaml's nodes into the tree expands every alias (*a) into a copy
+ * of its anchor's node, so a few hundred bytes can name an exponential tree
+ * ("billion laughs") or, through an alias inside its own anchor, an infinite
+ * one. The copy is therefore bounded: a node met again on its own path is an
+ * error (a cycle), the nesting is at most MAX_DEPTH, and the expanded tree's
+ * size (EXPANDED_NODE_COST per node plus its text) at most the limit
+ * BNS_LIMIT_EXPANDED_BYTES; every refusal names the file, line and column. */
+#define EXPANDED_NODE_COST 64
+
+typedef struct {
+    yaml_document_t *doc;
+    const char *where;
+    int origin;
+    int is_file;
+    unsigned char *on_path;    /* per document node: being copied now */
+    long long size, max_size;  /* expanded bytes so far, and the bound */
+    long long max_items;       /* entries of one list or mapping */
+} copier;
+
+static int copy_fail(const copier *cp, const yaml_node_t *y, const char *fmt, ...) BNS_PRINTF(3, 4);
+static int copy_fail(const copier *cp, const yaml_node_t *y, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (cp->is_file)
+        return bns_fail("%s:%zu:%zu: %s", cp->where, y->start_mark.line + 1, y->start_mark.column + 1, msg);
+    return bns_fail("%s: %s", cp->where, msg);
+}
+
+static int copy_node(copier *cp, int index, int depth, ynode **out) {
+    yaml_node_t *y = yaml_document_get_node(cp->doc, index);
+    *out = NULL;
+    if (!y) return bns_fail("%s: malformed YAML document (node %d missing)", cp->where, index);
+    if (depth > MAX_DEPTH) return copy_fail(cp, y, "YAML nesting deeper than %d levels", MAX_DEPTH);
+    if (cp->on_path[index])
+        return copy_fail(cp, y, "an alias refers to a node that contains it (the value would be infinite)");
+    size_t text_len = y->type == YAML_SCALAR_NODE ? y->data.scalar.length : 0;
+    cp->size += EXPANDED_NODE_COST + (long long)text_len;
+    if (cp->size > cp->max_size)
+        return copy_fail(cp, y,
+                         "aliases expand the document to more than %lld bytes (raise the limit with "
+                         "BNNSWEEP_MAX_SWEEP_EXPANDED if this is intended)", cp->max_size);
     int line = (int)y->start_mark.line + 1, col = (int)y->start_mark.column + 1;
     ynode *n;
+    int rc = 0;
+    cp->on_path[index] = 1;
     switch (y->type) {
     case YAML_SCALAR_NODE:
-        n = ynode_new(Y_SCALAR, origin, line, col);
-        n->text = bns_xmalloc(y->data.scalar.length + 1);
-        memcpy(n->text, y->data.scalar.value, y->data.scalar.length);
-        n->text[y->data.scalar.length] = '\0';
+        n = ynode_new(Y_SCALAR, cp->origin, line, col);
+        n->text = bns_xmalloc(text_len + 1);
+        memcpy(n->text, y->data.scalar.value, text_len);
+        n->text[text_len] = '\0';
         n->plain = y->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-        return n;
+        break;
     case YAML_SEQUENCE_NODE:
-        n = ynode_new(Y_SEQ, origin, line, col);
-        for (yaml_node_item_t *it = y->data.sequence.items.start; it < y->data.sequence.items.top; it++) {
-            ynode *c = copy_node(doc, *it, origin, depth + 1);
-            if (!c) break;
-            ynode_push(n, c);
+        n = ynode_new(Y_SEQ, cp->origin, line, col);
+        for (yaml_node_item_t *it = y->data.sequence.items.start; rc == 0 && it < y->data.sequence.items.top; it++) {
+            ynode *c;
+            rc = copy_node(cp, *it, depth + 1, &c);
+            if (rc == 0) ynode_push(n, c);
         }
-        return n;
+        break;
     case YAML_MAPPING_NODE:
-        n = ynode_new(Y_MAP, origin, line, col);
-        for (yaml_node_pair_t *p = y->data.mapping.pairs.start; p < y->data.mapping.pairs.top; p++) {
-            ynode *k = copy_node(doc, p->key, origin, depth + 1);
-            ynode *v = copy_node(doc, p->value, origin, depth + 1);
-            if (!k || !v) {
+        n = ynode_new(Y_MAP, cp->origin, line, col);
+        for (yaml_node_pair_t *p = y->data.mapping.pairs.start; rc == 0 && p < y->data.mapping.pairs.top; p++) {
+            ynode *k, *v = NULL;
+            rc = copy_node(cp, p->key, depth + 1, &k);
+            if (rc == 0) rc = copy_node(cp, p->value, depth + 1, &v);
+            if (rc == 0) {
+                ynode_push(n, k);
+                ynode_push(n, v);
+            } else {
                 ynode_free(k);
-                ynode_free(v);
-                break;
             }
-            ynode_push(n, k);
-            ynode_push(n, v);
         }
-        return n;
-    default: return NULL;
+        break;
+    default: n = NULL; rc = bns_fail("%s: malformed YAML document (empty node)", cp->where);
     }
+    cp->on_path[index] = 0;
+    if (rc == 0 && n->type != Y_SCALAR && n->n > cp->max_items)
+        rc = copy_fail(cp, y, "%s with %d entries, more than %lld (the grid limit; raise it with "
+                       "BNNSWEEP_MAX_GRID_POINTS if this is intended)", n->type == Y_MAP ? "a mapping" : "a list",
+                       n->n, cp->max_items);
+    if (rc) {
+        ynode_free(n);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* libyaml's scanner spends time proportional to the flow nesting depth on
+ * every token, so "[[[[..." over a megabyte takes hours before the copy's
+ * depth check could refuse it. This pass finds flow brackets outside quotes
+ * and comments first and refuses nesting deeper than MAX_DEPTH with the line
+ * and column. (A bracket inside a plain or block scalar counts too: only a
+ * file with more than 64 unmatched ones there is refused by mistake.) */
+static int check_flow_depth(const char *text, const char *where, int is_file) {
+    int depth = 0, line = 1, col = 0;
+    char quote = 0;
+    for (const char *p = text; *p; p++) {
+        col++;
+        if (*p == '\n') {
+            line++;
+            col = 0;
+            continue;
+        }
+        if (quote) {
+            if (quote == '"' && *p == '\\' && p[1] && p[1] != '\n') p++, col++;
+            else if (*p == quote && quote == '\'' && p[1] == '\'') p++, col++;
+            else if (*p == quote) quote = 0;
+            continue;
+        }
+        if (*p == '#' && (p == text || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n')) {
+            while (p[1] && p[1] != '\n') p++;
+            continue;
+        }
+        if (*p == '"' || *p == '\'') quote = *p;
+        else if (*p == '[' || *p == '{') {
+            if (++depth > MAX_DEPTH) {
+                if (is_file) return bns_fail("%s:%d:%d: YAML nesting deeper than %d levels", where, line, col, MAX_DEPTH);
+                return bns_fail("%s: YAML nesting deeper than %d levels", where, MAX_DEPTH);
+            }
+        } else if ((*p == ']' || *p == '}') && depth > 0) depth--;
+    }
+    return 0;
 }
 
 /* Parse YAML text into a tree. `where` names it in messages ("sweeps/x.yaml",
@@ -113,6 +253,7 @@ static int parse_yaml(const char *text, const char *where, int origin, int is_fi
     yaml_parser_t parser;
     yaml_document_t doc;
     *out = NULL;
+    if (check_flow_depth(text, where, is_file)) return -1;
     if (!yaml_parser_initialize(&parser)) return bns_fail("%s: cannot initialise the YAML parser", where);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
     int rc = 0;
@@ -127,8 +268,16 @@ static int parse_yaml(const char *text, const char *where, int origin, int is_fi
         return rc;
     }
     if (yaml_document_get_root_node(&doc)) {
-        *out = copy_node(&doc, 1, origin, 0);
-        if (!*out) rc = bns_fail("%s: YAML nesting deeper than %d levels", where, MAX_DEPTH);
+        long long max_size = 0, max_items = 0;
+        rc = bns_spec_limit(BNS_LIMIT_EXPANDED_BYTES, &max_size);
+        if (rc == 0) rc = bns_spec_limit(BNS_LIMIT_GRID_POINTS, &max_items);
+        size_t n_nodes = (size_t)(doc.nodes.top - doc.nodes.start);
+        copier cp = {&doc, where, origin, is_file, NULL, 0, max_size, max_items};
+        if (rc == 0) {
+            cp.on_path = bns_xcalloc(n_nodes + 2, 1); /* node indices are 1-based */
+            rc = copy_node(&cp, 1, 0, out);
+            free(cp.on_path);
+        }
     }
     yaml_document_delete(&doc);
     /* a second document would be silently ignored: refuse it */
@@ -151,6 +300,7 @@ typedef struct {
     const char *path;
     const char *const *overrides;
     bns_spec *spec;
+    long long max_points;     /* BNS_LIMIT_GRID_POINTS */
 } ctx;
 
 /* "file:line:col: key: message" or "override 'x=y': key: message" */
@@ -511,6 +661,13 @@ static int read_train(const ctx *c, const ynode *n, bns_config *base) {
 }
 
 static int check_group_point(const bns_config *cfg) {
+    /* the size first: validating "FC-12000-215010" must not allocate 10 GB */
+    bns_arch arch;
+    long long max_weights;
+    if (bns_arch_parse(cfg->arch, MNIST_INPUTS, &arch) || bns_spec_limit(BNS_LIMIT_WEIGHTS, &max_weights)) return -1;
+    if ((long long)arch.n_weights > max_weights)
+        return bns_fail("arch %s has %zu weights, more than %lld (raise the limit with %s if this is intended)",
+                        cfg->arch, arch.n_weights, max_weights, limits[BNS_LIMIT_WEIGHTS].env);
     bns_model m;
     if (bns_model_alloc(cfg, MNIST_INPUTS, &m)) return -1;
     bns_model_free(&m);
@@ -555,8 +712,9 @@ static int read_group(const ctx *c, const ynode *k, const ynode *n, const bns_co
                 if (g->n_axes == BNS_SPEC_MAX_AXES) return fail_at(c, v, sub, "more than %d grid axes", BNS_SPEC_MAX_AXES);
                 bns_config scratch = g->base;
                 if (read_axis(c, v, sub, sk->text, &scratch, cfg_setter, cfg_format, &g->axes[g->n_axes++])) return -1;
-                if (bns_spec_axes_points(g->axes, g->n_axes) > MAX_GRID_POINTS)
-                    return fail_at(c, v, sub, "the grid has more than %ld points", MAX_GRID_POINTS);
+                if (bns_spec_axes_points(g->axes, g->n_axes) > c->max_points)
+                    return fail_at(c, v, sub, "the grid has more than %lld points (raise the limit with "
+                                   "BNNSWEEP_MAX_GRID_POINTS if this is intended)", c->max_points);
             }
         }
     }
@@ -656,8 +814,9 @@ static int read_attack(const ctx *c, const ynode *k, const ynode *n, bns_spec_at
                 bns_attack_settings scratch = a->base;
                 if (read_axis(c, v, sub, sk->text, &scratch, attack_setter, attack_format, &a->axes[a->n_axes++]))
                     return -1;
-                if (bns_spec_axes_points(a->axes, a->n_axes) > MAX_GRID_POINTS)
-                    return fail_at(c, v, sub, "the grid has more than %ld points", MAX_GRID_POINTS);
+                if (bns_spec_axes_points(a->axes, a->n_axes) > c->max_points)
+                    return fail_at(c, v, sub, "the grid has more than %lld points (raise the limit with "
+                                   "BNNSWEEP_MAX_GRID_POINTS if this is intended)", c->max_points);
             }
         }
     }
@@ -991,9 +1150,16 @@ int bns_spec_load_text(const char *path, const char *text, const char *const *ov
     out->n_overrides = n_overrides;
     out->overrides = bns_xcalloc((size_t)n_overrides + 1, sizeof *out->overrides);
     for (int i = 0; i < n_overrides; i++) out->overrides[i] = bns_xstrdup(overrides[i]);
-    ctx c = {out->path, (const char *const *)out->overrides, out};
+    ctx c = {out->path, (const char *const *)out->overrides, out, 0};
     ynode *root = NULL;
-    int rc = parse_yaml(text, path, -1, 1, &root);
+    long long max_bytes;
+    int rc = bns_spec_limit(BNS_LIMIT_SWEEP_BYTES, &max_bytes);
+    if (rc == 0) rc = bns_spec_limit(BNS_LIMIT_GRID_POINTS, &c.max_points);
+    /* a text that did not come from bns_spec_read_file (broadcast, tests) */
+    if (rc == 0 && (long long)strlen(text) > max_bytes)
+        rc = bns_fail("%s: %zu bytes, more than the %lld a sweep file may have (raise the limit with %s if this is "
+                      "intended)", path, strlen(text), max_bytes, limits[BNS_LIMIT_SWEEP_BYTES].env);
+    if (rc == 0) rc = parse_yaml(text, path, -1, 1, &root);
     if (rc == 0 && root && root->type != Y_MAP)
         rc = fail_at(&c, root, "(top level)", "expected a mapping of sections, got %s", type_name(root));
     for (int i = 0; rc == 0 && i < n_overrides; i++) rc = apply_override(&c, &root, i);
@@ -1008,13 +1174,8 @@ int bns_spec_load_text(const char *path, const char *text, const char *const *ov
 
 int bns_spec_load(const char *path, const char *const *overrides, int n_overrides, bns_spec *out) {
     memset(out, 0, sizeof *out);
-    size_t len;
-    char *text = bns_read_file(path, &len);
+    char *text = bns_spec_read_file(path);
     if (!text) return -1;
-    if (strlen(text) != len) {
-        free(text);
-        return bns_fail("%s: contains a NUL byte (not a YAML text file)", path);
-    }
     int rc = bns_spec_load_text(path, text, overrides, n_overrides, out);
     free(text);
     return rc;

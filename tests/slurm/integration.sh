@@ -3,7 +3,9 @@
 # start a one-node SLURM on localhost (munge, slurmctld, slurmd; recipe in
 # ../shared/slurm-local.md), submit sweeps/tiny.yaml once with
 # slurm/sweep.sbatch (2 MPI ranks) and once as job arrays with slurm/array.sh,
-# wait for them, check both cubes against a plain mpirun run, and stop every
+# wait for them, check both cubes against a plain mpirun run, check srun
+# without an MPI plugin is refused with a message, srun --mpi=pmix gives the
+# same cube, and a rank killed under sweep.sbatch ends its job; stop every
 # daemon this script started (by PID file, never by name).
 set -euo pipefail
 bin="$1" python="$2" mpiexec="$3" work="$4"
@@ -80,7 +82,44 @@ done
 sinfo -h -o %t | grep -q idle || { cat "$D/log/"*.log >&2; fail "the local SLURM node never became idle"; }
 
 cd "$work"
+# (0) srun without an MPI plugin (what MpiDefault=none gives): every task
+# stops with a message before any work, and the step fails
+status=0
+srun --mpi=none -n 2 --kill-on-bad-exit=1 "$bin" run "$spec" --out nopmi --quiet >nopmi.out 2>&1 || status=$?
+[ "$status" -ne 0 ] || { cat nopmi.out; fail "srun --mpi=none -n 2 bnnsweep run exited 0"; }
+grep -q "started by srun as 2 tasks.*MPI sees 1 process" nopmi.out || { cat nopmi.out; fail "no srun message"; }
+[ ! -e nopmi ] || fail "srun without PMI created the run directory"
 "$mpiexec" --allow-run-as-root --oversubscribe --bind-to none -n 2 "$bin" run "$spec" --out mpi --quiet
+# (0b) srun with PMIx (Debian's SLURM and Open MPI both have it): the same cube as mpirun's
+srun --mpi=pmix -n 2 --kill-on-bad-exit=1 "$bin" run "$spec" --out srun-pmix --quiet
+"$python" "$compare" mpi/cube.h5 srun-pmix/cube.h5
+# (0c) a rank killed under slurm/sweep.sbatch with srun: the job ends (no
+# rank waits forever for it), finished tasks stay, resubmitting completes
+slow=(--set data.train_limit=20000 --set train.max_epochs=40)
+(cd "$root" && BNNSWEEP_LAUNCH="srun --mpi=pmix" sbatch --wait --ntasks=2 --output="$work/killrank-%j.out" \
+  slurm/sweep.sbatch "$spec" "$work/killrank" --quiet "${slow[@]}" >/dev/null 2>&1) &
+waiter=$!
+for _ in $(seq 1 3000); do compgen -G "killrank/tasks/train-*.h5" >/dev/null && break; sleep 0.1; done
+compgen -G "killrank/tasks/train-*.h5" >/dev/null || fail "the killrank job saved no model"
+# one rank of that job, by its pid: a process whose program is $bin and whose
+# command line names this test's run directory (srun's names it too, after "srun")
+rank_pid=""
+for p in /proc/[0-9]*; do
+  cmd=$(tr '\0' '\n' < "$p/cmdline" 2>/dev/null) || continue
+  [ "$(head -n 1 <<<"$cmd")" = "$bin" ] && grep -qx -- "$work/killrank" <<<"$cmd" && { rank_pid=${p#/proc/}; break; }
+done
+[ -n "$rank_pid" ] || fail "found no rank of the killrank job"
+kill -KILL "$rank_pid"
+echo "killed rank process $rank_pid" >&2
+for _ in $(seq 1 1200); do kill -0 "$waiter" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$waiter" 2>/dev/null && { squeue; fail "the job of a killed rank still runs 120 s later"; }
+wait "$waiter" || true
+kept=$(compgen -G "killrank/tasks/*.h5" | wc -l)
+[ "$kept" -ge 1 ] || fail "the killed job kept no finished task"
+(cd "$root" && BNNSWEEP_LAUNCH="srun --mpi=pmix" sbatch --wait --ntasks=2 --output="$work/killrank-again-%j.out" \
+  slurm/sweep.sbatch "$spec" "$work/killrank" --quiet "${slow[@]}" >/dev/null) || fail "resubmitting the killed sweep failed"
+[ -f killrank/cube.h5 ] || fail "the resubmitted sweep wrote no cube"
+echo "killed rank: the job ended, $kept task files kept, the resubmission completed"
 # (1) the whole sweep in one allocation of 2 ranks
 cd "$root"
 sweep_job="$(sbatch --parsable --ntasks=2 --output="$work/sweep-%j.out" slurm/sweep.sbatch "$spec" "$work/sbatch" --quiet)"

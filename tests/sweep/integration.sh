@@ -15,6 +15,14 @@
 #   shards     stage shards run one by one, then merged: the MPI run's cube;
 #              a grid over an evaluation setting (mc_dropout) trains once per
 #              model, its views run in their model's shard
+#   versions   task files record program and results versions; a resume over
+#              another results version refuses, listing the tasks;
+#              --accept-stale keeps and records them, --rerun-stale redoes them
+#   locks      a second run or a shard beside a running sweep refuses naming
+#              it; stale locks are taken over, other hosts' respected; a
+#              shard keeps live writers' temporaries
+#   launch     srun as N tasks without PMI (MPI size 1) stops every task
+#              before any work; a batch step or a 1-task step runs
 set -euo pipefail
 case_name="$1" bin="$2" python="$3" mpiexec="$4" work="$5"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -166,6 +174,132 @@ for path in sorted(glob.glob("vsharded/tasks/train-*.h5")):
 assert len(pairs) == 2 and all(sorted(v) == [0, 1] for v in pairs.values()), pairs
 print("views: 4 models from 2 trainings")
 PY
+  ;;
+versions)
+  "$bin" run "$spec" --out run --quiet
+  cp run/cube.h5 clean-cube.h5
+  # every task file records the program and results versions
+  "$python" - run <<'PY'
+import glob, sys, h5py
+files = glob.glob(sys.argv[1] + "/tasks/*.h5")
+assert len(files) > 10, files
+for p in files:
+    with h5py.File(p, "r") as f:
+        assert int(f.attrs["results_version"]) >= 1 and "bnnsweep_version" in f.attrs and "git_commit" in f.attrs, p
+with h5py.File(sys.argv[1] + "/cube.h5", "r") as f:
+    assert int(f.attrs["results_version"]) >= 1 and "accepted_stale" not in f.attrs
+PY
+  # one model's file "from another results version": the resume refuses,
+  # naming it and an evaluation that used it
+  stale_version() { "$python" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); f.attrs['results_version']=int(sys.argv[2])" "$@"; }
+  model="$(compgen -G "run/tasks/train-*.h5" | head -n 1)"
+  stale_version "$model" 0
+  status=0
+  "$bin" run "$spec" --out run --quiet 2>refuse.err || status=$?
+  [ "$status" -ne 0 ] || fail "a resume over another results version exited 0"
+  grep -q "another results version" refuse.err || fail "refusal does not say why: $(cat refuse.err)"
+  grep -q "(results version 0)" refuse.err || fail "refusal does not list the stale model: $(cat refuse.err)"
+  grep -q "eval/.*(depends on a stale task)" refuse.err || fail "refusal does not list its evaluations: $(cat refuse.err)"
+  n_listed=$(grep -c "^  " refuse.err)
+  # --accept-stale keeps them and says so in accepted_stale.txt and the cube; later resumes accept them
+  "$bin" run "$spec" --out run --quiet --accept-stale
+  grep -q "results_version=0 accepted by bnnsweep" run/accepted_stale.txt || fail "accept not recorded"
+  [ "$(wc -l < run/accepted_stale.txt)" -eq "$n_listed" ] || fail "accepted $(wc -l < run/accepted_stale.txt) tasks, $n_listed listed"
+  "$python" -c "import h5py,sys; assert 'results_version=0' in str(h5py.File(sys.argv[1])['/'].attrs['accepted_stale'])" run/cube.h5
+  "$bin" run "$spec" --out run --quiet
+  # --rerun-stale recomputes the stale task and its dependents: the same numbers again
+  rm run/accepted_stale.txt
+  "$bin" run "$spec" --out run --rerun-stale > rerun.out
+  grep -q "removed $n_listed stale tasks" rerun.out || fail "rerun did not remove the $n_listed tasks: $(cat rerun.out)"
+  "$python" -c "import h5py,sys; assert int(h5py.File(sys.argv[1])['/'].attrs['results_version']) >= 1" "$model"
+  "$python" "$compare" clean-cube.h5 run/cube.h5
+  "$bin" run "$spec" --out run --rerun-stale --accept-stale 2>both.err && fail "both stale options accepted"
+  ;;
+locks)
+  slow=(--set data.train_limit=6000 --set train.max_epochs=12)
+  host=$("$python" -c "import re, socket; print(re.sub(r'[^A-Za-z0-9_-]', '_', socket.gethostname()[:64]) or 'unknown')")
+  sleep 30 & dead=$!; kill "$dead"; wait "$dead" 2>/dev/null || true
+  sleep 300 & live=$!
+  trap 'kill "$live" 2>/dev/null || true' EXIT  # (set after the last `&`: a forked shell runs EXIT traps)
+  mkdir run
+  # a run directory held by a live process: a second run and a shard refuse, naming it
+  echo "$host $live" > run/run.lock
+  status=0
+  "$bin" run "$spec" --out run --quiet 2>second.err || status=$?
+  [ "$status" -ne 0 ] || fail "a run beside a running one exited 0"
+  grep -q "in use by another .bnnsweep run. (run/run.lock: held by host $host, pid $live)" second.err ||
+    fail "second run's refusal: $(cat second.err)"
+  [ ! -e run/sweep.yaml ] || fail "a refused run wrote sweep.yaml"
+  status=0
+  "$bin" run "$spec" --out run --stage eval --shard 0/1 --quiet 2>shard.err || status=$?
+  [ "$status" -ne 0 ] || fail "a shard beside a running full run exited 0"
+  grep -q "in use by a full .bnnsweep run. (host $host, pid $live" shard.err || fail "shard's refusal: $(cat shard.err)"
+  compgen -G "run/shard.lock.*" >/dev/null && fail "a refused shard left its lock"
+  # a full run beside a live shard refuses too
+  rm run/run.lock
+  echo "$host $live" > "run/shard.lock.$host.$live"
+  status=0
+  "$bin" run "$spec" --out run --quiet 2>beside.err || status=$?
+  [ "$status" -ne 0 ] || fail "a run beside a live shard exited 0"
+  grep -q "in use by shards" beside.err || fail "run beside shards: $(cat beside.err)"
+  rm "run/shard.lock.$host.$live"
+  # another host's lock cannot be checked: refused, saying what to do
+  echo "othernode 4242" > run/run.lock
+  status=0
+  "$bin" run "$spec" --out run --quiet 2>cross.err || status=$?
+  [ "$status" -ne 0 ] || fail "a run beside another host's lock exited 0"
+  grep -q "held by host othernode, pid 4242" cross.err || fail "cross-host refusal: $(cat cross.err)"
+  grep -q "remove run/run.lock" cross.err || fail "cross-host refusal does not say what to do: $(cat cross.err)"
+  # a run holds run.lock while it works (SIGKILLed, it leaves it naming its
+  # pid); the next run takes the stale lock over, finishes and removes it
+  rm run/run.lock
+  "$bin" run "$spec" --out run --quiet "${slow[@]}" &
+  job=$!
+  for _ in $(seq 1 3000); do [ -e run/run.lock ] && break; sleep 0.1; done
+  kill -KILL "$job"; wait "$job" 2>/dev/null || true
+  [ "$(cat run/run.lock)" = "$host $job" ] || fail "run.lock of the killed run: $(cat run/run.lock 2>&1)"
+  "$bin" run "$spec" --out run --quiet "${slow[@]}" || fail "the stale lock of a killed run was not taken over"
+  [ ! -e run/run.lock ] || fail "run.lock left behind"
+  # a shard keeps the temporaries of live writers (another shard) and removes dead ones'
+  live_tmp="run/tasks/eval-0000000000000001.h5.tmp.$host.$live"
+  dead_tmp="run/tasks/eval-0000000000000002.h5.tmp.$host.$dead"
+  other_tmp="run/tasks/eval-0000000000000003.h5.tmp.othernode.$dead"
+  touch "$live_tmp" "$dead_tmp" "$other_tmp"
+  "$bin" run "$spec" --out run --stage eval --shard 1/2 --quiet "${slow[@]}"
+  [ -e "$live_tmp" ] || fail "a shard removed a live writer's temporary"
+  [ -e "$other_tmp" ] || fail "a shard removed another host's temporary"
+  [ ! -e "$dead_tmp" ] || fail "a shard kept a dead writer's temporary"
+  kill "$live"
+  compgen -G "run/shard.lock.*" >/dev/null && fail "a shard left its lock"
+  ;;
+launch)
+  # srun started 4 copies that MPI does not join (no PMI): all stop before any work
+  step=(SLURM_JOB_ID=1 SLURM_NTASKS=4 SLURM_STEP_NUM_TASKS=4 SLURM_STEP_ID=0 SLURM_PROCID=0)
+  status=0
+  env "${step[@]}" "$bin" run "$spec" --out run 2>srun.err || status=$?
+  [ "$status" = 2 ] || fail "srun without PMI: exit status $status, want 2"
+  grep -q "started by srun as 4 tasks.*MPI sees 1 process" srun.err || fail "srun message: $(cat srun.err)"
+  grep -q -- "--mpi=pmix" srun.err || fail "srun message gives no remedy: $(cat srun.err)"
+  [ ! -e run ] || fail "a refused launch created the run directory"
+  status=0
+  env "${step[@]/SLURM_PROCID=0/SLURM_PROCID=3}" "$bin" run "$spec" --out run 2>srun3.err || status=$?
+  [ "$status" = 2 ] && [ ! -s srun3.err ] || fail "task 3 of the step: status $status, said $(cat srun3.err)"
+  status=0
+  env "${step[@]}" "$bin" run "$spec" --out run --stage train --shard 0/2 2>shard.err || status=$?
+  [ "$status" = 2 ] || fail "a shard under srun -n 4: exit status $status, want 2"
+  grep -q "a shard (--stage/--shard) is one process" shard.err || fail "shard message: $(cat shard.err)"
+  [ ! -e run ] || fail "a refused shard created the run directory"
+  # the batch script of a 4-task allocation (no step) and a 1-task step are one process, as meant
+  printf 'models:\n  bnn: {method: bbb, rho_initt: -3}\n' > bad.yaml
+  for vars in "SLURM_JOB_ID=1 SLURM_NTASKS=4" "SLURM_JOB_ID=1 SLURM_NTASKS=4 SLURM_STEP_NUM_TASKS=1 SLURM_PROCID=0"; do
+    status=0
+    # shellcheck disable=SC2086
+    env $vars "$bin" run bad.yaml --out run 2>plain.err || status=$?
+    grep -q "rho_initt" plain.err || fail "with $vars the sweep was not read: $(cat plain.err)"
+  done
+  # srun with PMI: MPI sees the 2 tasks, and the sweep runs
+  mpi 2 env SLURM_JOB_ID=1 SLURM_NTASKS=2 SLURM_STEP_NUM_TASKS=2 SLURM_STEP_ID=0 "$bin" run "$spec" --out run --quiet
+  [ -e run/cube.h5 ] || fail "an MPI run under an srun-like environment wrote no cube"
   ;;
 *)
   fail "unknown case $case_name"
