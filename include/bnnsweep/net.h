@@ -150,6 +150,11 @@ typedef struct {
  * comes from n_inputs: a square image, 1 channel if n_inputs is a square
  * (784 = 1x28x28), else 3 (3072 = 3x32x32). */
 int bns_arch_parse(const char *spec, int n_inputs, bns_arch *out);
+/* Multiply-adds per example of the layers with parameters, as weight uses:
+ * dense (n_in + 1) n_out (the bias one add per unit), conv
+ * (C_in k k + 1) C_out H_out W_out, batch norm 2 C H W (scale, shift).
+ * For FC nets it is n_weights exactly; the plan's cost model counts it. */
+double bns_arch_macs(const bns_arch *arch);
 /* 1 if every layer is dense or relu (FC view valid); else 0 and *bad names
  * the first layer that is neither. */
 int bns_arch_is_mlp(const bns_arch *arch, const char **bad);

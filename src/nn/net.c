@@ -268,6 +268,19 @@ int bns_arch_parse(const char *spec, int n_inputs, bns_arch *out) {
     return bns_arch_from_widths(widths, n - 1, out);
 }
 
+double bns_arch_macs(const bns_arch *arch) {
+    double macs = 0;
+    for (int i = 0; i < arch->n_ops; i++) {
+        const bns_layer *op = &arch->ops[i];
+        if (!op->type->has_params) continue;
+        /* every weight and bias of the layer, used once per output pixel (dense: one "pixel") */
+        double params = (double)(bns_layer_fan_in(op) + 1) * bns_layer_units(op); /* batch norm: 2 C */
+        double pixels = op->type == &bns_layer_dense ? 1.0 : (double)op->out.h * op->out.w;
+        macs += params * pixels;
+    }
+    return macs;
+}
+
 void bns_arch_format(const bns_arch *arch, char *buf, size_t size) {
     if (arch->name) {
         snprintf(buf, size, "%s", arch->name);
