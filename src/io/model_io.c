@@ -138,7 +138,8 @@ static int write_stats(hid_t file, const bns_model *m) {
         for (const char *const *name = op->type->stat_names; name && *name; name++, at += op->in.c) {
             char path[64];
             bns_param_block b = {.rank = 1, .dims = {(size_t)op->in.c, 0}};
-            if (stat_path(op, *name, path, sizeof path) || make_parents(file, path)) return bns_fail("cannot write /%s", path);
+            if (stat_path(op, *name, path, sizeof path) || make_parents(file, path))
+                return bns_fail("cannot write /%s", path);
             snprintf(b.path, sizeof b.path, "%s", path);
             if (write_float_block(file, &b, at)) return bns_fail("cannot write /%s", path);
         }

@@ -673,7 +673,9 @@ static int check_group_point(const bns_config *cfg) {
     /* the size first: validating "FC-12000-215010" must not allocate 10 GB */
     bns_arch arch;
     long long max_weights;
-    if (bns_arch_parse(cfg->arch, bns_data_inputs(cfg->dataset), &arch) || bns_spec_limit(BNS_LIMIT_WEIGHTS, &max_weights)) return -1;
+    if (bns_arch_parse(cfg->arch, bns_data_inputs(cfg->dataset), &arch) ||
+        bns_spec_limit(BNS_LIMIT_WEIGHTS, &max_weights))
+        return -1;
     if ((long long)arch.n_weights > max_weights)
         return bns_fail("arch %s has %zu weights, more than %lld (raise the limit with %s if this is intended)",
                         cfg->arch, arch.n_weights, max_weights, limits[BNS_LIMIT_WEIGHTS].env);
@@ -837,7 +839,9 @@ static int read_attack(const ctx *c, const ynode *k, const ynode *n, bns_spec_at
         for (long gp = 0; gp < gpoints; gp++) {
             bns_model m;
             memset(&m, 0, sizeof m);
-            if (bns_spec_group_point(g, gp, &m.cfg) || bns_arch_parse(m.cfg.arch, bns_data_inputs(m.cfg.dataset), &m.arch)) return -1;
+            if (bns_spec_group_point(g, gp, &m.cfg) ||
+                bns_arch_parse(m.cfg.arch, bns_data_inputs(m.cfg.dataset), &m.arch))
+                return -1;
             for (long p = 0; p < points; p++) {
                 bns_attack_settings s;
                 if (bns_spec_attack_point(a, p, &s) || bns_attack_validate(&s, &m)) {
