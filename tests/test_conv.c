@@ -302,8 +302,19 @@ static void test_named_archs(void **state) {
     assert_int_not_equal(bns_arch_parse("lenet", 100, &a), 0); /* 10x10: the second pooling does not fit */
     assert_non_null(strstr(bns_last_error(), "maxpool"));
     assert_int_not_equal(bns_arch_parse("resnet21", 784, &a), 0);
+    /* multiply-adds per example: lenet's two convs at 28x28 and 10x10 outputs, then its dense weights */
+    assert_int_equal(bns_arch_parse("lenet", 784, &a), 0);
+    assert_true(bns_arch_macs(&a) == 156.0 * 28 * 28 + 2416.0 * 10 * 10 + 48120 + 10164 + 850);
+    /* resnet20 at 32x32: conv and batch norm parameters used at 32x32, 16x16 and 8x8 pixels; ~41M */
+    assert_int_equal(bns_arch_parse("resnet20", 3072, &a), 0);
+    double stage[3] = {(3 * 9 + 1) * 16.0 + 6 * (16 * 9 + 1) * 16.0 + 7 * 2 * 16.0,
+                       (16 * 9 + 1) * 32.0 + 5 * (32 * 9 + 1) * 32.0 + 6 * 2 * 32.0,
+                       (32 * 9 + 1) * 64.0 + 5 * (64 * 9 + 1) * 64.0 + 6 * 2 * 64.0};
+    assert_true(fabs(bns_arch_macs(&a) - (stage[0] * 1024 + stage[1] * 256 + stage[2] * 64 + 650)) < 0.5);
+    assert_true(bns_arch_macs(&a) > 40e6 && bns_arch_macs(&a) < 42e6);
     /* FC shapes unchanged */
     assert_int_equal(bns_arch_parse("FC-100-10", 784, &a), 0);
+    assert_true(bns_arch_macs(&a) == (double)a.n_weights); /* the plan's FC costs are what they were */
     assert_int_equal(a.n_layers, 2);
     assert_true(bns_arch_is_mlp(&a, NULL));
 }

@@ -31,6 +31,7 @@
 #include "bnnsweep/method.h"
 #include "bnnsweep/model.h"
 #include "bnnsweep/model_io.h"
+#include "bnnsweep/predict.h"
 #include "bnnsweep/rng.h"
 #include "bnnsweep/train.h"
 
@@ -509,6 +510,103 @@ static void test_model_create_errors(void **state) {
     bns_model_free(&m);
 }
 
+/* Batch norm's kept statistics: bns_net_stats_estimate gives the mean over
+ * full chunks of each chunk's mean and unbiased variance (closed form on a
+ * lone batch-norm layer); a trained resnet20's statistics survive save +
+ * load bit for bit, and with them a row's prediction is the same alone and
+ * in a batch (without them it is not: batch statistics of one row). */
+static void test_bn_stats(void **state) {
+    (void)state;
+    enum { C = 2, P = 3, CHUNK = 4, ROWS = 2 * CHUNK + 1 };
+    bns_arch a;
+    bns_arch_begin(&a, (bns_shape){C, 1, P});
+    assert_int_equal(bns_arch_add_simple(&a, &bns_layer_batchnorm), 0);
+    assert_int_equal((int)bns_net_stats_floats(&a), 2 * C);
+    float w[2 * C] = {1.5f, 0.5f, 0.25f, -1.0f}, x[ROWS * C * P], stats[2 * C];
+    for (int i = 0; i < ROWS * C * P; i++) x[i] = (float)((i * 37) % 11) - 3.0f + (i % 2 ? 2.0f : 0.0f);
+    bns_net_workspace ws;
+    bns_net_workspace_init(&ws, &a, CHUNK);
+    bns_net_stats_estimate(&a, w, x, ROWS, &ws, stats);
+    for (int c = 0; c < C; c++) {
+        double want_mean = 0, want_var = 0;
+        for (int k = 0; k < 2; k++) { /* the last, one-row chunk is skipped */
+            double s1 = 0, s2 = 0, m = CHUNK * P;
+            for (int n = k * CHUNK; n < (k + 1) * CHUNK; n++)
+                for (int p = 0; p < P; p++) s1 += x[(n * C + c) * P + p];
+            for (int n = k * CHUNK; n < (k + 1) * CHUNK; n++)
+                for (int p = 0; p < P; p++) s2 += pow(x[(n * C + c) * P + p] - s1 / m, 2);
+            want_mean += s1 / m / 2, want_var += s2 / (m - 1) / 2;
+        }
+        assert_true(fabs(stats[c] - want_mean) < 1e-5);
+        assert_true(fabs(stats[C + c] - want_var) < 1e-4);
+    }
+    bns_net_workspace_free(&ws);
+
+    /* a resnet20 on 8x8x1 inputs, random weights, statistics from 40 rows */
+    enum { N = 40, D = 64 };
+    bns_config cfg;
+    bns_config_defaults(&cfg);
+    snprintf(cfg.arch, sizeof cfg.arch, "resnet20");
+    snprintf(cfg.method, sizeof cfg.method, "bbb");
+    bns_model m, back;
+    assert_int_equal(bns_model_create(&cfg, D, &m), 0);
+    assert_true(m.n_stats > 0 && !m.has_stats);
+    bns_dataset train = {.n = N, .d = D, .n_classes = 10};
+    train.x = malloc(sizeof(float) * N * D);
+    for (int i = 0; i < N * D; i++) train.x[i] = (float)((i * 7919) % 255) / 127.5f;
+    char path[4096];
+    tmp_path(path, sizeof path, "bn_none.h5");
+    assert_int_equal(bns_model_save(path, &m, NULL), 0); /* none estimated: none written, none loaded */
+    assert_int_equal(bns_model_load(path, &back, NULL), 0);
+    assert_false(back.has_stats);
+    bns_model_free(&back);
+    bns_model_estimate_stats(&m, &train);
+    assert_true(m.has_stats);
+    tmp_path(path, sizeof path, "bn_stats.h5");
+    assert_int_equal(bns_model_save(path, &m, NULL), 0);
+    assert_int_equal(bns_model_load(path, &back, NULL), 0);
+    assert_true(back.has_stats);
+    assert_int_equal(back.n_stats, m.n_stats);
+    assert_memory_equal(back.stats, m.stats, sizeof(float) * m.n_stats);
+
+    /* predictions (posterior mean and 2 samples): row 3 alone = row 3 of the batch */
+    bns_predictor pred;
+    float probs[N * 10], one[10];
+    bns_stream stream = bns_stream_make(1, 0, BNS_PURPOSE_PREDICT);
+    for (int samples = 0; samples <= 2; samples += 2) {
+        bns_predictor_init(&pred, &back);
+        bns_predict_probs(&pred, &back, train.x, N, samples, &stream, 0, probs);
+        bns_predict_probs(&pred, &back, train.x + 3 * D, 1, samples, &stream, 0, one);
+        for (int k = 0; k < 10; k++) assert_true(fabs(one[k] - probs[3 * 10 + k]) < 1e-5);
+        bns_predictor_free(&pred);
+    }
+    back.has_stats = 0; /* batch statistics: a lone row's prediction changes */
+    bns_predictor_init(&pred, &back);
+    bns_predict_probs(&pred, &back, train.x, N, 0, &stream, 0, probs);
+    bns_predict_probs(&pred, &back, train.x + 3 * D, 1, 0, &stream, 0, one);
+    double diff = 0;
+    for (int k = 0; k < 10; k++) diff += fabs(one[k] - probs[3 * 10 + k]);
+    assert_true(diff > 1e-3);
+    bns_predictor_free(&pred);
+    bns_model_free(&back);
+
+    /* a statistics dataset missing or misshapen: an error naming it */
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    assert_true(H5Ldelete(file, "layers/1/running_var", H5P_DEFAULT) >= 0);
+    H5Fclose(file);
+    assert_int_not_equal(bns_model_load(path, &back, NULL), 0);
+    assert_non_null(strstr(bns_last_error(), "missing"));
+    file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hsize_t three = 3;
+    assert_true(H5LTmake_dataset_float(file, "layers/1/running_var", 1, &three, stats) >= 0);
+    H5Fclose(file);
+    assert_int_not_equal(bns_model_load(path, &back, NULL), 0);
+    assert_non_null(strstr(bns_last_error(), "layers/1/running_var"));
+    free(train.x);
+    bns_model_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_deterministic),
@@ -521,6 +619,7 @@ int main(void) {
         cmocka_unit_test(test_config_set_errors),
         cmocka_unit_test(test_config_set_values),
         cmocka_unit_test(test_model_create_errors),
+        cmocka_unit_test(test_bn_stats),
     };
     return cmocka_run_group_tests(tests, setup_tmp, NULL);
 }

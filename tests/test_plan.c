@@ -2,6 +2,7 @@
  * sweep, keys stable under key order and number spelling and sensitive to
  * every setting, shared and duplicated tasks merged, stream ids = keys,
  * dependency links, and the critical path of a known graph. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 #include <cmocka.h>
 
 #include "bnnsweep/error.h"
+#include "bnnsweep/dataset.h"
+#include "bnnsweep/net.h"
 #include "bnnsweep/plan.h"
 #include "bnnsweep/spec.h"
 
@@ -113,6 +116,19 @@ static void test_calibration(void **state) {
     snprintf(cfg.arch, sizeof cfg.arch, "FC-100-100-10");
     double eval = bns_plan_cost_eval(&e, &cfg); /* 3000 images at 3000/s */
     assert_true(eval > 0.95 && eval < 1.05);
+    /* a conv net costs its multiply-adds (net.h bns_arch_macs), not its weights */
+    e.kind = BNS_EVAL_ROBUSTNESS, e.n_ensemble = 0;
+    snprintf(cfg.arch, sizeof cfg.arch, "FC-10");
+    double fc_train = bns_plan_cost_train(&cfg, 1), fc_eval = bns_plan_cost_eval(&e, &cfg);
+    snprintf(cfg.arch, sizeof cfg.arch, "lenet");
+    bns_arch lenet;
+    assert_int_equal(bns_arch_parse("lenet", 784, &lenet), 0);
+    double ratio = bns_arch_macs(&lenet) / 7850.0; /* ~54 */
+    assert_true(fabs(bns_plan_cost_train(&cfg, 1) / fc_train - ratio) < 1e-9 * ratio);
+    assert_true(fabs(bns_plan_cost_eval(&e, &cfg) / fc_eval - ratio) < 1e-9 * ratio);
+    cfg.dataset = BNS_DATA_CIFAR10; /* its 32x32x3 inputs */
+    assert_int_equal(bns_arch_parse("lenet", 3072, &lenet), 0);
+    assert_true(fabs(bns_plan_cost_train(&cfg, 1) / fc_train - bns_arch_macs(&lenet) / 7850.0) < 1e-6);
 }
 
 static const char *base_text =
@@ -169,6 +185,11 @@ static void test_keys_stable(void **state) {
     for (int t = 0; t < p1.n_tasks; t++)
         assert_string_equal(p1.tasks[t].name, p2.tasks[bns_plan_find(&p2, p1.tasks[t].key)].name);
     free_both(&s2, &p2);
+    /* the default data set spelt out: the same keys (mnist sweeps keep theirs) */
+    const char *mnist[] = {"data.dataset=mnist"};
+    load_text(base_text, mnist, 1, &s2, &p2);
+    assert_true(same_key_set(&p1, &p2));
+    free_both(&s2, &p2);
 
     /* every kind of change moves the keys it should */
     struct {
@@ -179,6 +200,7 @@ static void test_keys_stable(void **state) {
         {"train.max_epochs=4", 4},
         {"seed=6", 4},
         {"data.test_limit=200", 4},
+        {"data.dataset=fashion-mnist", 4},
         {"models.bnn.rho_init=[-4, -2]", 1},
         {"models.bnn.samples=2", 2},
         {"models.base.init_std=0.1", 2},

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "bnnsweep/dataset.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/metrics.h"
 #include "bnnsweep/plan.h"
@@ -186,6 +187,39 @@ static void test_text_and_defaults(void **state) {
     assert_non_null(strstr(bns_last_error(), "n.yaml:1:6: seed: missing value"));
 }
 
+/* data: chooses the data set of every model (their dataset/data_path
+ * settings, so model files and keys record it); names are the training
+ * setting's; the training settings themselves are reserved for data:. */
+static void test_data_section(void **state) {
+    (void)state;
+    bns_spec s;
+    if (bns_spec_load_text("d.yaml", "models: {m: {}}\n", NULL, 0, &s)) fail_msg("%s", bns_last_error());
+    assert_int_equal(s.dataset, BNS_DATA_MNIST);
+    assert_int_equal(s.groups[0].base.dataset, BNS_DATA_MNIST);
+    assert_string_equal(s.groups[0].base.data_path, "");
+    bns_spec_free(&s);
+    if (bns_spec_load_text("d.yaml", "data: {dataset: fashion-mnist}\nmodels: {m: {}}\n", NULL, 0, &s))
+        fail_msg("%s", bns_last_error());
+    assert_int_equal(s.dataset, BNS_DATA_FASHION);
+    assert_int_equal(s.groups[0].base.dataset, BNS_DATA_FASHION);
+    bns_spec_free(&s);
+    /* a conv net is checked at CIFAR-10's input shape (lenet needs a square image of 1 or 3 channels) */
+    if (bns_spec_load_text("d.yaml", "data: {dataset: cifar10, data_path: /c10}\nmodels: {m: {arch: lenet}}\n", NULL, 0,
+                           &s))
+        fail_msg("%s", bns_last_error());
+    assert_int_equal(s.groups[0].base.dataset, BNS_DATA_CIFAR10);
+    assert_string_equal(s.groups[0].base.data_path, "/c10");
+    bns_spec_free(&s);
+    assert_int_equal(bns_spec_load_text("d.yaml", "data: {dataset: svhn}\nmodels: {m: {}}\n", NULL, 0, &s), -1);
+    assert_non_null(strstr(bns_last_error(), "d.yaml:1:17: data.dataset"));
+    assert_non_null(strstr(bns_last_error(), "svhn"));
+    assert_int_equal(bns_spec_load_text("d.yaml", "train: {dataset: cifar10}\nmodels: {m: {}}\n", NULL, 0, &s), -1);
+    assert_non_null(strstr(bns_last_error(), "train.dataset"));
+    assert_non_null(strstr(bns_last_error(), "data:"));
+    assert_int_equal(bns_spec_load_text("d.yaml", "models: {m: {data_path: /x}}\n", NULL, 0, &s), -1);
+    assert_non_null(strstr(bns_last_error(), "models.m.data_path"));
+}
+
 /* Loading text must fail with a message holding `frag`. */
 static void expect_text_error(const char *text, const char *frag) {
     bns_spec s;
@@ -336,7 +370,7 @@ int main(void) {
         cmocka_unit_test(test_good_spec),          cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_text_and_defaults),  cmocka_unit_test(test_attack_canonical_sorted),
         cmocka_unit_test(test_alias_bomb),         cmocka_unit_test(test_deep_nesting),
-        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_limits),             cmocka_unit_test(test_data_section),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

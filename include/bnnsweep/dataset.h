@@ -74,6 +74,10 @@ int bns_cifar10_load(const char *dir, float pixel_scale, size_t train_limit, siz
 int bns_data_load(int kind, const char *dir, const char *path, float pixel_scale, size_t train_limit,
                   size_t test_limit, bns_splits *out);
 
+/* Features per row of data set `kind`: 784 (1x28x28) for MNIST and
+ * Fashion-MNIST, 3072 (3x32x32) for CIFAR-10 (what an arch is built for). */
+int bns_data_inputs(int kind);
+
 /* Fashion-MNIST test set from <dir>/fashion-mnist/ (dir NULL = bns_data_dir()),
  * for out-of-distribution evaluation; limit > 0 keeps the first limit rows. */
 int bns_fashion_load_test(const char *dir, float pixel_scale, size_t limit, bns_dataset *out);

@@ -41,7 +41,9 @@ typedef struct {
     int correct;            /* training predictions that were right */
 } bns_step_stats;
 
-/* Training-time cost model of the plan (s per row x weight of one epoch). */
+/* Training-time cost model of the plan (s per row x weight of one epoch;
+ * a "weight" is one use of a weight per example, bns_arch_macs: a conv
+ * weight counts once per output pixel, so conv nets cost what they compute). */
 #define BNS_COST_TRAIN_DET 6.9e-11     /* s/row-weight: deterministic FC-100-100-10 epoch, 50k rows, 0.31 s */
 #define BNS_COST_TRAIN_BAYES 1.14e-10  /* s/row-weight/sample: BBB epoch 0.51 s (LRT assumed alike) */
 
@@ -73,7 +75,8 @@ typedef struct bns_method {
     /* BNS_CAP_SNR: |mean| / std of every weight (arch.n_weights doubles). */
     void (*weight_snr)(const bns_model *m, double *snr);
     /* The plan's estimate of one epoch's training time over `row_weights`
-     * = rows x arch.n_weights (NULL: a deterministic step's). */
+     * = rows x bns_arch_macs(arch) (net.h; = rows x arch.n_weights for FC
+     * nets) (NULL: a deterministic step's). */
     double (*train_cost)(const bns_config *cfg, double row_weights);
     /* One line about the trained posterior for train's report, e.g. how
      * many samples it keeps (NULL: nothing to add). */

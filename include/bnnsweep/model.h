@@ -84,6 +84,15 @@ typedef struct bns_model {
      * learns from, seen through the interface (bns_model_sample_weights);
      * NULL for every other method. bns_model_load_teacher (model_io.h) sets it. */
     const struct bns_model *teacher;
+    /* Layer statistics (batch norm's running mean and variance, net.h
+     * bns_net_stats_*): n_stats floats, 0 and NULL for nets without them.
+     * has_stats = 1 once estimated after training (train.c) or loaded from a
+     * model file; evaluation and attacks then use them (eval-mode batch
+     * norm), else each batch's own statistics. One set for the point
+     * weights: weight samples share it (per-sample statistics are not kept). */
+    size_t n_stats;
+    float *stats;
+    int has_stats;
 } bns_model;
 
 /* Validate cfg, allocate and initialise (method's init with the INIT stream). */

@@ -9,6 +9,9 @@
  *                     weight_mu, weight_rho, bias_mu, bias_rho (Gaussian posterior);
  *                     in general: whatever blocks the model's method declares
  *                     (method.h), a block with compress = 1 chunked and deflated
+ *                     and, for a trained net with batch norm, running_mean and
+ *                     running_var [C] in that layer's group (model.h stats;
+ *                     absent in older files: evaluation then uses batch statistics)
  *   /training         attrs status, message, epochs_run, best_epoch, best_val_acc;
  *                     datasets train_loss, train_nll, train_kl, train_acc, val_acc,
  *                     epoch_seconds, val_seconds (one entry per epoch run)

@@ -40,9 +40,13 @@
  * normalises with the batch's statistics and updates the running mean and
  * variance kept in the workspace (momentum 0.1, once per forward, i.e. once
  * per weight sample); with ws->training = 0 it uses those running statistics.
- * The running statistics live in the workspace, not in the model: a fresh
- * workspace (evaluation) starts at mean 0, variance 1, so evaluation runs in
- * training mode, on the evaluated batch's statistics.
+ * Those moving averages follow every weight sample and the last epochs, not
+ * the weights a model keeps, so a trained model's statistics are estimated
+ * afresh (bns_net_stats_estimate: training-mode passes over training rows
+ * with the point weights, cumulative averages) and kept in the model
+ * (bns_model.stats, model files /layers/<i>/running_mean, running_var);
+ * bns_net_stats_set puts them in a workspace and switches it to running
+ * statistics, so a row's prediction no longer depends on its batch.
  */
 #ifndef BNNSWEEP_NET_H
 #define BNNSWEEP_NET_H
@@ -70,6 +74,11 @@ typedef struct bns_layer_type {
     size_t (*state_floats)(const struct bns_layer *op, int max_batch);
     size_t (*scratch_floats)(const struct bns_layer *op, int max_batch);
     void (*state_init)(const struct bns_layer *op, float *state); /* optional; the state starts 0 */
+    /* Optional, NULL-terminated: names of per-channel vectors (in.c floats
+     * each) at the start of the state that a trained model keeps (batch
+     * norm: "running_mean", "running_var"); model files store each as
+     * /layers/<dense_index>/<name>. */
+    const char *const *stat_names;
     /* y (batch x n_out) from x (batch x n_in, row stride ld_x); in place: y == x.
      * ws: the workspace (state, scratch, other layers' outputs); layers
      * without state ignore it, and callers outside the layer loop (LRT)
@@ -141,6 +150,11 @@ typedef struct {
  * comes from n_inputs: a square image, 1 channel if n_inputs is a square
  * (784 = 1x28x28), else 3 (3072 = 3x32x32). */
 int bns_arch_parse(const char *spec, int n_inputs, bns_arch *out);
+/* Multiply-adds per example of the layers with parameters, as weight uses:
+ * dense (n_in + 1) n_out (the bias one add per unit), conv
+ * (C_in k k + 1) C_out H_out W_out, batch norm 2 C H W (scale, shift).
+ * For FC nets it is n_weights exactly; the plan's cost model counts it. */
+double bns_arch_macs(const bns_arch *arch);
 /* 1 if every layer is dense or relu (FC view valid); else 0 and *bad names
  * the first layer that is neither. */
 int bns_arch_is_mlp(const bns_arch *arch, const char **bad);
@@ -164,6 +178,7 @@ int bns_arch_from_widths(const int *widths, int n_layers, bns_arch *out);
 typedef struct bns_net_workspace {
     int max_batch;
     int training;                        /* batch norm: 1 (default) batch statistics, 0 running ones */
+    double stat_momentum;                /* batch norm's running-statistics momentum; 0: its default 0.1 */
     float *state[BNS_MAX_OPS];           /* per layer: state_floats of its type */
     float *scratch;                      /* the largest scratch_floats */
     const float *input;                  /* not owned: the batch last forwarded */
@@ -192,6 +207,23 @@ float *bns_net_forward_from(const bns_arch *arch, int first, const float *w, con
                             bns_net_workspace *ws);
 void bns_net_backward_from(const bns_arch *arch, int first, const float *w, int batch, bns_net_workspace *ws,
                            float *grad_logits, float *grad_w, float *grad_x, int ld_grad_x);
+
+/* Kept statistics (bns_layer_type.stat_names): their total floats over the
+ * layer list (0: the net has none), in list order, each layer's vectors in
+ * stat_names order. */
+size_t bns_net_stats_floats(const bns_arch *arch);
+void bns_net_stats_get(const bns_arch *arch, const bns_net_workspace *ws, float *stats);
+/* Copies stats into ws and sets ws->training = 0 (evaluate with them). */
+void bns_net_stats_set(const bns_arch *arch, const float *stats, bns_net_workspace *ws);
+/* Population statistics of weights w over rows x (rows x n_inputs, row
+ * stride n_inputs) into stats: ws (fresh or not, max_batch rows a chunk) is
+ * reset, each chunk forwarded in training mode with momentum 1/(k+1) for the
+ * k-th chunk (0-based), so every running statistic ends as the mean over
+ * chunks of the chunk statistics (variance unbiased per chunk; a last
+ * partial chunk is skipped unless it is the only one). ws is left in
+ * training mode with those statistics as its running ones. */
+void bns_net_stats_estimate(const bns_arch *arch, const float *w, const float *x, size_t rows,
+                            bns_net_workspace *ws, float *stats);
 
 /* argmax of each row of logits or probabilities */
 void bns_argmax_rows(const float *rows, int n, int n_classes, uint8_t *out);

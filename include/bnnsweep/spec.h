@@ -14,6 +14,9 @@
  *     pixel_scale: 0.00784313725490196   # 1/127.5: pixels in [0, 2]
  *     train_limit: 0               # first N training rows (0 = all 50k)
  *     test_limit: 1000             # first N validation/test/OOD rows (0 = all 10k)
+ *     dataset: mnist               # mnist (default), fashion-mnist, or cifar10
+ *     data_path: /path/cifar-10-batches-bin   # cifar10's batch files (default:
+ *                                  # <data dir>/cifar-10-batches-bin)
  *     notmnist: /path/notMNIST     # needed only by an ood evaluation naming it
  *     omniglot: /path/omniglot.zip
  *   train: {max_epochs: 20, patience: 5}   # defaults of any bns_config key (config.h),
@@ -46,7 +49,7 @@
  *
  * A "list" may be written in either YAML style ([a, b] or "- a" lines); a
  * single value stands for a one-element list where a list is expected.
- * pixel_scale and train_limit belong to data: (all models and sets must
+ * pixel_scale, train_limit, dataset and data_path belong to data: (all models and sets must
  * share them); task is set by the planner. Impossible combinations:
  * anything bns_config or the method rejects (e.g. method lrt with the
  * mixture prior), pruning or ensembles of a deterministic model, an attack
@@ -143,6 +146,8 @@ typedef struct {
     uint64_t seed;
     double pixel_scale;
     long train_limit, test_limit;
+    int dataset;                /* enum bns_data_kind: what every model trains and is tested on */
+    char data_path[192];        /* cifar10: its directory ("" = the default place) */
     char notmnist[1024], omniglot[1024];
     int n_groups, n_attacks, n_evals;
     bns_spec_group *groups;

@@ -57,6 +57,14 @@ bns_objective bns_make_objective(const bns_config *cfg, int rows, size_t n_train
 void bns_train_step(bns_model *m, void *trainer, bns_optimizer *opt, const float *x, const uint8_t *y, int rows,
                     const bns_objective *obj, float *grad, bns_step_stats *stats);
 
+/* Batch norm: the rows of the training set (its first ones) over which a
+ * trained model's statistics are estimated. */
+#define BNS_STATS_ROWS 10000
+/* Estimates m's layer statistics (model.h stats; bns_train calls it at the
+ * end for nets that have them) from the point weights over train's first
+ * BNS_STATS_ROWS rows; sets has_stats. */
+void bns_model_estimate_stats(bns_model *m, const bns_dataset *train);
+
 /* Validation accuracy as training measures it (cfg.val_samples). */
 double bns_validation_accuracy(const bns_model *m, const bns_dataset *val);
 

@@ -30,6 +30,7 @@ int bns_attack_source_init(bns_attack_source *src, const bns_model *m, const bns
         }
     }
     bns_net_workspace_init(&src->ws, a, max_batch);
+    if (m->has_stats) bns_net_stats_set(a, m->stats, &src->ws); /* eval-mode batch norm, as predict.c */
     src->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * classes);
     src->grad_tmp = bns_xmalloc(sizeof(float) * (size_t)max_batch * d);
     src->probs_tmp = bns_xmalloc(sizeof(float) * (size_t)max_batch * classes);

@@ -257,6 +257,8 @@ int bns_data_load(int kind, const char *dir, const char *path, float pixel_scale
     }
 }
 
+int bns_data_inputs(int kind) { return kind == BNS_DATA_CIFAR10 ? 3072 : 784; }
+
 int bns_fashion_load_test(const char *dir, float pixel_scale, size_t limit, bns_dataset *out) {
     char dirbuf[4096], images_path[4096 + 64], labels_path[4096 + 64];
     bns_idx images, labels;

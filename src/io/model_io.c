@@ -124,6 +124,58 @@ static int write_float_block(hid_t file, const bns_param_block *b, const float *
     return rc;
 }
 
+/* The kept layer statistics (model.h stats): /layers/<i>/<name> [C] per
+ * name of a layer type's stat_names (batch norm: running_mean, running_var),
+ * in the order of m->stats. Writes them if has_stats; reads them if present. */
+static int stat_path(const bns_layer *op, const char *name, char *buf, size_t size) {
+    return snprintf(buf, size, "layers/%d/%s", op->dense_index, name) >= (int)size ? -1 : 0;
+}
+
+static int write_stats(hid_t file, const bns_model *m) {
+    const float *at = m->stats;
+    for (int i = 0; i < m->arch.n_ops; i++) {
+        const bns_layer *op = &m->arch.ops[i];
+        for (const char *const *name = op->type->stat_names; name && *name; name++, at += op->in.c) {
+            char path[64];
+            bns_param_block b = {.rank = 1, .dims = {(size_t)op->in.c, 0}};
+            if (stat_path(op, *name, path, sizeof path) || make_parents(file, path))
+                return bns_fail("cannot write /%s", path);
+            snprintf(b.path, sizeof b.path, "%s", path);
+            if (write_float_block(file, &b, at)) return bns_fail("cannot write /%s", path);
+        }
+    }
+    return 0;
+}
+
+/* All present: has_stats = 1; none: 0 (a file from before they were kept,
+ * or never trained: batch statistics at evaluation); some, or a wrong
+ * shape: an error. */
+static int read_stats(hid_t file, const char *path, bns_model *m) {
+    size_t found = 0, wanted = 0;
+    float *at = m->stats;
+    for (int i = 0; i < m->arch.n_ops; i++) {
+        const bns_layer *op = &m->arch.ops[i];
+        for (const char *const *name = op->type->stat_names; name && *name; name++, at += op->in.c) {
+            char set[64];
+            hsize_t got = 0;
+            H5T_class_t cls;
+            size_t size;
+            int rank = 0;
+            wanted++;
+            if (stat_path(op, *name, set, sizeof set) || H5Lexists(file, set, H5P_DEFAULT) <= 0) continue;
+            if (H5LTget_dataset_ndims(file, set, &rank) < 0 || rank != 1 ||
+                H5LTget_dataset_info(file, set, &got, &cls, &size) < 0 || got != (hsize_t)op->in.c ||
+                H5LTread_dataset_float(file, set, at) < 0)
+                return bns_fail("%s: /%s has the wrong shape for %s (want [%d])", path, set, m->cfg.arch, op->in.c);
+            found++;
+        }
+    }
+    if (found && found != wanted)
+        return bns_fail("%s: %zu of the %zu batch-norm statistics datasets are missing", path, wanted - found, wanted);
+    m->has_stats = found > 0;
+    return 0;
+}
+
 static int write_double_series(hid_t group, const char *name, const bns_train_history *h, size_t member) {
     int count = h->epochs_run;
     double *values = bns_xmalloc(sizeof(double) * (count ? count : 1));
@@ -234,6 +286,7 @@ int bns_model_save(const char *path, const bns_model *m, const bns_train_history
         if (make_parents(file, blocks[b].path) || write_float_block(file, &blocks[b], m->params + blocks[b].offset))
             rc = bns_fail("cannot write /%s", blocks[b].path);
     }
+    if (rc == 0 && m->has_stats) rc = write_stats(file, m);
     if (rc == 0 && history) rc = write_history(file, history);
     if (H5Fclose(file) < 0 && rc == 0) rc = bns_fail("cannot close file");
     if (bns_commit_file(tmp, path, rc)) return bns_fail_prefix("writing %s: ", path);
@@ -300,6 +353,7 @@ int bns_model_load(const char *path, bns_model *m, bns_train_history *history) {
         else if (H5LTread_dataset_float(file, name, m->params + blocks[b].offset) < 0)
             rc = bns_fail("%s: cannot read /%s", path, name);
     }
+    if (rc == 0) rc = read_stats(file, path, m);
     if (rc == 0 && history) rc = read_history(file, path, history);
     H5Fclose(file);
     if (rc) bns_model_free(m);

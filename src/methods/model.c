@@ -90,6 +90,8 @@ int bns_model_alloc(const bns_config *cfg, int n_inputs, bns_model *out) {
     out->likelihood = &bns_likelihood_softmax;
     out->n_params = method->n_params(cfg, &out->arch);
     out->params = bns_xcalloc(out->n_params, sizeof(float));
+    out->n_stats = bns_net_stats_floats(&out->arch);
+    if (out->n_stats) out->stats = bns_xcalloc(out->n_stats, sizeof(float));
     return 0;
 }
 
@@ -102,6 +104,7 @@ int bns_model_create(const bns_config *cfg, int n_inputs, bns_model *out) {
 
 void bns_model_free(bns_model *m) {
     free(m->params);
+    free(m->stats);
     memset(m, 0, sizeof *m);
 }
 

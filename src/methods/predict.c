@@ -12,6 +12,7 @@ void bns_predictor_init(bns_predictor *p, const bns_model *m) {
     memset(p, 0, sizeof *p);
     p->chunk_rows = 500;
     bns_net_workspace_init(&p->ws, &m->arch, p->chunk_rows);
+    if (m->has_stats) bns_net_stats_set(&m->arch, m->stats, &p->ws); /* eval-mode batch norm */
     p->w = bns_xmalloc(sizeof(float) * m->arch.n_weights);
     p->chunk_probs = bns_xmalloc(sizeof(float) * p->chunk_rows * m->arch.n_classes);
 }

@@ -8,7 +8,9 @@
  * PyTorch does); otherwise the running statistics are used and the layer is
  * an affine map. The backward pass differentiates whichever was used, the
  * batch statistics included. State: running mean, running var, then the
- * mean and 1/std the last forward used (for the backward). */
+ * mean and 1/std the last forward used (for the backward); the first two
+ * are what a trained model keeps (stat_names, net.h). ws->stat_momentum, if
+ * set, replaces the momentum (bns_net_stats_estimate's cumulative means). */
 #include <math.h>
 #include <string.h>
 
@@ -31,7 +33,7 @@ static void bn_forward(const bns_layer *op, const float *w, const float *x, int 
     int C = op->in.c, P = op->in.h * op->in.w;
     float *run_mean = ws->state[op->index], *run_var = run_mean + C, *mean = run_var + C, *inv_std = mean + C;
     const float *gamma = w + op->weight_offset, *beta = w + op->bias_offset;
-    double m = (double)batch * P;
+    double m = (double)batch * P, momentum = ws->stat_momentum > 0 ? ws->stat_momentum : BN_MOMENTUM;
     for (int c = 0; c < C; c++) {
         if (ws->training) {
             double sum = 0.0, sq = 0.0;
@@ -47,8 +49,8 @@ static void bn_forward(const bns_layer *op, const float *w, const float *x, int 
             double var = sq / m;
             mean[c] = (float)mu;
             inv_std[c] = (float)(1.0 / sqrt(var + BN_EPS));
-            run_mean[c] = (float)((1 - BN_MOMENTUM) * run_mean[c] + BN_MOMENTUM * mu);
-            run_var[c] = (float)((1 - BN_MOMENTUM) * run_var[c] + BN_MOMENTUM * (m > 1 ? sq / (m - 1) : var));
+            run_mean[c] = (float)((1 - momentum) * run_mean[c] + momentum * mu);
+            run_var[c] = (float)((1 - momentum) * run_var[c] + momentum * (m > 1 ? sq / (m - 1) : var));
         } else {
             mean[c] = run_mean[c];
             inv_std[c] = (float)(1.0 / sqrt((double)run_var[c] + BN_EPS));
@@ -96,12 +98,15 @@ static void bn_backward(const bns_layer *op, const float *w, const float *x, int
     }
 }
 
+static const char *const bn_stat_names[] = {"running_mean", "running_var", NULL};
+
 const bns_layer_type bns_layer_batchnorm = {
     .name = "batchnorm",
     .has_params = 1,
     .unit_weight = 1,
     .state_floats = bn_state,
     .state_init = bn_state_init,
+    .stat_names = bn_stat_names,
     .forward = bn_forward,
     .backward = bn_backward,
 };

@@ -268,6 +268,19 @@ int bns_arch_parse(const char *spec, int n_inputs, bns_arch *out) {
     return bns_arch_from_widths(widths, n - 1, out);
 }
 
+double bns_arch_macs(const bns_arch *arch) {
+    double macs = 0;
+    for (int i = 0; i < arch->n_ops; i++) {
+        const bns_layer *op = &arch->ops[i];
+        if (!op->type->has_params) continue;
+        /* every weight and bias of the layer, used once per output pixel (dense: one "pixel") */
+        double params = (double)(bns_layer_fan_in(op) + 1) * bns_layer_units(op); /* batch norm: 2 C */
+        double pixels = op->type == &bns_layer_dense ? 1.0 : (double)op->out.h * op->out.w;
+        macs += params * pixels;
+    }
+    return macs;
+}
+
 void bns_arch_format(const bns_arch *arch, char *buf, size_t size) {
     if (arch->name) {
         snprintf(buf, size, "%s", arch->name);
@@ -332,6 +345,56 @@ float *bns_net_forward_from(const bns_arch *arch, int first, const float *w, con
 
 float *bns_net_forward(const bns_arch *arch, const float *w, const float *x, int batch, bns_net_workspace *ws) {
     return bns_net_forward_from(arch, 0, w, x, arch->n_inputs, batch, ws);
+}
+
+/* floats of layer op's kept statistics (net.h) */
+static size_t stat_floats(const bns_layer *op) {
+    size_t n = 0;
+    for (const char *const *name = op->type->stat_names; name && *name; name++) n += (size_t)op->in.c;
+    return n;
+}
+
+size_t bns_net_stats_floats(const bns_arch *arch) {
+    size_t n = 0;
+    for (int i = 0; i < arch->n_ops; i++) n += stat_floats(&arch->ops[i]);
+    return n;
+}
+
+void bns_net_stats_get(const bns_arch *arch, const bns_net_workspace *ws, float *stats) {
+    for (int i = 0; i < arch->n_ops; i++) {
+        size_t n = stat_floats(&arch->ops[i]);
+        if (n) memcpy(stats, ws->state[i], sizeof(float) * n);
+        stats += n;
+    }
+}
+
+void bns_net_stats_set(const bns_arch *arch, const float *stats, bns_net_workspace *ws) {
+    for (int i = 0; i < arch->n_ops; i++) {
+        size_t n = stat_floats(&arch->ops[i]);
+        if (n) memcpy(ws->state[i], stats, sizeof(float) * n);
+        stats += n;
+    }
+    ws->training = 0;
+}
+
+void bns_net_stats_estimate(const bns_arch *arch, const float *w, const float *x, size_t rows,
+                            bns_net_workspace *ws, float *stats) {
+    for (int i = 0; i < arch->n_ops; i++) {
+        const bns_layer *op = &arch->ops[i];
+        if (!stat_floats(op)) continue;
+        memset(ws->state[i], 0, sizeof(float) * op->type->state_floats(op, ws->max_batch));
+        if (op->type->state_init) op->type->state_init(op, ws->state[i]);
+    }
+    ws->training = 1;
+    size_t chunk = (size_t)ws->max_batch, k = 0;
+    for (size_t begin = 0; begin < rows; begin += chunk, k++) {
+        size_t count = rows - begin < chunk ? rows - begin : chunk;
+        if (count < chunk && k > 0) break; /* a few rows' statistics would weigh as much as a full chunk's */
+        ws->stat_momentum = 1.0 / (double)(k + 1);
+        bns_net_forward(arch, w, x + begin * (size_t)arch->n_inputs, (int)count, ws);
+    }
+    ws->stat_momentum = 0.0;
+    bns_net_stats_get(arch, ws, stats);
 }
 
 void bns_net_backward_from(const bns_arch *arch, int first, const float *w, int batch, bns_net_workspace *ws,

@@ -7,23 +7,25 @@
 #include <string.h>
 
 #include "bnnsweep/error.h"
+#include "bnnsweep/dataset.h"
 #include "bnnsweep/method.h"
 #include "bnnsweep/metrics.h"
 #include "bnnsweep/plan.h"
 
 #define CANON_SIZE 8192
 #define NAME_SIZE 1024
-#define MNIST_INPUTS 784
 
 static const char *const task_kind_names[] = {"train", "attack", "eval"};
 const char *bns_task_kind_name(int kind) { return kind >= 0 && kind < BNS_TASK_KINDS ? task_kind_names[kind] : "?"; }
 
 /* ---- cost model ---- */
 
-static double arch_weights(const char *arch) {
+/* weight uses per example (net.h bns_arch_macs: n_weights for FC nets) of
+ * cfg's arch at its data set's input shape */
+static double arch_weights(const bns_config *cfg) {
     bns_arch a;
-    if (bns_arch_parse(arch, MNIST_INPUTS, &a)) return 0;
-    return (double)a.n_weights;
+    if (bns_arch_parse(cfg->arch, bns_data_inputs(cfg->dataset), &a)) return 0;
+    return bns_arch_macs(&a);
 }
 
 /* what the configured method's posterior can do (0: unknown method) */
@@ -35,7 +37,7 @@ static unsigned caps_of(const bns_config *cfg) {
 static double limit_rows(long limit, long all) { return (double)(limit > 0 && limit < all ? limit : all); }
 
 double bns_plan_cost_train(const bns_config *cfg, long test_limit) {
-    double w = arch_weights(cfg->arch);
+    double w = arch_weights(cfg);
     double train_rows = limit_rows(cfg->train_limit, BNS_MNIST_TRAIN_ROWS);
     double val_rows = limit_rows(test_limit, BNS_MNIST_TEST_ROWS);
     const bns_method *m = bns_method_find(cfg->method);
@@ -51,7 +53,7 @@ double bns_plan_cost_train(const bns_config *cfg, long test_limit) {
 }
 
 double bns_plan_cost_attack(const bns_attack_settings *s, const bns_config *source, long test_limit) {
-    double w = arch_weights(source->arch);
+    double w = arch_weights(source);
     double rows = limit_rows(test_limit, BNS_MNIST_TEST_ROWS);
     const bns_attack *attack = bns_attack_get(s->kind);
     double steps = attack ? attack->cost_steps(s) : s->steps; /* input-gradient steps per example */
@@ -60,7 +62,7 @@ double bns_plan_cost_attack(const bns_attack_settings *s, const bns_config *sour
 }
 
 double bns_plan_cost_eval(const bns_eval_settings *e, const bns_config *model) {
-    double w = arch_weights(model->arch);
+    double w = arch_weights(model);
     double rows = limit_rows(e->test_limit, BNS_MNIST_TEST_ROWS);
     if (e->kind == BNS_EVAL_OOD) rows *= 2; /* the test set's scores and the OOD set's */
     double samples = (double)e->runs * (e->n_ensemble > 0 ? e->n_ensemble : 1);

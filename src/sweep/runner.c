@@ -91,8 +91,8 @@ void bns_runner_failure(const bns_runner *r, int task, char *buf, size_t size) {
 static const bns_dataset *need_data(bns_runner *r) {
     if (!r->data_loaded) {
         const bns_spec *s = r->spec;
-        if (bns_mnist_load(r->data_dir[0] ? r->data_dir : NULL, (float)s->pixel_scale, (size_t)s->train_limit,
-                           (size_t)s->test_limit, &r->data))
+        if (bns_data_load(s->dataset, r->data_dir[0] ? r->data_dir : NULL, s->data_path, (float)s->pixel_scale,
+                          (size_t)s->train_limit, (size_t)s->test_limit, &r->data))
             return NULL;
         r->data_loaded = 1;
     }

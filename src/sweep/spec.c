@@ -20,6 +20,7 @@
 
 #include "bnnsweep/attack_settings.h"
 #include "bnnsweep/config.h"
+#include "bnnsweep/dataset.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/method.h"
 #include "bnnsweep/metrics.h"
@@ -27,7 +28,6 @@
 #include "bnnsweep/util.h"
 
 #define MAX_DEPTH 64          /* nesting of YAML collections */
-#define MNIST_INPUTS 784
 
 /* ---- limits (spec.h) ---- */
 
@@ -616,12 +616,14 @@ static int read_axis(const ctx *c, const ynode *n, const char *key, const char *
 /* ---- sections ---- */
 
 static const char *const top_keys[] = {"name", "seed", "data", "train", "models", "attacks", "evaluations", NULL};
-static const char *const data_keys[] = {"pixel_scale", "train_limit", "test_limit", "notmnist", "omniglot", NULL};
+static const char *const data_keys[] = {"pixel_scale", "train_limit", "test_limit", "notmnist", "omniglot",
+                                        "dataset", "data_path", NULL};
 
 /* settings a sweep may not set in train: or a group */
 static int reserved_setting(const ctx *c, const ynode *k, const char *key) {
     if (!strcmp(k->text, "task")) return fail_at(c, k, key, "the task id is set by the planner (the task's key)");
-    if (!strcmp(k->text, "pixel_scale") || !strcmp(k->text, "train_limit"))
+    if (!strcmp(k->text, "pixel_scale") || !strcmp(k->text, "train_limit") || !strcmp(k->text, "dataset") ||
+        !strcmp(k->text, "data_path"))
         return fail_at(c, k, key, "set it in data: (every model and set shares it)");
     return 0;
 }
@@ -640,6 +642,13 @@ static int read_data(const ctx *c, const ynode *n, bns_spec *s) {
         else if (!strcmp(k->text, "test_limit")) rc = parse_long(c, v, key, 0, 1000000000L, &s->test_limit);
         else if (!strcmp(k->text, "notmnist")) rc = parse_text(c, v, key, s->notmnist, sizeof s->notmnist);
         else if (!strcmp(k->text, "omniglot")) rc = parse_text(c, v, key, s->omniglot, sizeof s->omniglot);
+        else if (!strcmp(k->text, "data_path")) rc = parse_text(c, v, key, s->data_path, sizeof s->data_path);
+        else if (!strcmp(k->text, "dataset")) { /* the training setting's names and errors (config.h) */
+            bns_config scratch;
+            bns_config_defaults(&scratch);
+            rc = need_scalar(c, v, key) ? -1 : bns_config_set(&scratch, "dataset", v->text) ? fail_last(c, v, key) : 0;
+            s->dataset = scratch.dataset;
+        }
         if (rc) return -1;
     }
     return 0;
@@ -664,12 +673,14 @@ static int check_group_point(const bns_config *cfg) {
     /* the size first: validating "FC-12000-215010" must not allocate 10 GB */
     bns_arch arch;
     long long max_weights;
-    if (bns_arch_parse(cfg->arch, MNIST_INPUTS, &arch) || bns_spec_limit(BNS_LIMIT_WEIGHTS, &max_weights)) return -1;
+    if (bns_arch_parse(cfg->arch, bns_data_inputs(cfg->dataset), &arch) ||
+        bns_spec_limit(BNS_LIMIT_WEIGHTS, &max_weights))
+        return -1;
     if ((long long)arch.n_weights > max_weights)
         return bns_fail("arch %s has %zu weights, more than %lld (raise the limit with %s if this is intended)",
                         cfg->arch, arch.n_weights, max_weights, limits[BNS_LIMIT_WEIGHTS].env);
     bns_model m;
-    if (bns_model_alloc(cfg, MNIST_INPUTS, &m)) return -1;
+    if (bns_model_alloc(cfg, bns_data_inputs(cfg->dataset), &m)) return -1;
     bns_model_free(&m);
     return 0;
 }
@@ -828,7 +839,9 @@ static int read_attack(const ctx *c, const ynode *k, const ynode *n, bns_spec_at
         for (long gp = 0; gp < gpoints; gp++) {
             bns_model m;
             memset(&m, 0, sizeof m);
-            if (bns_spec_group_point(g, gp, &m.cfg) || bns_arch_parse(m.cfg.arch, MNIST_INPUTS, &m.arch)) return -1;
+            if (bns_spec_group_point(g, gp, &m.cfg) ||
+                bns_arch_parse(m.cfg.arch, bns_data_inputs(m.cfg.dataset), &m.arch))
+                return -1;
             for (long p = 0; p < points; p++) {
                 bns_attack_settings s;
                 if (bns_spec_attack_point(a, p, &s) || bns_attack_validate(&s, &m)) {
@@ -1110,6 +1123,8 @@ static int read_spec(ctx *c, const ynode *root) {
     base.seed = s->seed;
     base.pixel_scale = s->pixel_scale;
     base.train_limit = s->train_limit;
+    base.dataset = s->dataset; /* the default (mnist) is not written into task keys (config.h omit_default) */
+    snprintf(base.data_path, sizeof base.data_path, "%s", s->data_path);
     if ((n = map_get(root, "train")) && read_train(c, n, &base)) return -1;
 
     const ynode *models = map_get(root, "models");

@@ -44,6 +44,18 @@ double bns_validation_accuracy(const bns_model *m, const bns_dataset *val) {
     return acc;
 }
 
+void bns_model_estimate_stats(bns_model *m, const bns_dataset *train) {
+    /* Not the moving averages of training (they follow every weight sample
+     * and the epochs after the best one): the kept weights' population
+     * statistics, over the first rows (net.h bns_net_stats_estimate). */
+    size_t rows = train->n < BNS_STATS_ROWS ? train->n : BNS_STATS_ROWS;
+    bns_net_workspace ws;
+    bns_net_workspace_init(&ws, &m->arch, 500);
+    bns_net_stats_estimate(&m->arch, bns_model_mean(m), train->x, rows, &ws, m->stats);
+    bns_net_workspace_free(&ws);
+    m->has_stats = 1;
+}
+
 bns_objective bns_make_objective(const bns_config *cfg, int rows, size_t n_train, uint64_t step, int want_kl) {
     bns_objective obj;
     obj.nll_scale = cfg->reduction == BNS_REDUCE_SUM ? 1.0 : 1.0 / rows;
@@ -167,6 +179,7 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
         }
     }
     if (restore_best && h->best_epoch > 0) memcpy(m->params, best, sizeof(float) * P);
+    if (m->n_stats) bns_model_estimate_stats(m, train);
 
     m->method->trainer_free(trainer);
     bns_predictor_free(&pred);
