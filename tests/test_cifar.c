@@ -1,7 +1,8 @@
 /* test_cifar.c - the CIFAR-10 binary reader and split on small synthetic
  * batch files written here (the real files are not downloadable on this
- * machine): known contents, every malformed-file case naming the file, and
- * the dataset/data_path settings leaving existing task keys unchanged. */
+ * machine): known contents, every malformed-file case naming the file, the
+ * dataset/data_path settings leaving existing task keys unchanged, and the
+ * CIFAR-10 grayscale OOD set (ood.h) on the same files. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "bnnsweep/dataset.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/model.h"
+#include "bnnsweep/ood.h"
 #include "bnnsweep/spec.h"
 
 #include "test_util.h"
@@ -142,12 +144,70 @@ static void test_settings_keys(void **state) {
     assert_non_null(strstr(bns_last_error(), "dataset"));
 }
 
+/* one image whose three planes hold the same 32x32 pattern: its luma is
+ * that pattern (0.299 + 0.587 + 0.114 = 1), so the 28x28 output must equal
+ * the area average of the pattern itself; and a flat colour (100, 200, 50):
+ * luma 29.9 + 117.4 + 5.7 = 153 everywhere */
+static void test_gray_known(void **state) {
+    (void)state;
+    float rgb[3072], out[784], want[784];
+    uint8_t pattern[1024];
+    for (int i = 0; i < 1024; i++) {
+        pattern[i] = (uint8_t)((i * 37 + (i / 32) * 11) % 256);
+        rgb[i] = rgb[1024 + i] = rgb[2048 + i] = pattern[i];
+    }
+    bns_cifar10_gray_28(rgb, out);
+    bns_area_downsample_28(pattern, 32, 32, want);
+    for (int i = 0; i < 784; i++) assert_float_equal(out[i], want[i], 1e-4);
+    for (int i = 0; i < 1024; i++) rgb[i] = 100, rgb[1024 + i] = 200, rgb[2048 + i] = 50;
+    bns_cifar10_gray_28(rgb, out);
+    for (int i = 0; i < 784; i++) assert_float_equal(out[i], 153.0f, 1e-3);
+}
+
+/* the OOD set from a synthetic test_batch.bin: by file and by directory,
+ * through bns_ood_load, each row = bns_cifar10_gray_28 of its record times
+ * the pixel scale; limit; error paths name the set */
+static void test_gray_ood_set(void **state) {
+    (void)state;
+    write_batch("test_batch.bin", 5, 3, 0, -1);
+    char path[4200];
+    tmp_path(path, sizeof path, "test_batch.bin");
+    bns_dataset rgb, g, by_dir;
+    assert_int_equal(bns_cifar10_read(path, 1.0f, &rgb), 0);
+    assert_int_equal(bns_ood_kind_needs_path("cifar10"), 1);
+    assert_int_equal(bns_ood_load("cifar10", path, NULL, 0.5f, 0, 0, 1, &g), 0);
+    assert_int_equal(g.n, 3);
+    assert_int_equal(g.d, 784);
+    assert_int_equal(g.n_classes, 10);
+    assert_string_equal(g.name, "cifar10-gray");
+    float want[784];
+    for (size_t i = 0; i < 3; i++) {
+        bns_cifar10_gray_28(rgb.x + i * 3072, want);
+        for (int j = 0; j < 784; j++) assert_float_equal(g.x[i * 784 + j], 0.5f * want[j], 1e-4);
+    }
+    assert_int_equal(bns_cifar10_gray_load(tmp_dir, 0.5f, 2, &by_dir), 0);
+    assert_int_equal(by_dir.n, 2);
+    assert_memory_equal(by_dir.x, g.x, sizeof(float) * 2 * 784);
+    bns_dataset_free(&by_dir);
+    bns_dataset_free(&g);
+    bns_dataset_free(&rgb);
+    assert_int_equal(bns_cifar10_gray_load(tmp_path(path, sizeof path, "absent"), 0.5f, 0, &g), -1);
+    assert_non_null(strstr(bns_last_error(), "CIFAR-10"));
+    write_batch("cut.bin", 1, 2, 7, -1);
+    assert_int_equal(bns_cifar10_gray_load(tmp_path(path, sizeof path, "cut.bin"), 0.5f, 0, &g), -1);
+    assert_non_null(strstr(bns_last_error(), "CIFAR-10 grayscale"));
+    assert_non_null(strstr(bns_last_error(), "cut.bin"));
+    assert_int_equal(bns_cifar10_gray_load(tmp_dir, 1.5f, 0, &g), -1); /* scale outside (0, 1) */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_read_known, setup),
         cmocka_unit_test_setup(test_read_malformed, setup),
         cmocka_unit_test_setup(test_load_split, setup),
         cmocka_unit_test_setup(test_settings_keys, setup),
+        cmocka_unit_test(test_gray_known),
+        cmocka_unit_test_setup(test_gray_ood_set, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -233,6 +233,46 @@ static void test_keys_stable(void **state) {
     free_both(&s1, &p1);
 }
 
+/* the balanced-OOD setting `rows` (METHODS.md s.12): in the key of the OOD
+ * tasks only when set (the keys of existing sweeps stay), moving those and
+ * nothing else; bad values and a cifar10 set without its path are errors */
+static void test_ood_rows(void **state) {
+    (void)state;
+    bns_spec s1, s2;
+    bns_plan p1, p2;
+    load_text(base_text, NULL, 0, &s1, &p1);
+    int ood = find_name(&p1, "eval/ood/bnn/rho_init=-3/ood=gaussian");
+    assert_true(ood >= 0);
+    assert_null(strstr(p1.tasks[ood].canonical, "ood_rows"));
+    const char *ov[] = {"evaluations.ood.rows=50"};
+    load_text(base_text, ov, 1, &s2, &p2);
+    assert_int_equal(s2.evals[1].rows, 50);
+    for (int t = 0; t < p2.n_tasks; t++) {
+        const bns_task *task = &p2.tasks[t];
+        int is_ood = task->kind == BNS_TASK_EVAL && task->eval.kind == BNS_EVAL_OOD;
+        assert_int_equal(bns_plan_find(&p1, task->key) >= 0, !is_ood);
+        if (is_ood) {
+            assert_int_equal(task->eval.ood_rows, 50);
+            assert_non_null(strstr(task->canonical, "ood_rows=50\n"));
+        }
+    }
+    free_both(&s2, &p2);
+    free_both(&s1, &p1);
+    const char *bad[][1] = {{"evaluations.ood.rows=0"}, {"evaluations.robustness.rows=10"},
+                            {"evaluations.ood.ood=[cifar10]"}};
+    const char *what[] = {"rows", "rows", "data.cifar10"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_not_equal(bns_spec_load_text("t.yaml", base_text, bad[i], 1, &s2), 0);
+        if (!strstr(bns_last_error(), what[i])) fail_msg("%s: '%s' lacks '%s'", bad[i][0], bns_last_error(), what[i]);
+    }
+    const char *ok[] = {"data.cifar10=/x/cifar-10-batches-bin", "evaluations.ood.ood=[cifar10]"};
+    load_text(base_text, ok, 2, &s2, &p2);
+    ood = find_name(&p2, "eval/ood/bnn/rho_init=-3/ood=cifar10");
+    assert_true(ood >= 0);
+    assert_non_null(strstr(p2.tasks[ood].canonical, "ood_path=/x/cifar-10-batches-bin\n"));
+    free_both(&s2, &p2);
+}
+
 static void test_stream_ids(void **state) {
     (void)state;
     bns_spec s;
@@ -326,7 +366,8 @@ int main(void) {
     else snprintf(source_dir, sizeof source_dir, ".");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_counts), cmocka_unit_test(test_calibration),
-        cmocka_unit_test(test_keys_stable),    cmocka_unit_test(test_stream_ids),
+        cmocka_unit_test(test_keys_stable),
+        cmocka_unit_test(test_ood_rows), cmocka_unit_test(test_stream_ids),
         cmocka_unit_test(test_shared_and_duplicate_tasks), cmocka_unit_test(test_critical_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

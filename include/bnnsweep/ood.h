@@ -37,15 +37,25 @@ int bns_notmnist_load(const char *path, float pixel_scale, size_t limit, bns_dat
  * overlaps weighted). limit > 0 keeps the first limit images. */
 int bns_omniglot_load(const char *zip_path, float pixel_scale, size_t limit, bns_dataset *out);
 
+/* CIFAR-10 grayscale (Wang et al. 2018's OOD set, METHODS.md s.12) from the
+ * binary version: path is a batch file (normally test_batch.bin) or a
+ * directory holding test_batch.bin or cifar-10-batches-bin/test_batch.bin.
+ * Each 32x32 RGB image becomes BT.601 luma 0.299 R + 0.587 G + 0.114 B,
+ * rounded to a byte, area-averaged to 28x28 (bns_area_downsample_28).
+ * limit > 0 keeps the first limit images. Labels are not kept. */
+int bns_cifar10_gray_load(const char *path, float pixel_scale, size_t limit, bns_dataset *out);
+/* One image: rgb = 3072 floats in [0, 255] (R, G, B planes of 32x32), out = 784. */
+void bns_cifar10_gray_28(const float *rgb, float *out);
+
 /* One OOD set by kind, the one dispatch `bnnsweep eval --ood` and the sweep
  * runner's OOD tasks share: "fashion" (Fashion-MNIST test from data_dir, NULL
  * = the default cache), "gaussian" / "uniform" (`rows` noise images from
- * `seed`, normally the model's seed), "notmnist" / "omniglot" (read from
- * path). limit > 0 keeps the first limit images of a set read from a file. */
+ * `seed`, normally the model's seed), "notmnist" / "omniglot" / "cifar10"
+ * (grayscale; read from path). limit > 0 keeps the first limit images of a set read from a file. */
 int bns_ood_load(const char *kind, const char *path, const char *data_dir, float pixel_scale, size_t rows,
                  size_t limit, uint64_t seed, bns_dataset *out);
-/* 1 if kind is read from a path (notmnist, omniglot), 0 if it is not, -1
- * (error recorded) if kind is none of the five. */
+/* 1 if kind is read from a path (notmnist, omniglot, cifar10), 0 if it is
+ * not, -1 (error recorded) if kind is none of the six. */
 int bns_ood_kind_needs_path(const char *kind);
 
 /* Area-average a w x h grey image (bytes) to 28x28 floats in [0, 255]. */

@@ -41,6 +41,7 @@ typedef struct {
     double prune_rate;        /* BNS_EVAL_PRUNING; else 0 */
     unsigned scores;          /* BNS_EVAL_OOD: bit (1 << enum bns_score) */
     long test_limit;          /* first N rows of the set (0 = all) */
+    long ood_rows;            /* BNS_EVAL_OOD: N in-distribution + N OOD rows (balanced); 0 = as loaded */
     uint64_t seed, task;      /* PREDICT stream key: the model's seed and TRAIN key */
 } bns_eval_settings;
 

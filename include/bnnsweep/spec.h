@@ -19,6 +19,7 @@
  *                                  # <data dir>/cifar-10-batches-bin)
  *     notmnist: /path/notMNIST     # needed only by an ood evaluation naming it
  *     omniglot: /path/omniglot.zip
+ *     cifar10: /path/cifar-10-batches-bin  # test_batch.bin or its directory (grayscale OOD set)
  *   train: {max_epochs: 20, patience: 5}   # defaults of any bns_config key (config.h),
  *                                  # single values only
  *   models:                        # groups of models to train (at least one)
@@ -44,8 +45,10 @@
  *       # ensembles: ensemble sizes ([1, 5, 10, 25, 100]), runs = total samples
  *       # per size (100: N-sample ensembles over runs/N runs); pruning: rates
  *       # (required, in [0, 1]), samples (100); ood: ood sets among fashion,
- *       # gaussian, uniform, notmnist, omniglot ([fashion, gaussian, uniform]),
- *       # scores among entropy, vr, bald (all), samples (100).
+ *       # gaussian, uniform, notmnist, omniglot, cifar10 ([fashion, gaussian,
+ *       # uniform]), scores among entropy, vr, bald (all), samples (100),
+ *       # rows: N in-distribution and N OOD rows (balanced 50/50; a set with
+ *       # fewer is an error; default: the sets as loaded, see README).
  *
  * A "list" may be written in either YAML style ([a, b] or "- a" lines); a
  * single value stands for a one-element list where a list is expected.
@@ -117,7 +120,7 @@ typedef struct {
 
 /* OOD sets (ood.h, dataset.h) */
 enum bns_ood_set { BNS_OOD_FASHION = 0, BNS_OOD_GAUSSIAN = 1, BNS_OOD_UNIFORM = 2, BNS_OOD_NOTMNIST = 3,
-                   BNS_OOD_OMNIGLOT = 4, BNS_OOD_COUNT = 5 };
+                   BNS_OOD_OMNIGLOT = 4, BNS_OOD_CIFAR10 = 5, BNS_OOD_COUNT = 6 };
 const char *bns_ood_set_name(int set);
 int bns_ood_set_parse(const char *name);     /* -1 if unknown */
 
@@ -137,6 +140,7 @@ typedef struct {
     int n_ood;
     int ood[BNS_OOD_COUNT];     /* enum bns_ood_set */
     unsigned scores;            /* bit (1 << enum bns_score) per score */
+    long rows;                  /* ood: in-distribution and OOD rows each (balanced); 0 = as loaded */
     int line;
 } bns_spec_eval;
 
@@ -148,7 +152,7 @@ typedef struct {
     long train_limit, test_limit;
     int dataset;                /* enum bns_data_kind: what every model trains and is tested on */
     char data_path[192];        /* cifar10: its directory ("" = the default place) */
-    char notmnist[1024], omniglot[1024];
+    char notmnist[1024], omniglot[1024], cifar10[1024];  /* OOD sets by path (cifar10: grayscale) */
     int n_groups, n_attacks, n_evals;
     bns_spec_group *groups;
     bns_spec_attack *attacks;

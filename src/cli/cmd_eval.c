@@ -39,8 +39,8 @@ enum { OPT_MODEL = 1000, OPT_SET, OPT_DATA_DIR, OPT_TEST_LIMIT, OPT_RUNS, OPT_EN
        OPT_SAMPLE_PROBS };
 
 typedef struct { /* one requested OOD set */
-    char kind[16];    /* fashion, gaussian, uniform, notmnist, omniglot */
-    char path[4096];  /* notmnist / omniglot */
+    char kind[16];    /* fashion, gaussian, uniform, notmnist, omniglot, cifar10 */
+    char path[4096];  /* notmnist / omniglot / cifar10 */
 } ood_request;
 
 static void eval_usage(FILE *out) {
@@ -63,7 +63,8 @@ static void eval_usage(FILE *out) {
             "                      weights only (biases kept), round(rate * count) removed\n"
             "  --prune-samples N   ensemble size for pruned models (default 100)\n"
             "  --ood LIST          fashion,gaussian,uniform (default), notmnist=PATH (IDX file or dir),\n"
-            "                      omniglot=ZIP; 'none' for no OOD evaluation\n"
+            "                      omniglot=ZIP, cifar10=PATH (test_batch.bin or its dir; grayscale);\n"
+            "                      'none' for no OOD evaluation\n"
             "  --ood-samples N     ensemble size for uncertainty scores (default 100)\n"
             "  --score LIST        entropy,vr,bald (default all; higher = more OOD)\n"
             "  --json FILE         also write every number as JSON\n"
@@ -171,7 +172,7 @@ static int parse_ood(const char *text, ood_request *out, int *n) {
         snprintf(r->kind, sizeof r->kind, "%s", tok);
         int needs_path = bns_ood_kind_needs_path(tok);
         if (needs_path < 0)
-            return bns_fail("--ood: unknown set '%s' (fashion, gaussian, uniform, notmnist=PATH, omniglot=ZIP)", tok);
+            return bns_fail("--ood: unknown set '%s' (fashion, gaussian, uniform, notmnist=PATH, omniglot=ZIP, cifar10=PATH)", tok);
         if (needs_path != (eq != NULL))
             return bns_fail("--ood: %s %s", tok, needs_path ? "needs =PATH" : "takes no path");
         if (eq) snprintf(r->path, sizeof r->path, "%s", eq + 1);

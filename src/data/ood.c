@@ -1,6 +1,7 @@
-/* ood.c - noise, notMNIST and Omniglot image sets, and the one loader of an
- * OOD set by kind (see ood.h). Omniglot is read with minizip and decoded with
- * libpng's simplified API. */
+/* ood.c - noise, notMNIST, Omniglot and CIFAR-10 grayscale image sets, and
+ * the one loader of an OOD set by kind (see ood.h). Omniglot is read with
+ * minizip and decoded with libpng's simplified API; CIFAR-10 with the batch
+ * reader of cifar10.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,18 +54,26 @@ int bns_noise_images(int kind, size_t n, uint64_t seed, float pixel_scale, bns_d
     return 0;
 }
 
+/* path itself, or for a directory path/first if it exists, else path/second
+ * (a set given as its file or the folder it comes in) */
+static int set_file(const char *what, const char *path, const char *first, const char *second, char *file,
+                    size_t size) {
+    struct stat st;
+    if (stat(path, &st) != 0) return bns_fail("%s: '%s' does not exist", what, path);
+    snprintf(file, size, "%s", path);
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(file, size, "%s/%s", path, first);
+        if (stat(file, &st) != 0) snprintf(file, size, "%s/%s", path, second);
+    }
+    return 0;
+}
+
 int bns_notmnist_load(const char *path, float pixel_scale, size_t limit, bns_dataset *out) {
     memset(out, 0, sizeof *out);
     if (check_scale(pixel_scale)) return -1;
     char file[4200];
-    struct stat st;
-    if (stat(path, &st) != 0) return bns_fail("notMNIST: '%s' does not exist", path);
-    if (S_ISDIR(st.st_mode)) {
-        snprintf(file, sizeof file, "%s/t10k-images-idx3-ubyte.gz", path);
-        if (stat(file, &st) != 0) snprintf(file, sizeof file, "%s/t10k-images-idx3-ubyte", path);
-    } else {
-        snprintf(file, sizeof file, "%s", path);
-    }
+    if (set_file("notMNIST", path, "t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte", file, sizeof file))
+        return -1;
     bns_idx idx;
     if (bns_idx_read(file, &idx)) return bns_fail_prefix("notMNIST: ");
     if (idx.rank != 3 || idx.dims[1] != SIDE || idx.dims[2] != SIDE) {
@@ -202,10 +211,42 @@ int bns_omniglot_load(const char *zip_path, float pixel_scale, size_t limit, bns
     return status;
 }
 
+void bns_cifar10_gray_28(const float *rgb, float *out) {
+    /* BT.601 luma, as PIL's convert("L") and torchvision's Grayscale (the
+     * usual way of making CIFAR-10 an MNIST-shaped OOD set, METHODS.md s.12),
+     * rounded to a byte, then area-averaged like Omniglot */
+    uint8_t grey[32 * 32];
+    for (int i = 0; i < 32 * 32; i++) {
+        double v = 0.299 * rgb[i] + 0.587 * rgb[1024 + i] + 0.114 * rgb[2048 + i];
+        grey[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5);
+    }
+    bns_area_downsample_28(grey, 32, 32, out);
+}
+
+int bns_cifar10_gray_load(const char *path, float pixel_scale, size_t limit, bns_dataset *out) {
+    memset(out, 0, sizeof *out);
+    if (check_scale(pixel_scale)) return -1;
+    char file[4200];
+    if (set_file("CIFAR-10", path, "test_batch.bin", "cifar-10-batches-bin/test_batch.bin", file, sizeof file))
+        return -1;
+    bns_dataset rgb;
+    if (bns_cifar10_read(file, 1.0f, &rgb)) return bns_fail_prefix("CIFAR-10 grayscale OOD set: ");
+    size_t n = rgb.n;
+    if (limit > 0 && limit < n) n = limit;
+    alloc_set(n, "cifar10-gray", out);
+    for (size_t i = 0; i < n; i++) {
+        float *row = out->x + i * PIXELS;
+        bns_cifar10_gray_28(rgb.x + i * rgb.d, row);
+        for (int j = 0; j < PIXELS; j++) row[j] *= pixel_scale;
+    }
+    bns_dataset_free(&rgb);
+    return 0;
+}
+
 int bns_ood_kind_needs_path(const char *kind) {
-    if (!strcmp(kind, "notmnist") || !strcmp(kind, "omniglot")) return 1;
+    if (!strcmp(kind, "notmnist") || !strcmp(kind, "omniglot") || !strcmp(kind, "cifar10")) return 1;
     if (!strcmp(kind, "fashion") || !strcmp(kind, "gaussian") || !strcmp(kind, "uniform")) return 0;
-    return bns_fail("unknown OOD set '%s' (fashion, gaussian, uniform, notmnist, omniglot)", kind);
+    return bns_fail("unknown OOD set '%s' (fashion, gaussian, uniform, notmnist, omniglot, cifar10)", kind);
 }
 
 int bns_ood_load(const char *kind, const char *path, const char *data_dir, float pixel_scale, size_t rows,
@@ -216,5 +257,6 @@ int bns_ood_load(const char *kind, const char *path, const char *data_dir, float
     if (!strcmp(kind, "uniform")) return bns_noise_images(BNS_NOISE_UNIFORM, rows, seed, pixel_scale, out);
     if (!strcmp(kind, "notmnist")) return bns_notmnist_load(path ? path : "", pixel_scale, limit, out);
     if (!strcmp(kind, "omniglot")) return bns_omniglot_load(path ? path : "", pixel_scale, limit, out);
+    if (!strcmp(kind, "cifar10")) return bns_cifar10_gray_load(path ? path : "", pixel_scale, limit, out);
     return bns_ood_kind_needs_path(kind); /* -1: unknown kind, error recorded */
 }

@@ -426,12 +426,15 @@ static int add_eval(const bns_spec *s, bns_plan *p, int e_index, int model, int 
     }
     if (ev.ood == BNS_OOD_NOTMNIST) snprintf(ood_path, sizeof ood_path, "%s", s->notmnist);
     if (ev.ood == BNS_OOD_OMNIGLOT) snprintf(ood_path, sizeof ood_path, "%s", s->omniglot);
+    if (ev.ood == BNS_OOD_CIFAR10) snprintf(ood_path, sizeof ood_path, "%s", s->cifar10);
     scores_text(ev.scores, scores, sizeof scores);
+    char rows_text[48] = ""; /* only when set: the keys of unbalanced OOD tasks stay what they were */
+    if (ev.ood_rows > 0) snprintf(rows_text, sizeof rows_text, "ood_rows=%ld\n", ev.ood_rows);
     snprintf(canon, sizeof canon,
-             "task=eval\nensemble=%d\nkind=%s\nmodel=%016" PRIx64 "\nood=%s\nood_path=%s\nprune_rate=%.17g\nruns=%d\n"
+             "task=eval\nensemble=%d\nkind=%s\nmodel=%016" PRIx64 "\nood=%s\nood_path=%s\n%sprune_rate=%.17g\nruns=%d\n"
              "scores=%s\nseed=%" PRIu64 "\nset=%s\nstream_task=%016" PRIx64 "\ntest_limit=%ld\n",
              ev.n_ensemble, bns_eval_kind_name(ev.kind), m->key, ev.ood >= 0 ? bns_ood_set_name(ev.ood) : "",
-             ood_path, ev.prune_rate, ev.runs, scores, ev.seed, set_text, ev.task, ev.test_limit);
+             ood_path, rows_text, ev.prune_rate, ev.runs, scores, ev.seed, set_text, ev.task, ev.test_limit);
     if (ev.kind == BNS_EVAL_OOD)
         snprintf(name, sizeof name, "eval/%s/%s/%s", e->name, label_of(m), suffix);
     else
@@ -474,6 +477,7 @@ static int add_eval_tasks(const bns_spec *s, bns_plan *p, const task_list *group
                         ev.runs = 1;
                         ev.n_ensemble = bayes ? e->samples : 0;
                         ev.scores = e->scores;
+                        ev.ood_rows = e->rows;
                         snprintf(suffix, sizeof suffix, "ood=%s", bns_ood_set_name(ev.ood));
                         if (add_eval(s, p, ei, model, BNS_SET_TEST, -1, ev, suffix)) return -1;
                     }

@@ -170,12 +170,16 @@ static int load_eval_set(bns_runner *r, const bns_task *t, bns_dataset *set, cha
     return bns_dataset_slice(src, 0, src->n, set);
 }
 
-static int load_ood_set(bns_runner *r, int ood, size_t rows, uint64_t seed, bns_dataset *out) {
+/* rows: of the noise sets; limit: first rows of a set read from a file (0 = all) */
+static int load_ood_set(bns_runner *r, int ood, size_t rows, size_t limit, uint64_t seed, bns_dataset *out) {
     const bns_spec *s = r->spec;
-    const char *path = ood == BNS_OOD_NOTMNIST ? s->notmnist : ood == BNS_OOD_OMNIGLOT ? s->omniglot : NULL;
+    const char *path = ood == BNS_OOD_NOTMNIST ? s->notmnist
+                       : ood == BNS_OOD_OMNIGLOT ? s->omniglot
+                       : ood == BNS_OOD_CIFAR10  ? s->cifar10
+                                                 : NULL;
     if (ood < 0 || ood >= BNS_OOD_COUNT) return bns_fail("unknown OOD set %d", ood);
     return bns_ood_load(bns_ood_set_name(ood), path, r->data_dir[0] ? r->data_dir : NULL, (float)s->pixel_scale,
-                        rows, (size_t)s->test_limit, seed, out);
+                        rows, limit, seed, out);
 }
 
 static int attr_d(hid_t f, const char *name, double v) { return H5LTset_attribute_double(f, "/", name, &v, 1) < 0; }
@@ -209,6 +213,17 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
         return -1;
     }
     if (e->test_limit > 0 && (size_t)e->test_limit < set.n) set.n = (size_t)e->test_limit;
+    /* balanced OOD detection (METHODS.md s.12: half in-distribution, half OOD):
+     * exactly ood_rows of each, the first rows of both sets */
+    size_t ood_rows = e->kind == BNS_EVAL_OOD && e->ood_rows > 0 ? (size_t)e->ood_rows : 0;
+    if (ood_rows > set.n) {
+        bns_fail("ood rows %zu: the in-distribution set %s has only %zu rows (data.test_limit %ld)", ood_rows,
+                 set_name, set.n, e->test_limit);
+        bns_model_free(&m);
+        bns_dataset_free(&set);
+        return -1;
+    }
+    if (ood_rows) set.n = ood_rows;
     if ((int)set.d != m.arch.n_inputs) {
         bns_model_free(&m);
         bns_dataset_free(&set);
@@ -253,7 +268,10 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
         free(per_run);
     } else if (rc == 0) {
         bns_dataset ood = {0};
-        rc = load_ood_set(r, e->ood, set.n, m.cfg.seed, &ood);
+        rc = load_ood_set(r, e->ood, set.n, ood_rows ? ood_rows : (size_t)r->spec->test_limit, m.cfg.seed, &ood);
+        if (rc == 0 && ood_rows && ood.n < ood_rows)
+            rc = bns_fail("ood rows %zu: the OOD set %s has only %zu rows", ood_rows, bns_ood_set_name(e->ood), ood.n);
+        if (ood_rows && ood.n > ood_rows) ood.n = ood_rows;
         bns_ood_result res;
         if (rc == 0) rc = bns_eval_ood(&ev, &ood, e->n_ensemble, e->scores, &res);
         if (rc == 0) {

@@ -527,7 +527,7 @@ void bns_spec_training_canonical(const bns_config *cfg, char *buf, size_t size) 
 /* ---- names ---- */
 
 static const char *const eval_kind_names[] = {"robustness", "ensembles", "pruning", "ood", NULL};
-static const char *const ood_names[] = {"fashion", "gaussian", "uniform", "notmnist", "omniglot", NULL};
+static const char *const ood_names[] = {"fashion", "gaussian", "uniform", "notmnist", "omniglot", "cifar10", NULL};
 
 const char *bns_eval_kind_name(int kind) { return kind >= 0 && kind < 4 ? eval_kind_names[kind] : "?"; }
 int bns_eval_kind_parse(const char *name) {
@@ -616,7 +616,7 @@ static int read_axis(const ctx *c, const ynode *n, const char *key, const char *
 /* ---- sections ---- */
 
 static const char *const top_keys[] = {"name", "seed", "data", "train", "models", "attacks", "evaluations", NULL};
-static const char *const data_keys[] = {"pixel_scale", "train_limit", "test_limit", "notmnist", "omniglot",
+static const char *const data_keys[] = {"pixel_scale", "train_limit", "test_limit", "notmnist", "omniglot", "cifar10",
                                         "dataset", "data_path", NULL};
 
 /* settings a sweep may not set in train: or a group */
@@ -642,6 +642,7 @@ static int read_data(const ctx *c, const ynode *n, bns_spec *s) {
         else if (!strcmp(k->text, "test_limit")) rc = parse_long(c, v, key, 0, 1000000000L, &s->test_limit);
         else if (!strcmp(k->text, "notmnist")) rc = parse_text(c, v, key, s->notmnist, sizeof s->notmnist);
         else if (!strcmp(k->text, "omniglot")) rc = parse_text(c, v, key, s->omniglot, sizeof s->omniglot);
+        else if (!strcmp(k->text, "cifar10")) rc = parse_text(c, v, key, s->cifar10, sizeof s->cifar10);
         else if (!strcmp(k->text, "data_path")) rc = parse_text(c, v, key, s->data_path, sizeof s->data_path);
         else if (!strcmp(k->text, "dataset")) { /* the training setting's names and errors (config.h) */
             bns_config scratch;
@@ -861,7 +862,7 @@ static const char *const eval_keys[4][8] = {
     {"kind", "models", "sets", "runs", NULL},
     {"kind", "models", "sets", "ensemble", "runs", NULL},
     {"kind", "models", "sets", "rates", "samples", NULL},
-    {"kind", "models", "ood", "scores", "samples", NULL},
+    {"kind", "models", "ood", "scores", "samples", "rows", NULL},
 };
 
 /* *any = 1 when some point of the group has a method with the capability
@@ -948,6 +949,8 @@ static int read_eval(const ctx *c, const ynode *k, const ynode *n, bns_spec_eval
             if (parse_int(c, v, sub, 1, 1000000, &e->runs)) return -1;
         } else if (!strcmp(sk->text, "samples")) {
             if (parse_int(c, v, sub, 1, 1000000, &e->samples)) return -1;
+        } else if (!strcmp(sk->text, "rows")) {
+            if (parse_long(c, v, sub, 1, 1000000000L, &e->rows)) return -1;
         } else if (!strcmp(sk->text, "sets")) {
             if (list_items(c, v, sub, &items, &count, &one)) return -1;
             if (count > BNS_SPEC_MAX_REFS) return fail_at(c, v, sub, "more than %d sets", BNS_SPEC_MAX_REFS);
@@ -994,7 +997,7 @@ static int read_eval(const ctx *c, const ynode *k, const ynode *n, bns_spec_eval
             for (int j = 0; j < count; j++) {
                 int o = bns_ood_set_parse(items[j]->text);
                 if (o < 0)
-                    return fail_at(c, items[j], sub, "'%s' is not one of fashion, gaussian, uniform, notmnist, omniglot",
+                    return fail_at(c, items[j], sub, "'%s' is not one of fashion, gaussian, uniform, notmnist, omniglot, cifar10",
                                    items[j]->text);
                 for (int m = 0; m < e->n_ood; m++)
                     if (e->ood[m] == o) return fail_at(c, items[j], sub, "'%s' is named twice", items[j]->text);
@@ -1002,6 +1005,8 @@ static int read_eval(const ctx *c, const ynode *k, const ynode *n, bns_spec_eval
                     return fail_at(c, items[j], sub, "missing reference: notmnist needs data.notmnist (its path)");
                 if (o == BNS_OOD_OMNIGLOT && !c->spec->omniglot[0])
                     return fail_at(c, items[j], sub, "missing reference: omniglot needs data.omniglot (its zip)");
+                if (o == BNS_OOD_CIFAR10 && !c->spec->cifar10[0])
+                    return fail_at(c, items[j], sub, "missing reference: cifar10 needs data.cifar10 (test_batch.bin or its directory)");
                 e->ood[e->n_ood++] = o;
             }
         } else if (!strcmp(sk->text, "scores")) {
