@@ -21,6 +21,9 @@
 #   locks      a second run or a shard beside a running sweep refuses naming
 #              it; stale locks are taken over, other hosts' respected; a
 #              shard keeps live writers' temporaries
+#   concurrent four eval shards side by side (slow evaluations) and merges
+#              while they work, then a final merge: the MPI run's cube, every
+#              evaluation run once, nothing lost, no temporary or lock left
 #   launch     srun as N tasks without PMI (MPI size 1) stops every task
 #              before any work; a batch step or a 1-task step runs
 set -euo pipefail
@@ -271,6 +274,50 @@ locks)
   [ ! -e "$dead_tmp" ] || fail "a shard kept a dead writer's temporary"
   kill "$live"
   compgen -G "run/shard.lock.*" >/dev/null && fail "a shard left its lock"
+  ;;
+concurrent)
+  # slow evaluations (the whole test set, 100 runs) so that shards and merges overlap
+  slow=(--set data.test_limit=10000 --set evaluations.robustness.runs=100 --set evaluations.ensembles.runs=100)
+  mpi 2 "$bin" run "$spec" --out mpi --quiet "${slow[@]}"
+  for i in 0 1; do "$bin" run "$spec" --out sharded --stage train --shard "$i/2" --quiet "${slow[@]}"; done
+  "$bin" run "$spec" --out sharded --stage attack --shard 0/1 --quiet "${slow[@]}"
+  pids=()
+  for i in 0 1 2 3; do
+    "$bin" run "$spec" --out sharded --stage eval --shard "$i/4" "${slow[@]}" >"shard$i.out" 2>"shard$i.err" &
+    pids+=($!)
+    # the later shards start while the first one is writing an evaluation (its
+    # temporary exists): a shard's start-up clean-up must leave it alone
+    if [ "$i" -eq 0 ]; then
+      for _ in $(seq 1 2000); do
+        compgen -G "sharded/tasks/eval-*.tmp.*" >/dev/null && break
+        kill -0 "${pids[0]}" 2>/dev/null || break
+        sleep 0.01
+      done
+    fi
+  done
+  # merges beside the shards: each ends 0 (complete) or 1 (partial), never by a signal or a usage error
+  merges=0
+  running() { for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+  while [ "$merges" -eq 0 ] || running; do
+    status=0
+    "$bin" merge sharded >>merge.out 2>>merge.err || status=$?
+    [ "$status" -le 1 ] || fail "a merge beside running shards exited $status: $(tail -n 3 merge.err)"
+    merges=$((merges + 1))
+  done
+  for i in 0 1 2 3; do
+    wait "${pids[$i]}" || fail "eval shard $i/4 exited $?: $(cat "shard$i.err")"
+  done
+  "$bin" merge sharded >final.out 2>final.err || fail "the final merge exited $?: $(cat final.err)"
+  "$python" "$compare" mpi/cube.h5 sharded/cube.h5
+  # every evaluation file is there, each run by exactly one shard
+  diff <(cd mpi/tasks && ls) <(cd sharded/tasks && ls) || fail "task files differ from the MPI run's"
+  n_eval=$(compgen -G "mpi/tasks/eval-*.h5" | wc -l)
+  cat shard?.out | grep '^done eval/' | sort > done.txt
+  [ "$(wc -l <done.txt)" -eq "$n_eval" ] || fail "shards ran $(wc -l <done.txt) evaluations, the sweep has $n_eval"
+  [ -z "$(uniq -d done.txt)" ] || fail "evaluations run twice: $(uniq -d done.txt)"
+  compgen -G "sharded/tasks/*.tmp.*" >/dev/null && fail "temporaries left: $(ls sharded/tasks)"
+  compgen -G "sharded/shard.lock.*" >/dev/null && fail "a shard left its lock"
+  echo "concurrent: 4 eval shards, $merges merges beside them, $n_eval evaluations, cube identical to the MPI run's"
   ;;
 launch)
   # srun started 4 copies that MPI does not join (no PMI): all stop before any work
