@@ -5,7 +5,8 @@
 # slurm/sweep.sbatch (2 MPI ranks) and once as job arrays with slurm/array.sh,
 # wait for them, check both cubes against a plain mpirun run, check srun
 # without an MPI plugin is refused with a message, srun --mpi=pmix gives the
-# same cube, and a rank killed under sweep.sbatch ends its job; stop every
+# same cube, a rank killed under sweep.sbatch ends its job, and array.sh's
+# later stages run when a shard is killed (resubmitting resumes); stop every
 # daemon this script started (by PID file, never by name).
 set -euo pipefail
 bin="$1" python="$2" mpiexec="$3" work="$4"
@@ -136,4 +137,43 @@ cat "$work"/sweep-*.out
 [ -f "$work/array/cube.h5" ] || { cat "$work"/array-*.out; fail "slurm/array.sh wrote no cube"; }
 grep -q "^merge: job" "$work/array-jobs.txt" || fail "array.sh submitted no merge job"
 "$python" "$compare" "$work/mpi/cube.h5" "$work/sbatch/cube.h5" "$work/array/cube.h5"
+# (3) job arrays with a train shard killed (as a time limit or the OOM killer
+# would): the later stages and the merge still run (afterany; a partial cube,
+# merge exits 1) instead of pending forever, and submitting the same command
+# again resumes to the cube of a plain mpirun run
+slow=(--set data.train_limit=6000 --set train.max_epochs=12)
+(cd "$work" && "$mpiexec" --allow-run-as-root --oversubscribe --bind-to none -n 2 "$bin" run "$spec" --out mpi-slow \
+  --quiet "${slow[@]}")
+array_kill() {
+  bash slurm/array.sh "$spec" "$work/arraykill" --train 2 --attack 1 --eval 3 "${slow[@]}" \
+    -- --output="$work/arraykill-%A_%a.out" | tee "$work/arraykill-jobs$1.txt"
+}
+wait_queue() {
+  for _ in $(seq 1 300); do
+    [ -z "$(squeue -h 2>/dev/null)" ] && return 0
+    sleep 1
+  done
+  squeue; fail "$1"
+}
+array_kill 1
+shard_pid=""
+for _ in $(seq 1 3000); do
+  for p in /proc/[0-9]*; do
+    cmd=$(tr '\0' '\n' < "$p/cmdline" 2>/dev/null) || continue
+    [ "$(head -n 1 <<<"$cmd")" = "$bin" ] && grep -qx -- "$work/arraykill" <<<"$cmd" && grep -qx -- "0/2" <<<"$cmd" &&
+      { shard_pid=${p#/proc/}; break; }
+  done
+  [ -n "$shard_pid" ] && break
+  sleep 0.1
+done
+[ -n "$shard_pid" ] || fail "found no process of train shard 0/2"
+kill -KILL "$shard_pid"
+echo "killed train shard 0/2 (pid $shard_pid)" >&2
+wait_queue "a killed train shard left the later stages pending 300 s"
+merge_id=$(awk '/^merge: job/ {print $3}' "$work/arraykill-jobs1.txt")
+grep -q "(partial)" "$work/arraykill-${merge_id}"_*.out || { cat "$work/arraykill-${merge_id}"_*.out; fail "no partial cube after a killed shard"; }
+array_kill 2
+wait_queue "the resubmitted arrays still queued after 300 s"
+"$python" "$compare" "$work/mpi-slow/cube.h5" "$work/arraykill/cube.h5"
+echo "killed shard: later stages and the merge ran (partial cube), the resubmission completed"
 echo "slurm integration: 1 passed, 0 failed"
