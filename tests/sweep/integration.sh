@@ -24,6 +24,9 @@
 #   concurrent four eval shards side by side (slow evaluations) and merges
 #              while they work, then a final merge: the MPI run's cube, every
 #              evaluation run once, nothing lost, no temporary or lock left
+#   timelimit  --task-time-limit: tasks over it are stopped and recorded as
+#              failed with the reason, the run goes on; under a limit they
+#              do not reach, 2 ranks give the cube of a run without one
 #   launch     srun as N tasks without PMI (MPI size 1) stops every task
 #              before any work; a batch step or a 1-task step runs
 set -euo pipefail
@@ -318,6 +321,28 @@ concurrent)
   compgen -G "sharded/tasks/*.tmp.*" >/dev/null && fail "temporaries left: $(ls sharded/tasks)"
   compgen -G "sharded/shard.lock.*" >/dev/null && fail "a shard left its lock"
   echo "concurrent: 4 eval shards, $merges merges beside them, $n_eval evaluations, cube identical to the MPI run's"
+  ;;
+timelimit)
+  # every training task needs seconds here: a 0.05 s limit stops each one
+  slow=(--set data.train_limit=6000 --set train.max_epochs=12)
+  status=0
+  "$bin" run "$spec" --out limited --quiet --task-time-limit 0.05 "${slow[@]}" 2>limited.err || status=$?
+  [ "$status" -eq 1 ] || fail "a run whose tasks all pass the time limit exited $status, not 1"
+  n_train=$(compgen -G "limited/tasks/train-*.failed" | wc -l)
+  [ "$n_train" -eq 4 ] || fail "$n_train of 4 training tasks recorded as failed"
+  for f in limited/tasks/train-*.failed; do
+    grep -q "time limit exceeded: stopped after .* (task_time_limit 0.05 s)" "$f" || fail "$f: $(cat "$f")"
+  done
+  compgen -G "limited/tasks/*.h5" >/dev/null && fail "a stopped task left a result: $(ls limited/tasks)"
+  "$bin" status limited >status.out || true   # (exit 1: incomplete)
+  grep -q "failed  train/.*time limit exceeded" status.out || fail "status does not show the reason: $(cat status.out)"
+  # a limit no task reaches changes nothing (each task in its own process, 2 ranks)
+  "$bin" run "$spec" --out plain --quiet
+  mpi 2 "$bin" run "$spec" --out generous --quiet --task-time-limit 600
+  "$python" "$compare" plain/cube.h5 generous/cube.h5
+  status=0
+  "$bin" run "$spec" --out bad --task-time-limit 0 2>bad.err || status=$?
+  [ "$status" -eq 2 ] && grep -q "task-time-limit '0'" bad.err || fail "--task-time-limit 0: exit $status, $(cat bad.err)"
   ;;
 launch)
   # srun started 4 copies that MPI does not join (no PMI): all stop before any work
