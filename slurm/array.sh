@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # array.sh - a sweep as SLURM job arrays: train, attack and eval stages, each an
-# array of shards, chained with --dependency=afterok, then one merge job.
+# array of shards, chained with --dependency=afterany, then one merge job.
 #
 #   bash slurm/array.sh SPEC RUN_DIR [--train N] [--attack N] [--eval N] [--set k=v ...] [-- SBATCH_ARGS...]
 #
 # N = shards (array tasks) per stage (defaults 8, 4, 16, each capped at the
 # stage's task count). Run it from the checkout on a login node; it prints
-# the job ids. A shard that fails some tasks still exits 0 (they are recorded),
-# so later stages run; `bnnsweep status RUN_DIR` shows what failed.
+# the job ids. A shard that fails some tasks still exits 0 (they are recorded).
+# A shard killed by the scheduler (time limit, OOM) does not hold up the rest:
+# later stages run what they can (tasks whose inputs are missing print
+# "dependency ... is not done"), the merge job writes a partial cube and exits
+# 1; submitting the same command again resumes (done tasks are kept).
+# `bnnsweep status RUN_DIR` shows what is missing or failed.
 set -euo pipefail
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 [ $# -ge 2 ] || { usage >&2; exit 2; }
 spec="$1" out="$2"
 shift 2
@@ -39,7 +43,9 @@ for stage in train attack eval; do
   id="$(sbatch --parsable "${dep[@]}" "${sbatch_args[@]}" --array="0-$((n - 1))" \
         "$here/stage.sbatch" "$stage" "$n" "$spec" "$out" "${sets[@]}")"
   echo "$stage: job $id ($n shards over $n_tasks tasks)"
-  dep=(--dependency="afterok:$id")
+  # afterany, not afterok: a killed shard (FAILED, TIMEOUT, OUT_OF_MEMORY)
+  # would leave afterok's dependants pending forever
+  dep=(--dependency="afterany:$id")
 done
 id="$(sbatch --parsable "${dep[@]}" "${sbatch_args[@]}" "$here/merge.sbatch" "$out")"
 echo "merge: job $id -> $out/cube.h5"

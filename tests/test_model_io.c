@@ -294,6 +294,68 @@ static void test_load_errors(void **state) {
     bns_model_free(&good);
 }
 
+/* Non-finite parameters (a diverged run): a file holding a NaN or an inf
+ * is refused on load with a message naming the file and the dataset, and
+ * such a model is never written. */
+static void poison_dataset(const char *path, const char *name, size_t index, float value) {
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    assert_true(d >= 0);
+    hid_t space = H5Dget_space(d);
+    hssize_t n = H5Sget_simple_extent_npoints(space);
+    assert_true(n > (hssize_t)index);
+    float *data = malloc(sizeof(float) * (size_t)n);
+    assert_true(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0);
+    data[index] = value;
+    assert_true(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0);
+    free(data);
+    H5Sclose(space);
+    H5Dclose(d);
+    H5Fclose(file);
+}
+
+static void test_nonfinite_params(void **state) {
+    (void)state;
+    bns_config cfg;
+    distinctive_config(&cfg, "bbb");
+    bns_model good, m;
+    assert_int_equal(bns_model_create(&cfg, 5, &good), 0);
+    char path[4200];
+    tmp_path(path, sizeof path, "nonfinite.h5");
+    const struct {
+        const char *dataset;
+        size_t index;
+        float value;
+        const char *want;
+    } cases[] = {
+        {"/layers/1/bias_rho", 2, NAN, "/layers/1/bias_rho[2] = nan"},
+        {"/layers/0/weight_mu", 7, INFINITY, "/layers/0/weight_mu[7] = inf"},
+        {"/layers/0/weight_rho", 0, -INFINITY, "/layers/0/weight_rho[0] = -inf"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        assert_int_equal(bns_model_save(path, &good, NULL), 0);
+        assert_int_equal(bns_model_load(path, &m, NULL), 0); /* the clean file loads */
+        bns_model_free(&m);
+        poison_dataset(path, cases[k].dataset, cases[k].index, cases[k].value);
+        bns_clear_error();
+        assert_int_equal(bns_model_load(path, &m, NULL), -1);
+        expect_error_names(path, cases[k].want);
+        expect_error_names(path, "not finite");
+        assert_null(m.params);
+    }
+
+    /* saving: refused, no file and no temporary left */
+    unlink(path);
+    good.params[good.n_params - 1] = NAN;
+    bns_clear_error();
+    assert_int_equal(bns_model_save(path, &good, NULL), -1);
+    expect_error_names(path, "not finite");
+    assert_int_equal(access(path, F_OK), -1);
+    expect_no_temporaries();
+    bns_model_free(&good);
+}
+
 /* A version-1 file (written before the posterior interface: no n_inputs or
  * capabilities attribute) still loads, for each method's layout; a version
  * this build does not know is refused with a message naming it. */
@@ -614,6 +676,7 @@ int main(void) {
         cmocka_unit_test(test_round_trip_lrt),
         cmocka_unit_test(test_round_trip_empty_history),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_nonfinite_params),
         cmocka_unit_test(test_format_versions),
         cmocka_unit_test(test_save_errors),
         cmocka_unit_test(test_config_set_errors),

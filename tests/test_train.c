@@ -287,6 +287,47 @@ static void test_divergence_restores_best(void **state) {
     }
 }
 
+/* A NaN rho hides: the fused kernels clamp sigma, so the loss stays finite
+ * and training would go on with a NaN parameter (and save it). One rho set
+ * to NaN after epoch 2 must stop training as diverged in epoch 3, naming the
+ * parameter, with the best finite epoch restored. */
+static void poison_rho(const bns_model *cm, const bns_train_history *h, void *p) {
+    (void)p;
+    print_epoch(cm, h, NULL);
+    if (h->epochs_run != 2) return;
+    bns_model *m = (bns_model *)cm;
+    bns_param_block blocks[BNS_MAX_PARAM_BLOCKS];
+    int nb = bns_model_param_blocks(m, blocks);
+    for (int b = 0; b < nb; b++)
+        if (strstr(blocks[b].path, "weight_rho")) {
+            m->params[blocks[b].offset + 3] = NAN;
+            return;
+        }
+    fail_msg("%s has no weight_rho block", m->cfg.method);
+}
+
+static void test_nan_rho_detected(void **state) {
+    (void)state;
+    require_mnist();
+    bns_config cfg;
+    base_config(&cfg, "bbb", "FC-20-10");
+    cfg.lr = 0.01;
+    cfg.max_epochs = 4;
+    cfg.val_samples = 2;
+    bns_model m;
+    assert_int_equal(bns_model_create(&cfg, 784, &m), 0);
+    bns_train_history h;
+    if (bns_train(&m, &splits.train, &splits.val, &h, poison_rho, NULL)) fail_msg("%s", bns_last_error());
+    if (h.status != BNS_TRAIN_DIVERGED) fail_msg("NaN rho: status %s, not diverged", bns_train_status_name(h.status));
+    if (!strstr(h.message, "weight_rho[3]") || !strstr(h.message, "epoch 3")) fail_msg("message: %s", h.message);
+    assert_int_equal(h.epochs_run, 2);
+    assert_true(all_finite(m.params, m.n_params));
+    char where[128];
+    assert_int_equal(bns_model_find_nonfinite(&m, where, sizeof where), 0);
+    bns_train_history_free(&h);
+    bns_model_free(&m);
+}
+
 /* Early stopping: with a learning rate too small to change any prediction,
  * validation accuracy never improves after epoch 1, so training stops after
  * exactly 1 + patience epochs with the epoch-1 parameters restored. */
@@ -355,6 +396,7 @@ int main(void) {
         cmocka_unit_test(test_reproducible),
         cmocka_unit_test(test_divergence_detected),
         cmocka_unit_test(test_divergence_restores_best),
+        cmocka_unit_test(test_nan_rho_detected),
         cmocka_unit_test(test_early_stopping),
         cmocka_unit_test(test_train_rejects_bad_data),
     };

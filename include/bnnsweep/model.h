@@ -123,5 +123,9 @@ double bns_model_log_weight(const bns_model *m, const bns_stream *stream, uint64
 int bns_model_weight_snr(const bns_model *m, double *snr);
 /* The parameter blocks that make up m->params (method.h bns_param_block); returns the count. */
 int bns_model_param_blocks(const bns_model *m, bns_param_block *out);
+/* The first NaN or infinite parameter: 1 with "BLOCK[INDEX] = VALUE" in
+ * where (a diverged training run: a NaN rho hides behind the fused kernels'
+ * clamped sigma), 0 when every parameter is finite. */
+int bns_model_find_nonfinite(const bns_model *m, char *where, size_t size);
 
 #endif

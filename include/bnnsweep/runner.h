@@ -44,6 +44,7 @@ typedef struct {
     int verbose;
     int data_loaded;          /* MNIST is read on first use, once per process */
     int cube_kept;            /* the last write_cube kept a more complete existing cube */
+    double task_time_limit;   /* seconds a task may run (0 = no limit; run --task-time-limit) */
     bns_splits data;
 } bns_runner;
 

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@
 #include "cli.h"
 
 enum { OPT_OUT = 1000, OPT_SET, OPT_DATA_DIR, OPT_THREADS, OPT_STAGE, OPT_SHARD, OPT_QUIET, OPT_RERUN_STALE,
-       OPT_ACCEPT_STALE, OPT_HELP };
+       OPT_ACCEPT_STALE, OPT_TIME_LIMIT, OPT_HELP };
 
 static void run_usage(FILE *out) {
     fprintf(out,
@@ -56,6 +57,9 @@ static void run_usage(FILE *out) {
             "                      depends on them; without it or --accept-stale such a run\n"
             "                      directory is refused, with the list of those tasks\n"
             "  --accept-stale      keep them (recorded in RUN_DIR/accepted_stale.txt and the cube)\n"
+            "  --task-time-limit S a task still running after S seconds is stopped and recorded\n"
+            "                      as failed (\"time limit exceeded\"); the run goes on (each task\n"
+            "                      then runs in a child process). Default: no limit\n"
             "  --quiet             no progress lines\n\n"
             "Started by srun as N tasks that MPI does not join (srun without --mpi=pmix/pmi2 on\n"
             "a site whose MpiDefault is none), every task stops at once with a message.\n\n"
@@ -330,11 +334,13 @@ int cmd_run(int argc, char **argv) {
         {"stage", required_argument, NULL, OPT_STAGE},     {"shard", required_argument, NULL, OPT_SHARD},
         {"quiet", no_argument, NULL, OPT_QUIET},           {"help", no_argument, NULL, OPT_HELP},
         {"rerun-stale", no_argument, NULL, OPT_RERUN_STALE}, {"accept-stale", no_argument, NULL, OPT_ACCEPT_STALE},
+        {"task-time-limit", required_argument, NULL, OPT_TIME_LIMIT},
         {NULL, 0, NULL, 0},
     };
     const char **overrides = bns_xcalloc((size_t)argc + 1, sizeof *overrides);
     const char *out = NULL, *data_dir = NULL, *stage_name = NULL, *shard_text = NULL;
     int n_overrides = 0, threads = 1, quiet = 0, c, stale_policy = STALE_REFUSE, stale_flags = 0;
+    const char *time_limit_text = NULL;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -348,6 +354,7 @@ int cmd_run(int argc, char **argv) {
         case OPT_QUIET: quiet = 1; break;
         case OPT_RERUN_STALE: stale_policy = STALE_RERUN; stale_flags++; break;
         case OPT_ACCEPT_STALE: stale_policy = STALE_ACCEPT; stale_flags++; break;
+        case OPT_TIME_LIMIT: time_limit_text = optarg; break;
         case 'h':
         case OPT_HELP: run_usage(stdout); free(overrides); return BNS_EXIT_OK;
         default:
@@ -373,6 +380,17 @@ int cmd_run(int argc, char **argv) {
     } else if ((stage_name != NULL) != (shard_text != NULL)) {
         fprintf(stderr, "bnnsweep run: --stage and --shard go together\n");
         usage_error = 1;
+    }
+    double time_limit = 0;
+    if (!usage_error && time_limit_text) {
+        char *end;
+        errno = 0;
+        time_limit = strtod(time_limit_text, &end);
+        if (end == time_limit_text || *end || errno || !(time_limit > 0) || !isfinite(time_limit)) {
+            fprintf(stderr, "bnnsweep run: --task-time-limit '%s': expected a positive number of seconds\n",
+                    time_limit_text);
+            usage_error = 1;
+        }
     }
     int stage = -1, shard = 0, n_shards = 1;
     if (!usage_error && stage_name) {
@@ -459,6 +477,7 @@ int cmd_run(int argc, char **argv) {
         goto done;
     }
     if (rank != 0) bns_runner_open(&runner, &spec, &plan, out, data_dir, 0);
+    runner.task_time_limit = time_limit;
 
     if (stage >= 0) { /* one shard of one stage, no scheduler */
         status = run_shard(&runner, stage, shard, n_shards, quiet || rank != 0);

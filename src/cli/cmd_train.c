@@ -209,7 +209,11 @@ int cmd_train(int argc, char **argv) {
                history.epochs_run, history.epochs_run ? total / history.epochs_run : 0.0, history.best_epoch,
                history.best_val_acc);
         if (history.status == BNS_TRAIN_DIVERGED) status = BNS_EXIT_DIVERGED;
-        if (history.best_epoch > 0) {
+        char bad[128];
+        int nonfinite = bns_model_find_nonfinite(&model, bad, sizeof bad); /* a sampler keeps its last iterate */
+        if (history.best_epoch > 0 && nonfinite) {
+            fprintf(stderr, "bnnsweep train: %s is not finite; nothing saved\n", bad);
+        } else if (history.best_epoch > 0) {
             report_test(&model, &data.test);
             if (model.method->describe) {
                 char text[512];

@@ -257,6 +257,9 @@ static int read_history(hid_t file, const char *path, bns_train_history *h) {
 
 int bns_model_save(const char *path, const bns_model *m, const bns_train_history *history) {
     quiet_hdf5();
+    char bad[128];
+    if (bns_model_find_nonfinite(m, bad, sizeof bad)) /* bns_model_load would refuse it */
+        return bns_fail("writing %s: %s is not finite (the model diverged); not saved", path, bad);
     char tmp[4096];
     if (bns_temp_path(path, tmp, sizeof tmp) != 0) return -1;
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -354,6 +357,11 @@ int bns_model_load(const char *path, bns_model *m, bns_train_history *history) {
             rc = bns_fail("%s: cannot read /%s", path, name);
     }
     if (rc == 0) rc = read_stats(file, path, m);
+    /* a NaN rho would be clamped into a finite sigma by the fused kernels
+     * and evaluate as if nothing were wrong: such a file is refused */
+    char bad[128];
+    if (rc == 0 && bns_model_find_nonfinite(m, bad, sizeof bad))
+        rc = bns_fail("%s: %s is not finite (a diverged model?); refusing to load it", path, bad);
     if (rc == 0 && history) rc = read_history(file, path, history);
     H5Fclose(file);
     if (rc) bns_model_free(m);

@@ -142,6 +142,21 @@ int bns_model_param_blocks(const bns_model *m, bns_param_block *out) {
     return m->method->param_blocks(m, out);
 }
 
+int bns_model_find_nonfinite(const bns_model *m, char *where, size_t size) {
+    bns_param_block blocks[BNS_MAX_PARAM_BLOCKS];
+    int nb = bns_model_param_blocks(m, blocks);
+    for (int b = 0; b < nb; b++) {
+        size_t n = blocks[b].dims[0] * (blocks[b].rank == 2 ? blocks[b].dims[1] : 1);
+        const float *p = m->params + blocks[b].offset;
+        for (size_t i = 0; i < n; i++) {
+            if (isfinite(p[i])) continue;
+            snprintf(where, size, "/%s[%zu] = %g", blocks[b].path, i, (double)p[i]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void bns_init_truncated_normal(float *w, const bns_arch *arch, double std, const bns_stream *stream) {
     /* Rejection sampling with a counter-based stream: candidate k of weight i
      * is normal number i of substream k, so the result is order-independent. */

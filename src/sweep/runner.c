@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -299,8 +301,13 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
     return rc;
 }
 
-int bns_runner_run_task(int task, void *runner, char *err, size_t err_size) {
-    bns_runner *r = runner;
+static void record_failure(const char *failed, const char *err) {
+    char text[1400];
+    snprintf(text, sizeof text, "%s\n", err);
+    bns_write_file_atomic(failed, text);
+}
+
+static int run_in_process(bns_runner *r, int task, char *err, size_t err_size) {
     const bns_task *t = &r->plan->tasks[task];
     char out[1200], failed[1200];
     bns_runner_task_path(r, task, ".h5", out, sizeof out);
@@ -315,11 +322,68 @@ int bns_runner_run_task(int task, void *runner, char *err, size_t err_size) {
     }
     if (rc) {
         snprintf(err, err_size, "%s", bns_last_error());
-        char text[1400];
-        snprintf(text, sizeof text, "%s\n", err);
-        bns_write_file_atomic(failed, text);
+        record_failure(failed, err);
     }
     return rc;
+}
+
+/* With a time limit, the task runs in a child process (fork: the data the
+ * parent has loaded is shared, copy-on-write) that the parent kills once the
+ * limit has passed, recording the failure; the sweep goes on. The child
+ * writes its file atomically, so a killed one leaves at most a temporary
+ * whose writer is gone (removed by the next start). The child never calls
+ * MPI and leaves by _exit. */
+static int run_limited(bns_runner *r, int task, char *err, size_t err_size) {
+    char failed[1200];
+    bns_runner_task_path(r, task, ".failed", failed, sizeof failed);
+    unlink(failed);
+    need_data(r); /* once, here, rather than in every child (a failure is the child's to report) */
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, err_size, "cannot start the task's process: %s", strerror(errno));
+        record_failure(failed, err);
+        return 1;
+    }
+    if (pid == 0) {
+        int rc = run_in_process(r, task, err, err_size);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(rc ? 1 : 0);
+    }
+    double start = bns_now_seconds();
+    int status = 0;
+    for (;;) {
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid) break;
+        if (got < 0 && errno != EINTR) break;
+        if (bns_now_seconds() - start > r->task_time_limit) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+            snprintf(err, err_size, "time limit exceeded: stopped after %.3g s (task_time_limit %g s)",
+                     bns_now_seconds() - start, r->task_time_limit);
+            record_failure(failed, err);
+            return 1;
+        }
+        struct timespec pause = {0, 10 * 1000 * 1000}; /* 10 ms */
+        nanosleep(&pause, NULL);
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+    if (WIFEXITED(status) && access(failed, F_OK) == 0) {
+        bns_runner_failure(r, task, err, err_size); /* the child recorded why */
+        return 1;
+    }
+    if (WIFSIGNALED(status)) snprintf(err, err_size, "the task's process died of signal %d", WTERMSIG(status));
+    else snprintf(err, err_size, "the task's process ended with status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    record_failure(failed, err);
+    return 1;
+}
+
+int bns_runner_run_task(int task, void *runner, char *err, size_t err_size) {
+    bns_runner *r = runner;
+    if (r->task_time_limit > 0) return run_limited(r, task, err, err_size);
+    return run_in_process(r, task, err, err_size);
 }
 
 /* ---- results versions (version.h) ---- */

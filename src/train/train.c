@@ -148,6 +148,14 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
             h->status = BNS_TRAIN_DIVERGED;
             break;
         }
+        /* a NaN rho leaves the loss finite (the fused kernels clamp sigma),
+         * so the parameters themselves are checked once an epoch */
+        char bad[128];
+        if (bns_model_find_nonfinite(m, bad, sizeof bad)) {
+            h->status = BNS_TRAIN_DIVERGED;
+            snprintf(h->message, sizeof h->message, "parameter %.128s became non-finite in epoch %d", bad, epoch);
+            break;
+        }
         double t1 = bns_now_seconds();
         bns_epoch_record *rec = &h->epochs[epoch - 1];
         rec->train_nll = nll_sum / n;

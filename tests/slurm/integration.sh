@@ -5,7 +5,8 @@
 # slurm/sweep.sbatch (2 MPI ranks) and once as job arrays with slurm/array.sh,
 # wait for them, check both cubes against a plain mpirun run, check srun
 # without an MPI plugin is refused with a message, srun --mpi=pmix gives the
-# same cube, and a rank killed under sweep.sbatch ends its job; stop every
+# same cube, a rank killed under sweep.sbatch ends its job, and array.sh's
+# later stages run when a shard is killed (resubmitting resumes); stop every
 # daemon this script started (by PID file, never by name).
 set -euo pipefail
 bin="$1" python="$2" mpiexec="$3" work="$4"
@@ -136,4 +137,34 @@ cat "$work"/sweep-*.out
 [ -f "$work/array/cube.h5" ] || { cat "$work"/array-*.out; fail "slurm/array.sh wrote no cube"; }
 grep -q "^merge: job" "$work/array-jobs.txt" || fail "array.sh submitted no merge job"
 "$python" "$compare" "$work/mpi/cube.h5" "$work/sbatch/cube.h5" "$work/array/cube.h5"
+# (3) job arrays with a train shard killed (as a time limit or the OOM killer
+# would: the array task ends FAILED by SIGKILL): the later stages and the
+# merge still run (afterany; a partial cube, merge exits 1) instead of
+# pending forever, and submitting the same command again resumes to the cube
+# of the plain mpirun run (0). The kill is deterministic: a wrapper given as
+# BNNSWEEP kills itself when started as train shard 0/2.
+cat > "$work/killed-shard.sh" <<WRAP
+#!/usr/bin/env bash
+case " \$* " in *" --stage train --shard 0/2 "*) kill -KILL \$\$ ;; esac
+exec "$bin" "\$@"
+WRAP
+chmod +x "$work/killed-shard.sh"
+wait_queue() {
+  for _ in $(seq 1 300); do
+    [ -z "$(squeue -h 2>/dev/null)" ] && return 0
+    sleep 1
+  done
+  squeue; fail "$1"
+}
+BNNSWEEP="$work/killed-shard.sh" bash slurm/array.sh "$spec" "$work/arraykill" --train 2 --attack 1 --eval 3 \
+  -- --output="$work/arraykill-%A_%a.out" | tee "$work/arraykill-jobs1.txt"
+wait_queue "a killed train shard left the later stages pending 300 s"
+merge_id=$(awk '/^merge: job/ {print $3}' "$work/arraykill-jobs1.txt")
+grep -q "(partial)" "$work/arraykill-${merge_id}"_*.out ||
+  { cat "$work"/arraykill-*.out; fail "no partial cube after a killed shard"; }
+bash slurm/array.sh "$spec" "$work/arraykill" --train 2 --attack 1 --eval 3 \
+  -- --output="$work/arraykill-again-%A_%a.out" | tee "$work/arraykill-jobs2.txt"
+wait_queue "the resubmitted arrays still queued after 300 s"
+"$python" "$compare" "$work/mpi/cube.h5" "$work/arraykill/cube.h5"
+echo "killed shard: later stages and the merge ran (partial cube), the resubmission completed"
 echo "slurm integration: 1 passed, 0 failed"

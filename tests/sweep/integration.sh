@@ -21,6 +21,12 @@
 #   locks      a second run or a shard beside a running sweep refuses naming
 #              it; stale locks are taken over, other hosts' respected; a
 #              shard keeps live writers' temporaries
+#   concurrent four eval shards side by side (slow evaluations) and merges
+#              while they work, then a final merge: the MPI run's cube, every
+#              evaluation run once, nothing lost, no temporary or lock left
+#   timelimit  --task-time-limit: tasks over it are stopped and recorded as
+#              failed with the reason, the run goes on; under a limit they
+#              do not reach, 2 ranks give the cube of a run without one
 #   launch     srun as N tasks without PMI (MPI size 1) stops every task
 #              before any work; a batch step or a 1-task step runs
 set -euo pipefail
@@ -271,6 +277,72 @@ locks)
   [ ! -e "$dead_tmp" ] || fail "a shard kept a dead writer's temporary"
   kill "$live"
   compgen -G "run/shard.lock.*" >/dev/null && fail "a shard left its lock"
+  ;;
+concurrent)
+  # slow evaluations (the whole test set, 100 runs) so that shards and merges overlap
+  slow=(--set data.test_limit=10000 --set evaluations.robustness.runs=100 --set evaluations.ensembles.runs=100)
+  mpi 2 "$bin" run "$spec" --out mpi --quiet "${slow[@]}"
+  for i in 0 1; do "$bin" run "$spec" --out sharded --stage train --shard "$i/2" --quiet "${slow[@]}"; done
+  "$bin" run "$spec" --out sharded --stage attack --shard 0/1 --quiet "${slow[@]}"
+  pids=()
+  for i in 0 1 2 3; do
+    "$bin" run "$spec" --out sharded --stage eval --shard "$i/4" "${slow[@]}" >"shard$i.out" 2>"shard$i.err" &
+    pids+=($!)
+    # the later shards start while the first one is writing an evaluation (its
+    # temporary exists): a shard's start-up clean-up must leave it alone
+    if [ "$i" -eq 0 ]; then
+      for _ in $(seq 1 2000); do
+        compgen -G "sharded/tasks/eval-*.tmp.*" >/dev/null && break
+        kill -0 "${pids[0]}" 2>/dev/null || break
+        sleep 0.01
+      done
+    fi
+  done
+  # merges beside the shards: each ends 0 (complete) or 1 (partial), never by a signal or a usage error
+  merges=0
+  running() { for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+  while [ "$merges" -eq 0 ] || running; do
+    status=0
+    "$bin" merge sharded >>merge.out 2>>merge.err || status=$?
+    [ "$status" -le 1 ] || fail "a merge beside running shards exited $status: $(tail -n 3 merge.err)"
+    merges=$((merges + 1))
+  done
+  for i in 0 1 2 3; do
+    wait "${pids[$i]}" || fail "eval shard $i/4 exited $?: $(cat "shard$i.err")"
+  done
+  "$bin" merge sharded >final.out 2>final.err || fail "the final merge exited $?: $(cat final.err)"
+  "$python" "$compare" mpi/cube.h5 sharded/cube.h5
+  # every evaluation file is there, each run by exactly one shard
+  diff <(cd mpi/tasks && ls) <(cd sharded/tasks && ls) || fail "task files differ from the MPI run's"
+  n_eval=$(compgen -G "mpi/tasks/eval-*.h5" | wc -l)
+  cat shard?.out | grep '^done eval/' | sort > done.txt
+  [ "$(wc -l <done.txt)" -eq "$n_eval" ] || fail "shards ran $(wc -l <done.txt) evaluations, the sweep has $n_eval"
+  [ -z "$(uniq -d done.txt)" ] || fail "evaluations run twice: $(uniq -d done.txt)"
+  compgen -G "sharded/tasks/*.tmp.*" >/dev/null && fail "temporaries left: $(ls sharded/tasks)"
+  compgen -G "sharded/shard.lock.*" >/dev/null && fail "a shard left its lock"
+  echo "concurrent: 4 eval shards, $merges merges beside them, $n_eval evaluations, cube identical to the MPI run's"
+  ;;
+timelimit)
+  # every training task needs seconds here: a 0.05 s limit stops each one
+  slow=(--set data.train_limit=6000 --set train.max_epochs=12)
+  status=0
+  "$bin" run "$spec" --out limited --quiet --task-time-limit 0.05 "${slow[@]}" 2>limited.err || status=$?
+  [ "$status" -eq 1 ] || fail "a run whose tasks all pass the time limit exited $status, not 1"
+  n_train=$(compgen -G "limited/tasks/train-*.failed" | wc -l)
+  [ "$n_train" -eq 4 ] || fail "$n_train of 4 training tasks recorded as failed"
+  for f in limited/tasks/train-*.failed; do
+    grep -q "time limit exceeded: stopped after .* (task_time_limit 0.05 s)" "$f" || fail "$f: $(cat "$f")"
+  done
+  compgen -G "limited/tasks/*.h5" >/dev/null && fail "a stopped task left a result: $(ls limited/tasks)"
+  "$bin" status limited >status.out || true   # (exit 1: incomplete)
+  grep -q "failed  train/.*time limit exceeded" status.out || fail "status does not show the reason: $(cat status.out)"
+  # a limit no task reaches changes nothing (each task in its own process, 2 ranks)
+  "$bin" run "$spec" --out plain --quiet
+  mpi 2 "$bin" run "$spec" --out generous --quiet --task-time-limit 600
+  "$python" "$compare" plain/cube.h5 generous/cube.h5
+  status=0
+  "$bin" run "$spec" --out bad --task-time-limit 0 2>bad.err || status=$?
+  [ "$status" -eq 2 ] && grep -q "task-time-limit '0'" bad.err || fail "--task-time-limit 0: exit $status, $(cat bad.err)"
   ;;
 launch)
   # srun started 4 copies that MPI does not join (no PMI): all stop before any work
