@@ -173,8 +173,11 @@ int cmd_train(int argc, char **argv) {
     const char *outputs_path = NULL;
 
     /* long options: the fixed ones, then one per config field */
-    static char names[64][40];
-    struct option options[96];
+    /* one flag per field: as many as the table may hold (config.c MAX_FIELDS);
+     * at 64 the last rows (mog's) had lost their flags */
+    enum { MAX_FLAGS = 160 };
+    static char names[MAX_FLAGS][40];
+    struct option options[MAX_FLAGS + 16];
     int n_opt = 0;
     const struct option fixed[] = {
         {"out", required_argument, NULL, OPT_OUT},           {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -187,7 +190,7 @@ int cmd_train(int argc, char **argv) {
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) options[n_opt++] = fixed[i];
     const bns_config_field *fields = bns_config_fields();
-    for (int i = 0; fields[i].name && i < 64; i++) {
+    for (int i = 0; fields[i].name && i < MAX_FLAGS; i++) {
         flag_name(fields[i].name, names[i], sizeof names[i]);
         options[n_opt++] = (struct option){names[i], required_argument, NULL, OPT_FIELD_BASE + i};
     }
