@@ -37,6 +37,7 @@
 #include "bnnsweep/method.h"
 #include "bnnsweep/net.h"
 #include "bnnsweep/model.h"
+#include "bnnsweep/likelihood.h"
 #include "bnnsweep/nn.h"
 #include "bnnsweep/rng.h"
 
@@ -178,6 +179,58 @@ static void test_softmax_xent(void **state) {
     float wrong[2] = {-500.0f, 500.0f};
     uint8_t label0 = 0;
     assert_true(fabs(bns_softmax_xent(wrong, &label0, 1, 2, 1.0f, NULL) - 1000.0) < 1e-9);
+}
+
+/* ---- the likelihood table: the Gaussian of the regression toy (gaussian.c) ---- */
+
+typedef struct {
+    const bns_likelihood *lik;
+    int batch, n_out;
+    float *out, *targets;
+} gauss_ctx;
+
+static double gauss_objective(void *p) {
+    gauss_ctx *c = p;
+    return c->lik->nll(c->lik, c->out, c->targets, c->batch, c->n_out, 1.0f, NULL);
+}
+
+static void test_gaussian_nll(void **state) {
+    (void)state;
+    enum { B = 5, K = 2 };
+    const bns_likelihood *found = bns_likelihood_find("gaussian");
+    assert_non_null(found);
+    assert_true(found->real_targets == 1 && bns_likelihood_find("softmax")->real_targets == 0);
+    assert_null(bns_likelihood_find("laplace"));
+    bns_likelihood lik = *found;
+    lik.noise_std = 0.3; /* a model's setting overrides the default s */
+    float f[B * K], t[B * K], g[B * K], g2[B * K];
+    fill_normal(f, B * K, 11, 1.0f, 0.0f);
+    fill_normal(t, B * K, 12, 1.0f, 0.5f);
+    double nll = lik.nll(&lik, f, t, B, K, 1.0f, g);
+    /* the value against the density, in double: sum -log N(t; f, s^2) */
+    double want = 0;
+    for (int i = 0; i < B * K; i++) {
+        double r = (double)f[i] - t[i], s = 0.3;
+        want += -log(exp(-r * r / (2 * s * s)) / (s * sqrt(2 * 3.14159265358979323846)));
+    }
+    assert_true(fabs(nll - want) <= 1e-9 * (1 + fabs(want)));
+    gauss_ctx c = {&lik, B, K, f, t};
+    fd_opts o = {0, 1e-3, 1e-4, 1e-6, 1e-6, 1000};
+    expect_grad("gaussian nll dout", f, B * K, g, gauss_objective, &c, &o);
+    /* grad_scale multiplies the gradient only; the predictive is f itself */
+    assert_true(lik.nll(&lik, f, t, B, K, 0.25f, g2) == nll);
+    for (int i = 0; i < B * K; i++) assert_true(fabsf(g2[i] - 0.25f * g[i]) <= 1e-6f * (1 + fabsf(g[i])));
+    float pred[B * K];
+    lik.predict(f, B, K, pred);
+    assert_memory_equal(pred, f, sizeof f);
+    /* a smaller s sharpens the gradient by 1/s^2: the 0.02 default is 225 times 0.3's */
+    bns_likelihood_gaussian.nll(&bns_likelihood_gaussian, f, t, 1, 1, 1.0f, g2);
+    assert_true(fabs(g2[0] - 225.0 * g[0]) <= 1e-3 * fabs(g2[0]));
+    /* the softmax entry is bns_softmax_xent on uint8_t labels */
+    uint8_t y[B];
+    fill_labels(y, B, K, 3);
+    assert_true(bns_likelihood_softmax.nll(&bns_likelihood_softmax, f, y, B, K, 1.0f, NULL) ==
+                bns_softmax_xent(f, y, B, K, 1.0f, NULL));
 }
 
 /* ---- MLP ---- */
@@ -700,6 +753,7 @@ int main(void) {
         cmocka_unit_test(test_dense),
         cmocka_unit_test(test_relu),
         cmocka_unit_test(test_softmax_xent),
+        cmocka_unit_test(test_gaussian_nll),
         cmocka_unit_test(test_mlp),
         cmocka_unit_test(test_lrt_layer),
         cmocka_unit_test(test_bbb_mixture_grad),

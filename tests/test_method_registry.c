@@ -83,7 +83,7 @@ static void toy_loss_grad(void *trainer, const bns_model *m, const float *x, con
                           const bns_objective *obj, float *grad, bns_step_stats *stats) {
     toy_trainer *t = trainer;
     const float *logits = bns_net_forward(&m->arch, m->params, x, batch, &t->ws);
-    stats->nll_sum = m->likelihood->nll(logits, y, batch, m->arch.n_classes, (float)obj->nll_scale, t->grad_logits);
+    stats->nll_sum = m->likelihood.nll(&m->likelihood, logits, y, batch, m->arch.n_classes, (float)obj->nll_scale, t->grad_logits);
     stats->correct = bns_count_correct(logits, y, batch, m->arch.n_classes);
     stats->reg_per_example = stats->kl = 0.0;
     bns_net_backward(&m->arch, m->params, batch, &t->ws, t->grad_logits, grad, NULL);

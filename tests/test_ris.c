@@ -272,7 +272,7 @@ static double frozen_objective(void *p) {
     for (int s = 0; s < f->samples; s++) {
         double lw = bns_ris_draw(m->params, sigma, f->a, f->b, n, &noise, f->c->obj.step, (uint64_t)s * n, xi, eps, w);
         float *logits = bns_net_forward(arch, w, f->c->x, BATCH, &ws);
-        nll += exp(lw) * m->likelihood->nll(logits, f->c->y, BATCH, CLASSES, 1.0f, gl) / f->samples;
+        nll += exp(lw) * m->likelihood.nll(&m->likelihood, logits, f->c->y, BATCH, CLASSES, 1.0f, gl) / f->samples;
     }
     double kl = 0.0, sp = m->cfg.prior.sigma;
     for (size_t i = 0; i < n; i++) {

@@ -1,6 +1,8 @@
-/* dataset.h - labelled image sets held in memory (MNIST, Fashion-MNIST, CIFAR-10).
+/* dataset.h - labelled image sets held in memory (MNIST, Fashion-MNIST, CIFAR-10)
+ * and the 1-D regression toy (real-valued targets).
  *
- * A dataset is n rows of d floats (row-major) with one class label per row.
+ * A dataset is n rows of d floats (row-major) with one class label per row,
+ * or (a regression set) n_classes real targets per row in t and y NULL.
  * Pixels are stored already scaled (byte * pixel_scale) so that training code
  * never deals with bytes. Data live in a cache directory filled by
  * `bash src/scripts/fetch-data.sh`.
@@ -19,9 +21,10 @@
 typedef struct {
     size_t n;       /* rows */
     size_t d;       /* features per row (784 for 28x28 images) */
-    int n_classes;  /* labels are 0..n_classes-1 */
+    int n_classes;  /* labels are 0..n_classes-1; a regression set: outputs per row */
     float *x;       /* n*d, row-major, owned */
-    uint8_t *y;     /* n labels, owned */
+    uint8_t *y;     /* n labels, owned; NULL for a regression set */
+    float *t;       /* n*n_classes real targets, owned (regression); NULL for a labelled set */
     char name[64];  /* for logs: "mnist-train", or the image file's base name */
 } bns_dataset;
 
@@ -47,8 +50,21 @@ int bns_mnist_load(const char *dir, float pixel_scale, size_t train_limit, size_
                    bns_splits *out);
 void bns_splits_free(bns_splits *s);
 
-/* The training data sets (the `dataset` setting): 0 mnist, 1 fashion-mnist, 2 cifar10. */
-enum bns_data_kind { BNS_DATA_MNIST = 0, BNS_DATA_FASHION = 1, BNS_DATA_CIFAR10 = 2 };
+/* The training data sets (the `dataset` setting): 0 mnist, 1 fashion-mnist, 2 cifar10, 3 toy1d. */
+enum bns_data_kind { BNS_DATA_MNIST = 0, BNS_DATA_FASHION = 1, BNS_DATA_CIFAR10 = 2, BNS_DATA_TOY1D = 3 };
+
+/* Blundell et al.'s regression toy (METHODS.md s.12):
+ *   y = x + 0.3 sin(2 pi (x + e)) + 0.3 sin(4 pi (x + e)) + e,  e ~ N(0, 0.02^2)
+ * n rows, d = 1, n_classes = 1 (one real target). x ~ U[x_lo, x_hi], or, with
+ * grid set, the n points x_lo + (x_hi - x_lo) i / (n - 1) and e = 0 (the
+ * noiseless curve, for plotting a prediction). Uniforms and normals come from
+ * the stream (seed, task, BNS_PURPOSE_DATA), substream `sub` (one per split). */
+int bns_toy1d_make(uint64_t seed, uint64_t task, uint64_t sub, size_t n, double x_lo, double x_hi, int grid,
+                   bns_dataset *out);
+/* The toy's splits: train = 1000 points with x in [0, 0.5] (train_limit > 0:
+ * that many), val = 200 more from the same law, test = the noiseless curve on
+ * a grid of 281 points over [-0.2, 1.2] (test_limit > 0: that many points). */
+int bns_toy1d_load(uint64_t seed, uint64_t task, size_t train_limit, size_t test_limit, bns_splits *out);
 
 /* Fashion-MNIST from <dir>/fashion-mnist/ (raw or .gz), split like MNIST:
  * train = the first 50,000 rows of its training file, val the last 10,000,
@@ -70,7 +86,8 @@ int bns_cifar10_load(const char *dir, float pixel_scale, size_t train_limit, siz
 
 /* The data set `kind` (enum bns_data_kind): MNIST and Fashion-MNIST from the
  * data directory dir (NULL = bns_data_dir()), CIFAR-10 from `path` (empty or
- * NULL: <dir>/cifar-10-batches-bin). */
+ * NULL: <dir>/cifar-10-batches-bin). toy1d is drawn: bns_toy1d_load with
+ * seed 0, task 0 (the same data for every model; bns_toy1d_load for others). */
 int bns_data_load(int kind, const char *dir, const char *path, float pixel_scale, size_t train_limit,
                   size_t test_limit, bns_splits *out);
 

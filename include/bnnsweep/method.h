@@ -94,7 +94,10 @@ typedef struct bns_method {
     /* Per-run training buffers, allocated once. */
     void *(*trainer_create)(const bns_model *m, int max_batch);
     void (*trainer_free)(void *trainer);
-    /* Objective value pieces and its gradient w.r.t. m->params (overwritten). */
+    /* Objective value pieces and its gradient w.r.t. m->params (overwritten).
+     * y: the batch's labels, or for a real-target likelihood (m->likelihood.
+     * real_targets; the toy1d regression) its float targets as bytes: pass y
+     * whole to m->likelihood.nll (stats->correct is then meaningless). */
     void (*loss_grad)(void *trainer, const bns_model *m, const float *x, const uint8_t *y, int batch,
                       const bns_objective *obj, float *grad, bns_step_stats *stats);
     /* Optional fused step: loss_grad followed by the optimizer's update of

@@ -45,8 +45,9 @@ typedef struct {
     /* data */
     double pixel_scale;     /* 1/127.5 maps pixels to [0, 2] */
     long train_limit;       /* use only the first N rows of train/val (0 = all) */
-    int dataset;            /* enum bns_data_kind (dataset.h): mnist (default), fashion-mnist, cifar10 */
+    int dataset;            /* enum bns_data_kind (dataset.h): mnist (default), fashion-mnist, cifar10, toy1d */
     char data_path[192];    /* cifar10: the directory of its batch files ("" = <data dir>/cifar-10-batches-bin) */
+    double noise_std;       /* toy1d: the Gaussian likelihood's fixed noise std (0 = 0.02, the toy's own) */
     /* randomness: every stream is keyed by (seed, task, purpose) */
     uint64_t seed;
     uint64_t task;
@@ -77,7 +78,7 @@ typedef struct bns_model {
     bns_config cfg;
     bns_arch arch;
     const struct bns_method *method;
-    const bns_likelihood *likelihood; /* p(y | f(x; w)) (likelihood.h): classification's softmax today */
+    bns_likelihood likelihood; /* p(y | f(x; w)) (likelihood.h), by value: call likelihood.nll(&likelihood, ...) */
     size_t n_params;        /* the method's n_params: all its parameter blocks */
     float *params;
     /* Not owned, training only: the posterior a distilling method (apd, mog)

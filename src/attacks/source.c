@@ -55,10 +55,10 @@ double bns_attack_input_grad(bns_attack_source *src, const float *x, const uint8
     for (int k = 0; k < src->n_w; k++) {
         const float *w = src->w ? src->w + a->n_weights * (size_t)k : bns_model_mean(src->model);
         const float *logits = bns_net_forward(a, w, x, batch, &src->ws);
-        loss += src->model->likelihood->nll(logits, y, batch, classes, 1.0f, grad_x ? src->grad_logits : NULL);
+        loss += src->model->likelihood.nll(&src->model->likelihood, logits, y, batch, classes, 1.0f, grad_x ? src->grad_logits : NULL);
         if (probs) {
             /* k = 0 writes, later samples accumulate */
-            src->model->likelihood->predict(logits, batch, classes, k == 0 ? probs : src->probs_tmp);
+            src->model->likelihood.predict(logits, batch, classes, k == 0 ? probs : src->probs_tmp);
             if (k > 0)
                 for (size_t i = 0; i < np; i++) probs[i] += src->probs_tmp[i];
         }

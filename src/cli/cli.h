@@ -12,6 +12,12 @@ int cmd_eval(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_gradvar(int argc, char **argv);
 
+struct bns_model;
+/* 1 (with a message naming the command and file) if the model is a
+ * regression model (a real-target likelihood: dataset toy1d), which eval
+ * and attack cannot score: they need class labels. */
+int cli_refuse_regression(const char *command, const char *model_path, const struct bns_model *m);
+
 /* Exit statuses shared by all subcommands. */
 enum { BNS_EXIT_OK = 0, BNS_EXIT_ERROR = 1, BNS_EXIT_USAGE = 2, BNS_EXIT_DIVERGED = 3 };
 

@@ -231,6 +231,10 @@ int cmd_attack(int argc, char **argv) {
         fprintf(stderr, "bnnsweep attack: %s\n", bns_last_error());
         return BNS_EXIT_ERROR;
     }
+    if (cli_refuse_regression("attack", model_path, &model)) {
+        bns_model_free(&model);
+        return BNS_EXIT_USAGE;
+    }
     /* the ATTACK stream's key defaults to the model's */
     if (!given[bns_attack_setting_by_name("seed") - table]) s.seed = model.cfg.seed;
     if (!given[bns_attack_setting_by_name("task") - table]) s.task = model.cfg.task;

@@ -276,6 +276,10 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "bnnsweep eval: %s\n", bns_last_error());
         return BNS_EXIT_ERROR;
     }
+    if (cli_refuse_regression("eval", model_path, &model)) {
+        bns_model_free(&model);
+        return BNS_EXIT_USAGE;
+    }
     for (int i = 0; i < n_settings; i++)
         if (bns_config_set_evaluation(&model.cfg, settings[i])) {
             fprintf(stderr, "bnnsweep eval: --setting %s: %s\n", settings[i], bns_last_error());

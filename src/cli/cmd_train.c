@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hdf5.h>
+#include <hdf5_hl.h>
+
 #include "bnnsweep/backend.h"
 #include "bnnsweep/config.h"
 #include "bnnsweep/dataset.h"
@@ -12,11 +15,13 @@
 #include "bnnsweep/method.h"
 #include "bnnsweep/model_io.h"
 #include "bnnsweep/eval_pipeline.h"
+#include "bnnsweep/predict.h"
 #include "bnnsweep/train.h"
+#include "bnnsweep/util.h"
 #include "cli.h"
 
 enum { OPT_OUT = 1000, OPT_DATA_DIR, OPT_SET, OPT_TEST_LIMIT, OPT_THREADS, OPT_QUIET, OPT_HELP, OPT_EPOCHS,
-       OPT_LAMBDA, OPT_FIELD_BASE = 2000 };
+       OPT_LAMBDA, OPT_SAMPLE_OUTPUTS, OPT_OUTPUT_SAMPLES, OPT_FIELD_BASE = 2000 };
 
 static void flag_name(const char *field, char *buf, size_t size) {
     snprintf(buf, size, "%s", field);
@@ -39,7 +44,10 @@ static void train_usage(FILE *out) {
             "  --threads N         BLAS threads (default 1)\n"
             "  --set KEY=VALUE     set any setting below by its key (repeatable)\n"
             "  --epochs N          alias of --max-epochs;  --lambda X  alias of --l2-lambda\n"
-            "  --quiet             no per-epoch lines\n\n"
+            "  --quiet             no per-epoch lines\n"
+            "  --sample-outputs F  regression (dataset toy1d): write the network output of each of\n"
+            "                      --output-samples weight samples (default 100; 1 for a point\n"
+            "                      estimate) on the test grid to HDF5 file F (analysis/toy.py)\n\n"
             "settings (flag, default, meaning):\n");
     for (const bns_config_field *f = bns_config_fields(); f->name; f++) {
         char flag[64], value[64];
@@ -88,16 +96,88 @@ static void report_test(const bns_model *m, const bns_dataset *test) {
     bns_evaluator_free(&ev);
 }
 
+/* A regression set (real targets): the RMSE of the predictive mean against
+ * the test targets (toy1d: the noiseless curve on its grid), over the grid
+ * points inside the training x range and over all of it. */
+static void report_test_regression(const bns_model *m, const bns_dataset *train, const bns_dataset *test) {
+    int stochastic = bns_model_has(m, BNS_CAP_STOCHASTIC);
+    bns_stream stream = bns_stream_make(m->cfg.seed, m->cfg.task, BNS_PURPOSE_PREDICT);
+    bns_predictor pred;
+    bns_predictor_init(&pred, m);
+    float *mean = bns_xmalloc(sizeof(float) * test->n * test->n_classes);
+    bns_predict_probs(&pred, m, test->x, test->n, stochastic ? 100 : 0, &stream, 0, mean);
+    float lo = train->x[0], hi = train->x[0];
+    for (size_t i = 0; i < train->n * train->d; i++) lo = fminf(lo, train->x[i]), hi = fmaxf(hi, train->x[i]);
+    double sq_in = 0, sq_all = 0;
+    size_t n_in = 0;
+    for (size_t i = 0; i < test->n; i++) {
+        double r = (double)mean[i * test->n_classes] - test->t[i * test->n_classes];
+        sq_all += r * r;
+        if (test->x[i * test->d] >= lo && test->x[i * test->d] <= hi) sq_in += r * r, n_in++;
+    }
+    printf("test RMSE of the predictive mean (%s, %zu points): %.4f inside the training range [%.3f, %.3f] "
+           "(%zu points), %.4f over the whole grid\n", stochastic ? "100 samples" : "point estimate", test->n,
+           n_in ? sqrt(sq_in / n_in) : NAN, lo, hi, n_in, sqrt(sq_all / test->n));
+    free(mean);
+    bns_predictor_free(&pred);
+}
+
+/* --sample-outputs: the regression's prediction on the test grid, for the
+ * band of analysis/toy.py (METHODS.md s.12). /outputs [samples, n, n_out]:
+ * the network output of weight sample k (stream (seed, task, PREDICT),
+ * substream k; a point estimate: one row, the mean weights); /x, /target
+ * the grid and its noiseless curve; /train_x, /train_t the training data;
+ * attribute noise_std the likelihood's fixed s. Written atomically. */
+static int write_sample_outputs(const char *path, const bns_model *m, const bns_splits *data, int n_samples) {
+    const bns_dataset *g = &data->test, *tr = &data->train;
+    int stochastic = bns_model_has(m, BNS_CAP_STOCHASTIC), k = stochastic ? n_samples : 1;
+    size_t row = g->n * (size_t)g->n_classes;
+    float *out = bns_xmalloc(sizeof(float) * row * (size_t)k);
+    bns_stream stream = bns_stream_make(m->cfg.seed, m->cfg.task, BNS_PURPOSE_PREDICT);
+    bns_predictor pred;
+    bns_predictor_init(&pred, m);
+    for (int s = 0; s < k; s++) bns_predict_probs(&pred, m, g->x, g->n, stochastic ? 1 : 0, &stream, (uint64_t)s, out + row * s);
+    bns_predictor_free(&pred);
+    char tmp[4096];
+    int rc = bns_temp_path(path, tmp, sizeof tmp);
+    hid_t f = rc ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (!rc && f < 0) rc = bns_fail("cannot create %s", tmp);
+    if (!rc) {
+        hsize_t od[3] = {(hsize_t)k, g->n, (hsize_t)g->n_classes}, gd[2] = {g->n, g->d}, gt[2] = {g->n, (hsize_t)g->n_classes};
+        hsize_t td[2] = {tr->n, tr->d}, tt[2] = {tr->n, (hsize_t)tr->n_classes};
+        double noise = m->likelihood.noise_std;
+        rc |= H5LTset_attribute_string(f, "/", "format", "bnnsweep-sample-outputs") < 0;
+        rc |= H5LTset_attribute_string(f, "/", "method", m->cfg.method) < 0;
+        rc |= H5LTset_attribute_string(f, "/", "arch", m->cfg.arch) < 0;
+        rc |= H5LTset_attribute_int(f, "/", "stochastic", &stochastic, 1) < 0;
+        rc |= H5LTset_attribute_double(f, "/", "noise_std", &noise, 1) < 0;
+        rc |= H5LTmake_dataset_float(f, "/outputs", 3, od, out) < 0;
+        rc |= H5LTmake_dataset_float(f, "/x", 2, gd, g->x) < 0;
+        rc |= H5LTmake_dataset_float(f, "/target", 2, gt, g->t) < 0;
+        rc |= H5LTmake_dataset_float(f, "/train_x", 2, td, tr->x) < 0;
+        rc |= H5LTmake_dataset_float(f, "/train_t", 2, tt, tr->t) < 0;
+        if (rc) bns_fail("cannot write %s", tmp);
+        if (H5Fclose(f) < 0 && !rc) rc = bns_fail("cannot close %s", tmp);
+        rc = bns_commit_file(tmp, path, rc);
+    }
+    free(out);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv) {
     bns_config cfg;
     bns_config_defaults(&cfg);
     const char *out_path = NULL, *data_dir = NULL;
     long test_limit = 0;
-    int threads = 1, quiet = 0;
+    int threads = 1, quiet = 0, output_samples = 100;
+    const char *outputs_path = NULL;
 
     /* long options: the fixed ones, then one per config field */
-    static char names[64][40];
-    struct option options[96];
+    /* one flag per field: as many as the table may hold (config.c MAX_FIELDS);
+     * at 64 the last rows (mog's) had lost their flags */
+    enum { MAX_FLAGS = 160 };
+    static char names[MAX_FLAGS][40];
+    struct option options[MAX_FLAGS + 16];
     int n_opt = 0;
     const struct option fixed[] = {
         {"out", required_argument, NULL, OPT_OUT},           {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -105,10 +185,12 @@ int cmd_train(int argc, char **argv) {
         {"threads", required_argument, NULL, OPT_THREADS},   {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, OPT_HELP},               {"epochs", required_argument, NULL, OPT_EPOCHS},
         {"lambda", required_argument, NULL, OPT_LAMBDA},
+        {"sample-outputs", required_argument, NULL, OPT_SAMPLE_OUTPUTS},
+        {"output-samples", required_argument, NULL, OPT_OUTPUT_SAMPLES},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) options[n_opt++] = fixed[i];
     const bns_config_field *fields = bns_config_fields();
-    for (int i = 0; fields[i].name && i < 64; i++) {
+    for (int i = 0; fields[i].name && i < MAX_FLAGS; i++) {
         flag_name(fields[i].name, names[i], sizeof names[i]);
         options[n_opt++] = (struct option){names[i], required_argument, NULL, OPT_FIELD_BASE + i};
     }
@@ -133,6 +215,12 @@ int cmd_train(int argc, char **argv) {
             if (*end || threads < 1) rc = bns_fail("--threads: '%s' is not a positive count", optarg);
             break;
         case OPT_QUIET: quiet = 1; break;
+        case OPT_SAMPLE_OUTPUTS: outputs_path = optarg; break;
+        case OPT_OUTPUT_SAMPLES:
+            output_samples = (int)strtol(optarg, &end, 10);
+            if (*end || output_samples < 1 || output_samples > 100000)
+                rc = bns_fail("--output-samples: '%s' is not a count in 1..100000", optarg);
+            break;
         case OPT_EPOCHS: rc = bns_config_set(&cfg, "max_epochs", optarg); break;
         case OPT_LAMBDA: rc = bns_config_set(&cfg, "l2_lambda", optarg); break;
         case 'h':
@@ -153,6 +241,10 @@ int cmd_train(int argc, char **argv) {
     }
     if (!out_path) {
         fprintf(stderr, "bnnsweep train: --out FILE is required (see --help)\n");
+        return BNS_EXIT_USAGE;
+    }
+    if (outputs_path && cfg.dataset != BNS_DATA_TOY1D) {
+        fprintf(stderr, "bnnsweep train: --sample-outputs is for the regression data set (--dataset toy1d)\n");
         return BNS_EXIT_USAGE;
     }
     bns_set_blas_threads(threads);
@@ -214,11 +306,18 @@ int cmd_train(int argc, char **argv) {
         if (history.best_epoch > 0 && nonfinite) {
             fprintf(stderr, "bnnsweep train: %s is not finite; nothing saved\n", bad);
         } else if (history.best_epoch > 0) {
-            report_test(&model, &data.test);
+            if (data.test.t) report_test_regression(&model, &data.train, &data.test);
+            else report_test(&model, &data.test);
             if (model.method->describe) {
                 char text[512];
                 model.method->describe(&model, text, sizeof text);
                 printf("posterior: %s\n", text);
+            }
+            if (outputs_path && write_sample_outputs(outputs_path, &model, &data, output_samples)) {
+                fprintf(stderr, "bnnsweep train: --sample-outputs %s: %s\n", outputs_path, bns_last_error());
+                status = BNS_EXIT_ERROR;
+            } else if (outputs_path) {
+                printf("wrote %s\n", outputs_path);
             }
             if (bns_model_save(out_path, &model, &history)) {
                 fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());

@@ -2,7 +2,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bnnsweep/model.h"
 #include "cli.h"
+
+int cli_refuse_regression(const char *command, const char *model_path, const struct bns_model *m) {
+    if (!m->likelihood.real_targets) return 0;
+    fprintf(stderr, "bnnsweep %s: %s is a regression model (likelihood %s): %s is for classifiers; its "
+            "predictions come from `bnnsweep train --sample-outputs` (analysis/toy.py)\n", command, model_path,
+            m->likelihood.name, command);
+    return 1;
+}
 
 static const struct {
     const char *name;

@@ -100,6 +100,7 @@ void bns_dataset_free(bns_dataset *ds) {
     if (!ds) return;
     free(ds->x);
     free(ds->y);
+    free(ds->t);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -113,9 +114,16 @@ int bns_dataset_slice(const bns_dataset *src, size_t begin, size_t count, bns_da
     out->d = src->d;
     out->n_classes = src->n_classes;
     out->x = bns_xmalloc(count * src->d * sizeof *out->x);
-    out->y = bns_xmalloc(count);
     memcpy(out->x, src->x + begin * src->d, count * src->d * sizeof *out->x);
-    memcpy(out->y, src->y + begin, count);
+    if (src->y) {
+        out->y = bns_xmalloc(count);
+        memcpy(out->y, src->y + begin, count);
+    }
+    if (src->t) {
+        size_t k = (size_t)src->n_classes;
+        out->t = bns_xmalloc(count * k * sizeof *out->t);
+        memcpy(out->t, src->t + begin * k, count * k * sizeof *out->t);
+    }
     memcpy(out->name, src->name, sizeof out->name);
     return 0;
 }
@@ -253,6 +261,7 @@ int bns_data_load(int kind, const char *dir, const char *path, float pixel_scale
         }
         return bns_cifar10_load(path, pixel_scale, train_limit, test_limit, out);
     }
+    case BNS_DATA_TOY1D: return bns_toy1d_load(0, 0, train_limit, test_limit, out);
     default: memset(out, 0, sizeof *out); return bns_fail("unknown data set kind %d", kind);
     }
 }

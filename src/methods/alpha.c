@@ -73,7 +73,7 @@ static void alpha_loss_grad(void *trainer, const bns_model *m, const float *x, c
         double a[1000], a_max = -INFINITY, l_mean = 0.0;
         for (int k = 0; k < K; k++) {
             size_t r = (size_t)k * batch + n;
-            double l = m->likelihood->nll(logits + r * n_classes, y + n, 1, n_classes, (float)obj->nll_scale,
+            double l = m->likelihood.nll(&m->likelihood, logits + r * n_classes, y + n, 1, n_classes, (float)obj->nll_scale,
                                           gl + r * n_classes);
             l_mean += l / K;
             a[k] = -alpha * l;

@@ -123,7 +123,7 @@ static void run_sequential(bbb_trainer *t, const bns_model *m, const float *x, c
     for (int s = 0; s < S; s++) {
         bns_fused_sample(m->params, t->sigma, n, &t->noise, obj->step, (uint64_t)s * n, t->eps, t->w);
         float *logits = bns_net_forward(arch, t->w, x, batch, &t->ws);
-        stats->nll_sum += m->likelihood->nll(logits, y, batch, n_classes, (float)(obj->nll_scale / S),
+        stats->nll_sum += m->likelihood.nll(&m->likelihood, logits, y, batch, n_classes, (float)(obj->nll_scale / S),
                                            t->grad_logits) / S;
         stats->correct += bns_count_correct(logits, y, batch, n_classes);
         bns_net_backward(arch, t->w, batch, &t->ws, t->grad_logits, t->grad_w, NULL);
@@ -159,7 +159,7 @@ static void run_vectorized(bbb_trainer *t, const bns_model *m, const float *x, c
     for (int s = 0; s < S; s++) {
         const float *w = t->w + (size_t)s * n;
         const float *logits = bns_net_forward_from(arch, 2, w, t->act0_cat + (size_t)s * n0, wide, batch, &t->ws);
-        stats->nll_sum += m->likelihood->nll(logits, y, batch, n_classes, (float)(obj->nll_scale / S),
+        stats->nll_sum += m->likelihood.nll(&m->likelihood, logits, y, batch, n_classes, (float)(obj->nll_scale / S),
                                            t->grad_logits) / S;
         stats->correct += bns_count_correct(logits, y, batch, n_classes);
         bns_net_backward_from(arch, 2, w, batch, &t->ws, t->grad_logits, t->grad_w + (size_t)s * n,

@@ -16,7 +16,7 @@ static const char *const prior_names[] = {"mixture", "gaussian", NULL};
 static const char *const reduction_names[] = {"mean", "sum", NULL};
 static const char *const optimizer_names[] = {"sgd", "adam", NULL};
 static const char *const sample_mode_names[] = {"vectorized", "sequential", NULL};
-static const char *const dataset_names[] = {"mnist", "fashion-mnist", "cifar10", NULL}; /* enum bns_data_kind */
+static const char *const dataset_names[] = {"mnist", "fashion-mnist", "cifar10", "toy1d", NULL}; /* enum bns_data_kind */
 
 #define FIELD(key, type, member, choices, help) \
     {key, type, offsetof(bns_config, member), sizeof(((bns_config *)0)->member), choices, help, NULL, NULL, 0, 0}
@@ -56,9 +56,12 @@ static const bns_config_field shared_fields[] = {
     FIELD("seed", BNS_FIELD_U64, seed, NULL, "random seed"),
     FIELD("task", BNS_FIELD_U64, task, NULL, "task id (part of every random stream's key)"),
     FIELD_OMIT_DEFAULT("dataset", BNS_FIELD_ENUM, dataset, dataset_names,
-                       "training data: mnist, fashion-mnist (both from the data directory) or cifar10 (data_path)"),
+                       "training data: mnist, fashion-mnist (both from the data directory), cifar10 (data_path) "
+                       "or toy1d (Blundell's 1-D regression toy, Gaussian likelihood)"),
     FIELD_OMIT_DEFAULT("data_path", BNS_FIELD_STRING, data_path, NULL,
                        "cifar10: directory of data_batch_1..5.bin and test_batch.bin (default <data dir>/cifar-10-batches-bin)"),
+    FIELD_OMIT_DEFAULT("noise_std", BNS_FIELD_DOUBLE, noise_std, NULL,
+                       "toy1d: fixed noise std of the Gaussian likelihood (0 = 0.02, the toy's own)"),
     {NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0},
 };
 

@@ -42,7 +42,7 @@ static void det_loss_grad(void *trainer, const bns_model *m, const float *x, con
     int n_classes = arch->n_classes;
     const float *w = m->params;
     float *logits = bns_net_forward(arch, w, x, batch, &t->ws);
-    stats->nll_sum = m->likelihood->nll(logits, y, batch, n_classes, (float)obj->nll_scale, t->grad_logits);
+    stats->nll_sum = m->likelihood.nll(&m->likelihood, logits, y, batch, n_classes, (float)obj->nll_scale, t->grad_logits);
     stats->correct = bns_count_correct(logits, y, batch, n_classes);
     bns_net_backward(arch, w, batch, &t->ws, t->grad_logits, grad, NULL);
     stats->reg_per_example = bns_l2_penalty_grad(arch, w, m->cfg.l2_lambda, obj->reg_scale, grad);

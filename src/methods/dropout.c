@@ -195,7 +195,7 @@ static void dropout_loss_grad(void *trainer, const bns_model *m, const float *x,
     dropout_trainer *t = trainer;
     int n_classes = m->arch.n_classes;
     const float *logits = bns_dropout_forward(&t->net, m, x, batch, 1, obj->step);
-    stats->nll_sum = m->likelihood->nll(logits, y, batch, n_classes, (float)obj->nll_scale, t->net.grad_logits);
+    stats->nll_sum = m->likelihood.nll(&m->likelihood, logits, y, batch, n_classes, (float)obj->nll_scale, t->net.grad_logits);
     stats->correct = bns_count_correct(logits, y, batch, n_classes);
     bns_dropout_backward(&t->net, m, batch, grad);
     stats->reg_per_example = bns_l2_penalty_grad(&m->arch, m->params, m->cfg.l2_lambda, obj->reg_scale, grad);

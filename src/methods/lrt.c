@@ -150,7 +150,7 @@ static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, con
         }
         const float *logits = t->act[L];
         float *grad_out = t->grad_act[L % 2];
-        stats->nll_sum += m->likelihood->nll(logits, y, batch, n_classes, (float)(obj->nll_scale / S), grad_out) / S;
+        stats->nll_sum += m->likelihood.nll(&m->likelihood, logits, y, batch, n_classes, (float)(obj->nll_scale / S), grad_out) / S;
         stats->correct += bns_count_correct(logits, y, batch, n_classes);
         for (int i = arch->n_ops - 1; i >= 1; i--) {
             const bns_layer *op = &arch->ops[i];

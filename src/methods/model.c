@@ -6,6 +6,7 @@
 
 #include "bnnsweep/backend.h"
 #include "bnnsweep/config.h"
+#include "bnnsweep/dataset.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/method.h"
 
@@ -53,6 +54,13 @@ static int validate_config(const bns_config *cfg) {
     if (!isfinite(cfg->rho_init)) return bns_fail("rho_init must be finite");
     if (!(cfg->init_std >= 0)) return bns_fail("init_std must be >= 0, got %g", cfg->init_std);
     if (!(cfg->pixel_scale > 0)) return bns_fail("pixel_scale must be positive, got %g", cfg->pixel_scale);
+    if (!(cfg->noise_std >= 0) || !isfinite(cfg->noise_std))
+        return bns_fail("noise_std must be >= 0 (0 = 0.02), got %g", cfg->noise_std);
+    if (cfg->noise_std != 0 && cfg->dataset != BNS_DATA_TOY1D)
+        return bns_fail("noise_std is a setting of the regression data set toy1d only");
+    /* alpha splits the batch's targets per row as labels (alpha.c): not for real targets */
+    if (cfg->dataset == BNS_DATA_TOY1D && strcmp(cfg->method, "alpha") == 0)
+        return bns_fail("method alpha does not support the regression data set toy1d");
     if (p->kind == BNS_PRIOR_MIXTURE) {
         if (!(p->pi > 0 && p->pi < 1)) return bns_fail("prior pi must be in (0, 1), got %g", p->pi);
         if (!(p->sigma1 > 0 && p->sigma2 > 0)) return bns_fail("prior sigma1 and sigma2 must be positive");
@@ -87,7 +95,11 @@ int bns_model_alloc(const bns_config *cfg, int n_inputs, bns_model *out) {
     if (bns_arch_parse(cfg->arch, n_inputs, &out->arch)) return -1;
     out->cfg = *cfg;
     out->method = method;
-    out->likelihood = &bns_likelihood_softmax;
+    out->likelihood = bns_likelihood_softmax;
+    if (cfg->dataset == BNS_DATA_TOY1D) { /* regression: y ~ N(f, s^2), s fixed (METHODS.md s.12) */
+        out->likelihood = bns_likelihood_gaussian;
+        if (cfg->noise_std > 0) out->likelihood.noise_std = cfg->noise_std;
+    }
     out->n_params = method->n_params(cfg, &out->arch);
     out->params = bns_xcalloc(out->n_params, sizeof(float));
     out->n_stats = bns_net_stats_floats(&out->arch);

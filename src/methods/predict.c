@@ -68,7 +68,7 @@ void bns_predict_probs_entropy(bns_predictor *p, const bns_model *m, const float
         for (size_t begin = 0; begin < rows; begin += p->chunk_rows) {
             int count = (int)(rows - begin < (size_t)p->chunk_rows ? rows - begin : (size_t)p->chunk_rows);
             const float *logits = bns_net_forward(arch, w, x + begin * d, count, &p->ws);
-            m->likelihood->predict(logits, count, n_classes, p->chunk_probs);
+            m->likelihood.predict(logits, count, n_classes, p->chunk_probs);
             float *out = probs + begin * n_classes;
             if (weighted)
                 for (size_t i = 0; i < (size_t)count * n_classes; i++) out[i] += weight * p->chunk_probs[i];

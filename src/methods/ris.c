@@ -191,7 +191,7 @@ static void ris_loss_grad(void *trainer, const bns_model *m, const float *x, con
             bns_fused_sample(mu, t->sigma, n, &t->noise, obj->step, (uint64_t)s * n, t->eps, t->w);
         double gamma = exp(log_w); /* unnormalised: self-normalising would bias the estimate */
         float *logits = bns_net_forward(arch, t->w, x, batch, &t->ws);
-        double nll = m->likelihood->nll(logits, y, batch, n_classes, (float)(obj->nll_scale * gamma / M),
+        double nll = m->likelihood.nll(&m->likelihood, logits, y, batch, n_classes, (float)(obj->nll_scale * gamma / M),
                                         t->grad_logits);
         stats->nll_sum += gamma * nll / M;
         stats->correct += bns_count_correct(logits, y, batch, n_classes);

@@ -293,7 +293,7 @@ static void map_grad(sgld_trainer *t, const bns_model *m, const float *x, const 
     int n_classes = arch->n_classes;
     const float *theta = m->params;
     float *logits = bns_net_forward(arch, theta, x, batch, &t->ws);
-    stats->nll_sum = m->likelihood->nll(logits, y, batch, n_classes, 1.0f / (float)batch, t->grad_logits);
+    stats->nll_sum = m->likelihood.nll(&m->likelihood, logits, y, batch, n_classes, 1.0f / (float)batch, t->grad_logits);
     stats->correct = bns_count_correct(logits, y, batch, n_classes);
     bns_net_backward(arch, theta, batch, &t->ws, t->grad_logits, grad, NULL);
     double wd = bns_config_get_double(&m->cfg, "sgld_weight_decay"), sq = 0.0;

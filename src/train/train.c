@@ -27,10 +27,17 @@ void bns_train_history_free(bns_train_history *h) {
     memset(h, 0, sizeof *h);
 }
 
+/* The validation score (higher is better): accuracy, or for a regression
+ * set (real targets) minus the RMSE of the predictive mean. */
 static double validate(const bns_model *m, const bns_dataset *val, bns_predictor *pred, float *probs) {
     bns_stream stream = bns_stream_make(m->cfg.seed, m->cfg.task, BNS_PURPOSE_VALIDATE);
     int samples = bns_model_has(m, BNS_CAP_STOCHASTIC) ? m->cfg.val_samples : 0;
     bns_predict_probs(pred, m, val->x, val->n, samples, &stream, 0, probs);
+    if (val->t) {
+        double sq = 0.0;
+        for (size_t i = 0; i < val->n * val->n_classes; i++) sq += ((double)probs[i] - val->t[i]) * (probs[i] - val->t[i]);
+        return -sqrt(sq / (val->n * val->n_classes));
+    }
     return bns_accuracy_of_probs(probs, val->y, val->n, val->n_classes);
 }
 
@@ -88,6 +95,10 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
     if (train->n_classes != arch->n_classes)
         return bns_fail("data has %d classes but the model's output layer has %d", train->n_classes,
                         arch->n_classes);
+    int real = m->likelihood.real_targets;
+    if ((real && (!train->t || !val->t)) || (!real && (!train->y || !val->y)))
+        return bns_fail("likelihood %s needs %s targets, which data set %s lacks", m->likelihood.name,
+                        real ? "real-valued" : "class-label", train->name);
 
     size_t n = train->n, d = train->d, P = m->n_params;
     int batch = cfg->batch_size < (int)n ? cfg->batch_size : (int)n;
@@ -97,7 +108,10 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
     h->epochs = bns_xcalloc(cfg->max_epochs > 0 ? cfg->max_epochs : 1, sizeof *h->epochs);
     uint32_t *order = bns_xmalloc(sizeof(uint32_t) * n);
     float *x_batch = bns_xmalloc(sizeof(float) * batch * d);
-    uint8_t *y_batch = bns_xmalloc(batch);
+    /* the batch's targets: labels, or (a real-target likelihood) n_out floats per row,
+     * passed through the methods to the likelihood as bytes (likelihood.h) */
+    size_t target_bytes = real ? sizeof(float) * arch->n_classes : 1;
+    uint8_t *y_batch = bns_xmalloc(target_bytes * batch);
     float *grad = bns_xmalloc(sizeof(float) * P);
     bns_optimizer opt;
     bns_optimizer_init(&opt, cfg, P);
@@ -125,7 +139,8 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
             for (int i = 0; i < rows; i++) {
                 size_t src = order[begin + i];
                 memcpy(x_batch + (size_t)i * d, train->x + src * d, sizeof(float) * d);
-                y_batch[i] = train->y[src];
+                if (real) memcpy(y_batch + i * target_bytes, train->t + src * arch->n_classes, target_bytes);
+                else y_batch[i] = train->y[src];
             }
             /* the KL's value (not its gradient) costs two logs per weight:
              * computed for the epoch's last step, which the epoch line reports */
