@@ -13,19 +13,12 @@
 
 #include "bnnsweep/error.h"
 #include "bnnsweep/idx.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static char path[512];
-    if (!path[0]) {
-        const char *dir = getenv("TMPDIR");
-        snprintf(path, sizeof path, "%s/bns-fuzz-idx.%ld", dir && dir[0] ? dir : "/tmp", (long)getpid());
-    }
-    FILE *f = fopen(path, "wb");
-    if (!f) abort();
-    if (size && fwrite(data, 1, size, f) != size) abort();
-    if (fclose(f) != 0) abort();
+    const char *path = fuzz_input_file("idx", data, size);
     bns_idx idx;
     if (bns_idx_read(path, &idx) == 0) {
         /* what loaded is what the header says */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh NAME SECONDS [LIBFUZZER OPTIONS...] - fuzz one harness (spec or idx)
+# run.sh NAME SECONDS [LIBFUZZER OPTIONS...] - fuzz one harness (spec, idx or cifar)
 # for SECONDS with libFuzzer + ASan/UBSan, one process, at low priority.
 # Builds build-fuzz/ (clang, BNS_FUZZ=ON, BNS_SANITIZE=ON) when needed. The
 # working corpus is build-fuzz/fuzz-NAME/corpus, seeded from
@@ -7,13 +7,13 @@
 # build-fuzz/fuzz-NAME/ (copy a fixed one into the seed corpus so ctest
 # replays it). Exit status: libFuzzer's (0: nothing found).
 set -euo pipefail
-name=${1:?usage: run.sh spec|idx SECONDS [libFuzzer options]}
-seconds=${2:?usage: run.sh spec|idx SECONDS [libFuzzer options]}
+name=${1:?usage: run.sh spec|idx|cifar SECONDS [libFuzzer options]}
+seconds=${2:?usage: run.sh spec|idx|cifar SECONDS [libFuzzer options]}
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${BNS_FUZZ_BUILD:-$root/build-fuzz}
-[[ -d $here/corpus/$name ]] || { echo "run.sh: no harness '$name' (spec, idx)" >&2; exit 2; }
+[[ -d $here/corpus/$name ]] || { echo "run.sh: no harness '$name' (spec, idx, cifar)" >&2; exit 2; }
 if [[ ! -f $build/CMakeCache.txt ]]; then
   CC=${CC:-clang} cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DBNS_FUZZ=ON -DBNS_SANITIZE=ON \
     -DBNS_PYTHON=/usr/bin/python3 >/dev/null
