@@ -2,6 +2,7 @@
  * sweep, keys stable under key order and number spelling and sensitive to
  * every setting, shared and duplicated tasks merged, stream ids = keys,
  * dependency links, and the critical path of a known graph. */
+#include <inttypes.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "bnnsweep/config.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/dataset.h"
 #include "bnnsweep/net.h"
@@ -359,13 +361,80 @@ static void test_critical_path(void **state) {
     bns_plan_free(&p);
 }
 
+/* A distilling group's `teacher: GROUP` (spec.h): each point depends on the
+ * teacher models of its arch, which come first whatever the file order; the
+ * teacher's key is part of the student's (a changed teacher retrains it);
+ * bad teacher groups are refused naming the key. */
+static void test_teacher_groups(void **state) {
+    (void)state;
+    static const char *text =
+        "train: {max_epochs: 1}\n"
+        "models:\n"
+        "  apd: {method: apd, arch: [FC-10-10, FC-12-10], teacher: sgld}\n"
+        "  mog: {method: mog, arch: FC-12-10, teacher: sgld}\n"
+        "  sgld: {method: sgld, arch: [FC-10-10, FC-12-10], sgld_lr: [0.05, 0.1]}\n"
+        "  file: {method: mog, teacher: some/model.h5}\n";
+    bns_spec s;
+    bns_plan p;
+    load_text(text, NULL, 0, &s, &p);
+    assert_int_equal(s.groups[0].teacher, 2);
+    assert_int_equal(s.groups[3].teacher, -1);
+    int students = 0;
+    for (int t = 0; t < p.n_tasks; t++) {
+        const bns_task *task = &p.tasks[t];
+        if (task->kind != BNS_TASK_TRAIN || (strcmp(task->config.method, "apd") && strcmp(task->config.method, "mog")))
+            continue;
+        if (!strcmp(bns_config_get_string(&task->config, "teacher"), "some/model.h5")) {
+            assert_int_equal(task->n_deps, 0); /* a file, not a task */
+            continue;
+        }
+        students++;
+        assert_int_equal(task->n_deps, 1);
+        const bns_task *teacher = &p.tasks[task->deps[0]];
+        assert_true(task->deps[0] < t);
+        assert_string_equal(teacher->config.method, "sgld");
+        assert_string_equal(teacher->config.arch, task->config.arch);
+        char want[32];
+        snprintf(want, sizeof want, "task:%016" PRIx64, teacher->key);
+        assert_string_equal(bns_config_get_string(&task->config, "teacher"), want);
+        assert_non_null(strstr(task->canonical, want));
+    }
+    assert_int_equal(students, 2 * 2 + 2); /* apd: 2 archs x 2 teachers each; mog: 2 teachers */
+    int a = find_name(&p, "train/apd/arch=FC-10-10,teacher=sgld:arch=FC-10-10,sgld_lr=0.05");
+    assert_true(a >= 0);
+    uint64_t key = p.tasks[a].key;
+    free_both(&s, &p);
+    /* another teacher (its step size), another student key; the student's own name stays */
+    const char *ov[] = {"models.sgld.sgld_lr=[0.05, 0.2]"};
+    load_text(text, ov, 1, &s, &p);
+    a = find_name(&p, "train/apd/arch=FC-10-10,teacher=sgld:arch=FC-10-10,sgld_lr=0.05");
+    assert_true(a >= 0 && p.tasks[a].key == key);
+    int b = find_name(&p, "train/apd/arch=FC-10-10,teacher=sgld:arch=FC-10-10,sgld_lr=0.2");
+    assert_true(b >= 0 && p.tasks[b].key != key);
+    free_both(&s, &p);
+    const struct {
+        const char *override, *fragment;
+    } bad[] = {
+        {"models.apd.teacher=apd", "its own teacher"},
+        {"models.mog.teacher=apd", "one level of teachers"},
+        {"models.sgld.arch=FC-10-10", "no model of arch FC-12-10"},
+        {"models.mog.teacher=[sgld, file]", "a single value"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(bns_spec_load_text("t.yaml", text, &bad[i].override, 1, &s), -1);
+        const char *msg = bns_last_error();
+        if (!strstr(msg, bad[i].fragment) || !strstr(msg, ".teacher"))
+            fail_msg("%s: error lacks '%s' or the key: %s", bad[i].override, bad[i].fragment, msg);
+    }
+}
+
 int main(void) {
     snprintf(source_dir, sizeof source_dir, "%s", __FILE__);
     char *slash = strrchr(source_dir, '/');
     if (slash) *slash = '\0';
     else snprintf(source_dir, sizeof source_dir, ".");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_example_counts), cmocka_unit_test(test_calibration),
+        cmocka_unit_test(test_example_counts), cmocka_unit_test(test_calibration), cmocka_unit_test(test_teacher_groups),
         cmocka_unit_test(test_keys_stable),
         cmocka_unit_test(test_ood_rows), cmocka_unit_test(test_stream_ids),
         cmocka_unit_test(test_shared_and_duplicate_tasks), cmocka_unit_test(test_critical_path),

@@ -33,5 +33,8 @@ int bns_model_load(const char *path, bns_model *m, bns_train_history *history);
  * training) and points m->teacher at it; the architectures must match. A
  * method without the setting: 0, nothing loaded. */
 int bns_model_load_teacher(bns_model *m, bns_model *teacher);
+/* The same from `path` instead of the teacher setting (NULL: the setting): a
+ * sweep's teacher is a task ("task:KEY") whose file the runner knows. */
+int bns_model_load_teacher_from(bns_model *m, const char *path, bns_model *teacher);
 
 #endif

@@ -25,6 +25,9 @@
  *   models:                        # groups of models to train (at least one)
  *     bnn:  {method: bbb, rho_init: [-30, -10, -4]}   # a list is a grid axis;
  *     base: {method: deterministic, l2_lambda: [0, 1e-4]}  # axes multiply
+ *     apd:  {method: apd, teacher: sgld}   # a distilling method (apd, mog) whose teacher
+ *                                  # names a group distils each of that group's models with the
+ *                                  # same arch (a task dependency; else teacher is a file path)
  *   attacks:                       # optional: adversarial sets
  *     minnorm: {sources: base, attack: minnorm, c: 1e-9}
  *       # sources: model group(s), one set per source model;
@@ -95,6 +98,8 @@ typedef struct {
     int n_axes;
     bns_spec_axis axes[BNS_SPEC_MAX_AXES];   /* in file order (the order of task names) */
     int line;
+    int teacher;                /* a distilling method's (apd, mog) `teacher: GROUP`: that group's index
+                                   (its models are this group's task dependencies, plan.c); else -1 */
 } bns_spec_group;
 
 typedef struct {
@@ -203,6 +208,10 @@ void bns_spec_axes_decode(const bns_spec_axis *axes, int n_axes, long index, int
 void bns_spec_point_label(const bns_spec_axis *axes, int n_axes, long index, char *buf, size_t size);
 int bns_spec_group_point(const bns_spec_group *g, long index, bns_config *cfg);
 int bns_spec_attack_point(const bns_spec_attack *a, long index, bns_attack_settings *s);
+
+/* 1 if the two configurations' networks have the same layer widths (a
+ * teacher group's models that a distilling point can distil). */
+int bns_spec_same_arch(const bns_config *a, const bns_config *b);
 
 /* Attack settings by name (the names listed above): parse `value` into s;
  * errors name the key and value. */

@@ -295,12 +295,16 @@ static int parse_shard(const char *text, int *index, int *count) {
 static int run_shard(bns_runner *runner, int stage, int shard, int n_shards, int quiet) {
     const bns_plan *plan = runner->plan;
     int position = 0, failures = 0, ran = 0;
-    /* a model view runs in its model's shard, after it (plan.c) */
+    /* a task with a dependency in its own stage (a model view, a distilling
+     * model's teacher: plan.c) runs in that dependency's shard, after it */
     int *shard_of = bns_xcalloc((size_t)plan->n_tasks + 1, sizeof *shard_of);
     for (int t = 0; t < plan->n_tasks; t++) {
         const bns_task *task = &plan->tasks[t];
         if (task->kind != stage) continue;
-        shard_of[t] = bns_task_is_view(task) ? shard_of[task->model] : position++ % n_shards;
+        int same_stage = -1;
+        for (int k = 0; k < task->n_deps; k++)
+            if (plan->tasks[task->deps[k]].kind == stage) same_stage = task->deps[k];
+        shard_of[t] = same_stage >= 0 ? shard_of[same_stage] : position++ % n_shards;
         if (shard_of[t] != shard) continue;
         if (bns_runner_is_done(runner, t)) continue;
         char err[512] = "";

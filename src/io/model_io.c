@@ -369,10 +369,14 @@ int bns_model_load(const char *path, bns_model *m, bns_train_history *history) {
 }
 
 int bns_model_load_teacher(bns_model *m, bns_model *teacher) {
+    return bns_model_load_teacher_from(m, NULL, teacher);
+}
+
+int bns_model_load_teacher_from(bns_model *m, const char *path, bns_model *teacher) {
     memset(teacher, 0, sizeof *teacher);
     const bns_config_field *f = bns_config_field_find("teacher");
     if (!f || !bns_config_field_applies(&m->cfg, f)) return 0; /* the method distils nothing */
-    const char *path = bns_config_get_string(&m->cfg, "teacher");
+    if (!path) path = bns_config_get_string(&m->cfg, "teacher");
     if (!path[0]) return bns_fail("teacher: method %s distils a trained model; give --teacher MODEL.h5", m->cfg.method);
     if (bns_model_load(path, teacher, NULL)) return bns_fail_prefix("teacher: ");
     if (teacher->arch.n_weights != m->arch.n_weights || teacher->arch.n_layers != m->arch.n_layers ||

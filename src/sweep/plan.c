@@ -309,52 +309,89 @@ static void evaluation_text(const bns_config *cfg, char *buf, size_t size) {
     }
 }
 
-static int add_train_tasks(const bns_spec *s, bns_plan *p, task_list *groups) {
+/* One grid point of group g (cfg: its configuration) as a TRAIN task (and a
+ * view of it, if any), appended to *out. teacher: for a group with a teacher
+ * group (spec.h), the teacher's TRAIN task: a dependency, and its key is the
+ * point's `teacher` setting ("task:KEY", resolved to the model file by
+ * runner.c), so the teacher's key is part of this task's key. */
+static int add_train_point(const bns_spec *s, bns_plan *p, int g, long pt, bns_config cfg, int teacher,
+                           task_list *out) {
     char canon[CANON_SIZE], cfg_text[CANON_SIZE - 256], name[NAME_SIZE], label[NAME_SIZE - 128];
-    for (int g = 0; g < s->n_groups; g++) {
-        const bns_spec_group *grp = &s->groups[g];
-        long points = bns_spec_axes_points(grp->axes, grp->n_axes);
-        for (long pt = 0; pt < points; pt++) {
-            bns_config cfg, trained;
-            if (bns_spec_group_point(grp, pt, &cfg)) return bns_fail_prefix("group '%s': ", grp->name);
-            trained = cfg;
-            int is_view = reset_evaluation_settings(&trained) > 0;
-            bns_spec_training_canonical(&trained, cfg_text, sizeof cfg_text);
-            snprintf(canon, sizeof canon, "task=train\ntest_limit=%ld\nconfig:\n%s", s->test_limit, cfg_text);
-            config_label(grp, &trained, label, sizeof label);
-            snprintf(name, sizeof name, "train/%s%s%s", grp->name, label[0] ? "/" : "", label);
-            int before = p->n_tasks;
-            int t = bns_plan_add(p, BNS_TASK_TRAIN, name, canon, NULL, 0, bns_plan_cost_train(&trained, s->test_limit));
-            if (t < 0) return -1;
-            if (t == before) {
-                bns_task *task = &p->tasks[t];
-                task->spec_index = g;
-                task->config = trained;
-                task->config.task = task->key;
-                task->test_limit = s->test_limit;
-            }
-            if (is_view) {
-                uint64_t trained_key = p->tasks[t].key;
-                evaluation_text(&cfg, cfg_text, sizeof cfg_text);
-                snprintf(canon, sizeof canon, "task=view\nmodel=%016" PRIx64 "\nsettings:\n%s", trained_key, cfg_text);
-                bns_spec_point_label(grp->axes, grp->n_axes, pt, label, sizeof label);
-                snprintf(name, sizeof name, "train/%s%s%s", grp->name, label[0] ? "/" : "", label);
-                int model = t;
-                before = p->n_tasks;
-                t = bns_plan_add(p, BNS_TASK_TRAIN, name, canon, &model, 1, BNS_COST_VIEW);
-                if (t < 0) return -1;
-                if (t == before) {
-                    bns_task *task = &p->tasks[t];
-                    task->spec_index = g;
-                    task->config = cfg;
-                    task->config.task = trained_key;
-                    task->test_limit = s->test_limit;
-                    task->model = model;
-                }
-            }
-            list_push(&groups[g], t);
+    const bns_spec_group *grp = &s->groups[g];
+    bns_config trained;
+    char teacher_label[NAME_SIZE / 4] = "";
+    if (teacher >= 0) {
+        char value[32];
+        snprintf(value, sizeof value, "task:%016" PRIx64, p->tasks[teacher].key);
+        if (bns_config_set(&cfg, "teacher", value)) return bns_fail_prefix("group '%s': ", grp->name);
+        snprintf(teacher_label, sizeof teacher_label, "teacher=%s", label_of(&p->tasks[teacher]));
+        for (char *c = teacher_label; *c; c++)
+            if (*c == '/') *c = ':';
+    }
+    trained = cfg;
+    int is_view = reset_evaluation_settings(&trained) > 0;
+    bns_spec_training_canonical(&trained, cfg_text, sizeof cfg_text);
+    snprintf(canon, sizeof canon, "task=train\ntest_limit=%ld\nconfig:\n%s", s->test_limit, cfg_text);
+    config_label(grp, &trained, label, sizeof label);
+    snprintf(name, sizeof name, "train/%s%s%s%s%s", grp->name, label[0] || teacher_label[0] ? "/" : "", label,
+             label[0] && teacher_label[0] ? "," : "", teacher_label);
+    int before = p->n_tasks;
+    int t = bns_plan_add(p, BNS_TASK_TRAIN, name, canon, teacher >= 0 ? &teacher : NULL, teacher >= 0,
+                         bns_plan_cost_train(&trained, s->test_limit));
+    if (t < 0) return -1;
+    if (t == before) {
+        bns_task *task = &p->tasks[t];
+        task->spec_index = g;
+        task->config = trained;
+        task->config.task = task->key;
+        task->test_limit = s->test_limit;
+    }
+    if (is_view) {
+        uint64_t trained_key = p->tasks[t].key;
+        evaluation_text(&cfg, cfg_text, sizeof cfg_text);
+        snprintf(canon, sizeof canon, "task=view\nmodel=%016" PRIx64 "\nsettings:\n%s", trained_key, cfg_text);
+        bns_spec_point_label(grp->axes, grp->n_axes, pt, label, sizeof label);
+        snprintf(name, sizeof name, "train/%s%s%s%s%s", grp->name, label[0] || teacher_label[0] ? "/" : "", label,
+                 label[0] && teacher_label[0] ? "," : "", teacher_label);
+        int model = t;
+        before = p->n_tasks;
+        t = bns_plan_add(p, BNS_TASK_TRAIN, name, canon, &model, 1, BNS_COST_VIEW);
+        if (t < 0) return -1;
+        if (t == before) {
+            bns_task *task = &p->tasks[t];
+            task->spec_index = g;
+            task->config = cfg;
+            task->config.task = trained_key;
+            task->test_limit = s->test_limit;
+            task->model = model;
         }
     }
+    list_push(out, t);
+    return 0;
+}
+
+/* Groups without a teacher group first, so that a teacher's tasks come
+ * before (have lower indices than) the tasks that distil them. */
+static int add_train_tasks(const bns_spec *s, bns_plan *p, task_list *groups) {
+    for (int pass = 0; pass < 2; pass++)
+        for (int g = 0; g < s->n_groups; g++) {
+            const bns_spec_group *grp = &s->groups[g];
+            if ((grp->teacher >= 0) != pass) continue;
+            long points = bns_spec_axes_points(grp->axes, grp->n_axes);
+            for (long pt = 0; pt < points; pt++) {
+                bns_config cfg;
+                if (bns_spec_group_point(grp, pt, &cfg)) return bns_fail_prefix("group '%s': ", grp->name);
+                if (grp->teacher < 0) {
+                    if (add_train_point(s, p, g, pt, cfg, -1, &groups[g])) return -1;
+                    continue;
+                }
+                const task_list *teachers = &groups[grp->teacher];
+                for (int i = 0; i < teachers->n; i++)
+                    if (bns_spec_same_arch(&cfg, &p->tasks[teachers->tasks[i]].config) &&
+                        add_train_point(s, p, g, pt, cfg, teachers->tasks[i], &groups[g]))
+                        return -1;
+            }
+        }
     return 0;
 }
 

@@ -116,13 +116,29 @@ static int run_view(bns_runner *r, const bns_task *t, const char *out) {
     return rc;
 }
 
+/* 1 and the file of the TRAIN task that t distils (its `teacher` setting
+ * "task:KEY", one of its deps: plan.c), else 0 */
+static int teacher_task_path(const bns_runner *r, const bns_task *t, char *buf, size_t size) {
+    const bns_config_field *f = bns_config_field_find("teacher");
+    if (!f || !bns_config_field_applies(&t->config, f)) return 0;
+    uint64_t key;
+    char tail;
+    if (sscanf(bns_config_get_string(&t->config, "teacher"), "task:%16" SCNx64 "%c", &key, &tail) != 1) return 0;
+    int teacher = bns_plan_find(r->plan, key);
+    if (teacher < 0) return 0;
+    bns_runner_task_path(r, teacher, ".h5", buf, size);
+    return 1;
+}
+
 static int run_train(bns_runner *r, const bns_task *t, const char *out) {
     if (bns_task_is_view(t)) return run_view(r, t, out);
     if (!need_data(r)) return -1;
     bns_model m;
     if (bns_model_create(&t->config, (int)r->data.train.d, &m)) return -1;
-    bns_model teacher; /* a distilling method's (an explicit path, not yet a task dependency) */
-    if (bns_model_load_teacher(&m, &teacher)) {
+    bns_model teacher; /* a distilling method's: a model file, or a teacher task (plan.c: "task:KEY") */
+    char teacher_path[1200], *from = NULL;
+    if (teacher_task_path(r, t, teacher_path, sizeof teacher_path)) from = teacher_path;
+    if (bns_model_load_teacher_from(&m, from, &teacher)) {
         bns_model_free(&m);
         return -1;
     }

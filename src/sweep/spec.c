@@ -702,6 +702,7 @@ static int read_group(const ctx *c, const ynode *k, const ynode *n, const bns_co
     join_key(key, sizeof key, "models", k->text);
     if (check_name(c, k, key) || check_map(c, n, key, NULL)) return -1;
     memset(g, 0, sizeof *g);
+    g->teacher = -1;
     snprintf(g->name, sizeof g->name, "%s", k->text);
     g->base = *base;
     g->line = k->origin < 0 ? k->line : 0;
@@ -754,6 +755,64 @@ static int find_attack(const bns_spec *s, const char *name) {
     for (int i = 0; i < s->n_attacks; i++)
         if (!strcmp(s->attacks[i].name, name)) return i;
     return -1;
+}
+
+int bns_spec_same_arch(const bns_config *a, const bns_config *b) {
+    bns_arch x, y;
+    if (bns_arch_parse(a->arch, bns_data_inputs(a->dataset), &x) || bns_arch_parse(b->arch, bns_data_inputs(b->dataset), &y))
+        return 0;
+    return x.n_layers == y.n_layers && !memcmp(x.width, y.width, sizeof x.width);
+}
+
+/* A distilling method's `teacher: NAME` that names a model group (METHODS.md
+ * s.10, offline APD): each point distils that group's models of its arch, as
+ * task dependencies (plan.c). One level only: a teacher group has no group
+ * teacher of its own. Any other value stays a model file path. */
+static int read_teachers(const ctx *c, const ynode *models, bns_spec *s) {
+    const bns_config_field *f = bns_config_field_find("teacher");
+    if (!f) return 0;
+    for (int i = 0; i < s->n_groups; i++) {
+        const ynode *k = models->items[2 * i], *v = map_get(models->items[2 * i + 1], "teacher");
+        bns_spec_group *g = &s->groups[i];
+        char key[256];
+        join_key(key, sizeof key, "models", k->text);
+        if (!v || !bns_config_field_applies(&g->base, f)) continue;
+        join_key(key, sizeof key, key, "teacher");
+        if (v->type == Y_SEQ) {
+            for (int j = 0; j < v->n; j++)
+                if (v->items[j]->type == Y_SCALAR && find_group(s, v->items[j]->text) >= 0)
+                    return fail_at(c, v, key, "a teacher group is a single value, not a grid");
+            continue;
+        }
+        int t = find_group(s, bns_config_get_string(&g->base, "teacher"));
+        if (t < 0) continue;
+        if (t == i) return fail_at(c, v, key, "group '%s' cannot be its own teacher", g->name);
+        g->teacher = t;
+    }
+    for (int i = 0; i < s->n_groups; i++) {
+        const bns_spec_group *g = &s->groups[i];
+        if (g->teacher < 0) continue;
+        const bns_spec_group *tg = &s->groups[g->teacher];
+        char key[256];
+        join_key(key, sizeof key, "models", g->name);
+        join_key(key, sizeof key, key, "teacher");
+        const ynode *v = map_get(models->items[2 * i + 1], "teacher");
+        if (tg->teacher >= 0)
+            return fail_at(c, v, key, "teacher group '%s' distils group '%s' itself (one level of teachers only)",
+                           tg->name, s->groups[tg->teacher].name);
+        long points = bns_spec_axes_points(g->axes, g->n_axes), tpoints = bns_spec_axes_points(tg->axes, tg->n_axes);
+        for (long p = 0; p < points; p++) {
+            bns_config cfg, tcfg;
+            int found = 0;
+            if (bns_spec_group_point(g, p, &cfg)) return fail_last(c, v, key);
+            for (long q = 0; q < tpoints && !found; q++) {
+                if (bns_spec_group_point(tg, q, &tcfg)) return fail_last(c, v, key);
+                found = bns_spec_same_arch(&cfg, &tcfg);
+            }
+            if (!found) return fail_at(c, v, key, "teacher group '%s' has no model of arch %s", tg->name, cfg.arch);
+        }
+    }
+    return 0;
 }
 
 /* a list of model group names */
@@ -1141,6 +1200,7 @@ static int read_spec(ctx *c, const ynode *root) {
         s->n_groups++; /* counted before reading: bns_spec_free frees a half-read group's axes */
         if (read_group(c, models->items[2 * i], models->items[2 * i + 1], &base, &s->groups[i])) return -1;
     }
+    if (read_teachers(c, models, s)) return -1;
     const ynode *attacks = map_get(root, "attacks");
     if (attacks && !is_null(attacks)) {
         if (check_map(c, attacks, "attacks", NULL)) return -1;

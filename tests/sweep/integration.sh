@@ -12,6 +12,11 @@
 #   methods    every method (bbb, lrt, deterministic, dropout with an MC and a
 #              plain view, alpha, sgld) on clean, attack and OOD sets
 #              (tests/data/specs/methods_tiny.yaml): identical cubes on 1 and 3 ranks
+#   teacher    apd and mog groups whose teacher is the sgld group of the same
+#              sweep (tests/data/specs/teacher_tiny.yaml): identical cubes on 1
+#              and 3 ranks; each student file names its teacher task; a
+#              student deleted and resumed comes back bit-identical; train
+#              shards (run in reverse order) run a teacher before its students
 #   shards     stage shards run one by one, then merged: the MPI run's cube;
 #              a grid over an evaluation setting (mc_dropout) trains once per
 #              model, its views run in their model's shard
@@ -147,6 +152,56 @@ assert np.isfinite(acc).all(), acc   # every model on test and on every attack s
 assert (acc[:, 0] > 0.3).all(), acc[:, 0]   # and each learnt something (chance: 0.1)
 print("methods: %d models x %d sets, every cell finite" % acc.shape)
 PY
+  ;;
+teacher)
+  teach="$here/../data/specs/teacher_tiny.yaml"
+  for n in 1 3; do mpi "$n" "$bin" run "$teach" --out "np$n" --quiet; done
+  "$python" "$compare" np1/cube.h5 np3/cube.h5
+  "$python" - <<'PY'
+import glob, os, h5py
+students = 0
+for path in sorted(glob.glob("np1/tasks/train-*.h5")):
+    with h5py.File(path, "r") as f:
+        method = f["config"].attrs["method"]
+        method = method.decode() if isinstance(method, bytes) else str(method)
+        if method not in ("apd", "mog"):
+            continue
+        teacher = f["config"].attrs["teacher"]
+        teacher = teacher.decode() if isinstance(teacher, bytes) else str(teacher)
+        assert teacher.startswith("task:"), teacher
+        tpath = "np1/tasks/train-%s.h5" % teacher[5:]
+        assert os.path.exists(tpath), tpath
+        with h5py.File(tpath, "r") as t:
+            assert t["config"].attrs["arch"] == f["config"].attrs["arch"]
+        students += 1
+assert students == 3, students
+with h5py.File("np1/cube.h5", "r") as f:
+    assert all((s.decode() if isinstance(s, bytes) else s) == "done" for s in f["status"][()])
+print("teacher: 3 students, each naming its sgld teacher task")
+PY
+  # resume: a student (and what it fed) deleted is recomputed bit-identically
+  apd="$(grep -l . np1/tasks/train-*.h5 | while read -r f; do "$python" -c "import h5py,sys; f=h5py.File(sys.argv[1]); print(sys.argv[1] if f['config'].attrs['method'] in (b'apd','apd') else '')" "$f"; done | grep . | head -n 1)"
+  [ -n "$apd" ] || fail "no apd model file"
+  cp "$apd" apd-before.h5
+  rm "$apd" np1/tasks/eval-*.h5
+  "$bin" run "$teach" --out np1 --quiet
+  "$python" - "$apd" apd-before.h5 <<'PY' || fail "a resumed student differs from the first run's"
+import sys, h5py, numpy as np
+a, b = (h5py.File(p, "r") for p in sys.argv[1:])
+names = []
+a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and "seconds" not in n else None)
+assert any(n.startswith("apd/generator") for n in names), names
+for n in names:
+    assert np.array_equal(a[n][()], b[n][()]), n
+print("resumed student: %d datasets bit-identical" % len(names))
+PY
+  "$python" "$compare" np1/cube.h5 np3/cube.h5
+  # train shards in reverse order: a student runs in its teacher's shard, after it
+  for i in 2 1 0; do "$bin" run "$teach" --out sharded --stage train --shard "$i/3" > "shard$i.log"; done
+  ! grep -q FAILED shard*.log || { cat shard*.log; fail "a train shard failed"; }
+  "$bin" run "$teach" --out sharded --stage eval --shard 0/1 --quiet
+  "$bin" merge sharded
+  "$python" "$compare" np1/cube.h5 sharded/cube.h5
   ;;
 shards)
   mpi 2 "$bin" run "$spec" --out mpi --quiet
