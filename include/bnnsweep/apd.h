@@ -9,6 +9,7 @@
 #define BNNSWEEP_APD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bnnsweep/net.h"
 
@@ -58,5 +59,10 @@ double bns_apd_generator_grad(bns_apd_work *w, int gan, const float *gw, const f
 /* One output of the generator, G(z) for one noise vector z, into out (P
  * floats); the hidden activations use `hidden` (sum of the hidden widths). */
 void bns_apd_generate(const bns_arch *gen, const float *gw, const float *z, float *hidden, float *out);
+
+/* Online APD's buffer: the SGLD iterates kept by step `step` (iterate t is
+ * kept when t > burn_in and (t - burn_in) % thin == 0, as sgld.c keeps
+ * them), at most `capacity` (the bounded buffer: the oldest go first). */
+long bns_apd_online_kept(uint64_t step, long burn_in, long thin, long capacity);
 
 #endif

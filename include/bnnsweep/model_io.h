@@ -31,7 +31,8 @@ int bns_model_load(const char *path, bns_model *m, bns_train_history *history);
 /* For a method with a `teacher` setting (a distilling method: apd, mog):
  * loads that model file into *teacher (free it with bns_model_free after
  * training) and points m->teacher at it; the architectures must match. A
- * method without the setting: 0, nothing loaded. */
+ * method without the setting, or an empty one (the method's validate decides
+ * whether that is allowed: online APD makes its own samples): 0, nothing loaded. */
 int bns_model_load_teacher(bns_model *m, bns_model *teacher);
 /* The same from `path` instead of the teacher setting (NULL: the setting): a
  * sweep's teacher is a task ("task:KEY") whose file the runner knows. */

@@ -377,7 +377,7 @@ int bns_model_load_teacher_from(bns_model *m, const char *path, bns_model *teach
     const bns_config_field *f = bns_config_field_find("teacher");
     if (!f || !bns_config_field_applies(&m->cfg, f)) return 0; /* the method distils nothing */
     if (!path) path = bns_config_get_string(&m->cfg, "teacher");
-    if (!path[0]) return bns_fail("teacher: method %s distils a trained model; give --teacher MODEL.h5", m->cfg.method);
+    if (!path[0]) return 0; /* the method's validate accepted none (online APD makes its own samples) */
     if (bns_model_load(path, teacher, NULL)) return bns_fail_prefix("teacher: ");
     if (teacher->arch.n_weights != m->arch.n_weights || teacher->arch.n_layers != m->arch.n_layers ||
         memcmp(teacher->arch.width, m->arch.width, sizeof m->arch.width) != 0) {

@@ -46,6 +46,18 @@
  *   apd/shift [P], apd/scale [P]    the standardisation
  *   apd/generator/<l>/weight, bias  G's dense layers ([n_in, n_out], [n_out])
  * The training curve is /training/val_acc (and epoch_seconds) as for every method.
+ *
+ * Online APD (apd_mode online; METHODS.md s.10): no teacher file; the trainer
+ * runs an SGLD chain (an sgld model through the method interface: sgld.c's
+ * update, the apd_sgld_* settings, sgld_samples = teacher_samples) on the
+ * loop's minibatches, one SGLD step per training step; its thinned iterates
+ * go into the chain's ring of teacher_samples (the bounded buffer: the oldest
+ * goes), which the model file does not store. From the first step with a full
+ * buffer on, every step is also one GAN iteration as above, its real rows
+ * drawn from the buffer as it is then; the standardisation is the buffer's
+ * moments at that first step, then fixed. Until then the point weights are
+ * the chain's iterate. The chain's streams use the task id hash64("apd online
+ * chain <task>") so that they never meet the GAN's substreams.
  */
 #include <math.h>
 #include <stdio.h>
@@ -57,10 +69,13 @@
 #include "bnnsweep/error.h"
 #include "bnnsweep/method.h"
 #include "bnnsweep/nn.h"
+#include "bnnsweep/rng.h"
 
 enum { MAX_HIDDEN = 1024, MAX_HIDDEN_LAYERS = BNS_MAX_LAYERS - 1, MAX_CRITIC_STEPS = 60 };
+enum { APD_OFFLINE = 0, APD_ONLINE = 1 };
 
 static const char *const gan_names[] = {"wgan_gp", "wgan", "gan", NULL};
+static const char *const mode_names[] = {"offline", "online", NULL};
 
 static const bns_config_field apd_settings[] = {
     BNS_METHOD_STRING_SETTING("teacher", 128, "", "model file whose posterior is distilled (e.g. an sgld model)"),
@@ -77,6 +92,14 @@ static const bns_config_field apd_settings[] = {
     BNS_METHOD_SETTING("apd_beta2", BNS_FIELD_DOUBLE, NULL, "0.9", "APD Adam beta2"),
     BNS_METHOD_SETTING("apd_batch", BNS_FIELD_INT, NULL, "100", "APD parameter vectors per GAN minibatch"),
     BNS_METHOD_SETTING("apd_standardize", BNS_FIELD_INT, NULL, "1", "APD: 1 train on standardised teacher samples, 0 raw"),
+    /* online APD (added with results: optional rows, so offline keys and files are unchanged) */
+    BNS_METHOD_OPTIONAL_SETTING("apd_mode", BNS_FIELD_ENUM, mode_names, "offline",
+                                "APD: offline (distil --teacher) or online (its own SGLD chain, teacher_samples buffer)"),
+    BNS_METHOD_OPTIONAL_SETTING("apd_sgld_lr", BNS_FIELD_DOUBLE, NULL, "0.05", "online APD: the chain's sgld_lr"),
+    BNS_METHOD_OPTIONAL_SETTING("apd_sgld_weight_decay", BNS_FIELD_DOUBLE, NULL, "0.001",
+                                "online APD: the chain's sgld_weight_decay"),
+    BNS_METHOD_OPTIONAL_SETTING("apd_sgld_burn_in", BNS_FIELD_INT, NULL, "500", "online APD: the chain's sgld_burn_in"),
+    BNS_METHOD_OPTIONAL_SETTING("apd_sgld_thin", BNS_FIELD_INT, NULL, "20", "online APD: the chain's sgld_thin"),
     {0},
 };
 
@@ -300,8 +323,18 @@ static int apd_validate(const bns_config *cfg) {
     double lambda = bns_config_get_double(cfg, "apd_lambda"), clip = bns_config_get_double(cfg, "apd_clip");
     double lr = bns_config_get_double(cfg, "apd_lr"), b1 = bns_config_get_double(cfg, "apd_beta1");
     double b2 = bns_config_get_double(cfg, "apd_beta2");
-    if (!bns_config_get_string(cfg, "teacher")[0])
-        return bns_fail("teacher: method apd distils a trained model; give --teacher MODEL.h5");
+    int online = bns_config_get_int(cfg, "apd_mode") == APD_ONLINE;
+    if (!online && !bns_config_get_string(cfg, "teacher")[0])
+        return bns_fail("teacher: method apd distils a trained model; give --teacher MODEL.h5 (or apd_mode online)");
+    if (online && bns_config_get_string(cfg, "teacher")[0])
+        return bns_fail("teacher: online APD (apd_mode online) makes its own SGLD samples; leave teacher unset");
+    if (online) {
+        double slr = bns_config_get_double(cfg, "apd_sgld_lr"), swd = bns_config_get_double(cfg, "apd_sgld_weight_decay");
+        if (!(slr > 0)) return bns_fail("apd_sgld_lr must be positive, got %g", slr);
+        if (!(swd >= 0)) return bns_fail("apd_sgld_weight_decay must be >= 0, got %g", swd);
+        if (bns_config_get_int(cfg, "apd_sgld_burn_in") < 0) return bns_fail("apd_sgld_burn_in must be >= 0");
+        if (bns_config_get_int(cfg, "apd_sgld_thin") < 1) return bns_fail("apd_sgld_thin must be >= 1");
+    }
     if (d < 1 || d > MAX_HIDDEN) return bns_fail("apd_noise_dim must be in 1..%d, got %d", MAX_HIDDEN, d);
     if (hid < 1 || hid > MAX_HIDDEN) return bns_fail("apd_hidden must be in 1..%d, got %d", MAX_HIDDEN, hid);
     if (layers < 1 || layers > MAX_HIDDEN_LAYERS)
@@ -372,7 +405,9 @@ static double apd_train_cost(const bns_config *cfg, double row_weights) {
      * epoch does ~6 flops per row-weight) */
     double per_row_weight = (double)bns_config_get_int(cfg, "apd_batch") * bns_config_get_int(cfg, "apd_hidden") *
                             (12.0 * bns_config_get_int(cfg, "apd_critic_steps") + 6.0) / cfg->batch_size;
-    return row_weights * per_row_weight * BNS_COST_TRAIN_DET / 6.0;
+    double gan = row_weights * per_row_weight * BNS_COST_TRAIN_DET / 6.0;
+    /* online: an SGLD step (a deterministic step's cost) on each minibatch too */
+    return bns_config_get_int(cfg, "apd_mode") == APD_ONLINE ? gan + row_weights * BNS_COST_TRAIN_DET : gan;
 }
 
 static void apd_describe(const bns_model *m, char *buf, size_t size) {
@@ -384,9 +419,10 @@ static void apd_describe(const bns_model *m, char *buf, size_t size) {
         snprintf(buf + used, size - used, "-%d", gen.width[l]);
     }
     size_t used = strlen(buf);
+    int online = bns_config_get_int(&m->cfg, "apd_mode") == APD_ONLINE;
     snprintf(buf + used, size - used, ": %zu parameters (+ %zu shift/scale), %.1f MB; distils %s", gen.n_weights,
              2 * m->arch.n_weights, 1e-6 * sizeof(float) * (double)(gen.n_weights + 2 * m->arch.n_weights),
-             bns_config_get_string(&m->cfg, "teacher"));
+             online ? "its own SGLD chain (online)" : bns_config_get_string(&m->cfg, "teacher"));
 }
 
 /* ---- training ---- */
@@ -405,12 +441,79 @@ typedef struct {
     float lr, beta1, beta2, clip;
     double lambda;
     bns_stream noise;
+    /* online APD: the SGLD chain (an sgld model, through the method
+     * interface) whose sample store is the bounded buffer */
+    int online, started;
+    bns_model chain;
+    const bns_method *sgld;
+    void *chain_trainer;
+    float *chain_grad;
+    const float *buffer;            /* [teacher_samples, P]: the chain's store (ring slots) */
+    long burn_in, thin;
 } apd_trainer;
 
+long bns_apd_online_kept(uint64_t step, long burn_in, long thin, long capacity) {
+    if ((long long)step <= burn_in) return 0;
+    long long kept = ((long long)step - burn_in) / thin;
+    return kept < capacity ? (long)kept : capacity;
+}
+
+/* the mean and std (n - 1) of each of P coordinates over n rows: the
+ * standardisation (std 1 where a coordinate does not vary) */
+static void standardisation(const float *rows, size_t n, size_t P, float *shift, float *scale) {
+    for (size_t i = 0; i < P; i++) {
+        double s = 0.0, ss = 0.0;
+        for (size_t k = 0; k < n; k++) s += rows[k * P + i];
+        double mean = s / n;
+        for (size_t k = 0; k < n; k++) {
+            double dv = rows[k * P + i] - mean;
+            ss += dv * dv;
+        }
+        double sd = n > 1 ? sqrt(ss / (n - 1)) : 0.0;
+        shift[i] = (float)mean;
+        scale[i] = sd > 1e-12 ? (float)sd : 1.0f;
+    }
+}
+
+/* The online chain: an sgld model of the same arch, the apd_sgld_* settings,
+ * sgld_samples = teacher_samples (the buffer), and its own task id (its init
+ * and Langevin noise must not reuse the GAN's substreams of this task's
+ * streams). */
+static void online_chain_create(apd_trainer *t, const bns_model *m, int max_batch) {
+    bns_config cfg = m->cfg;
+    char text[64], v[32];
+    snprintf(text, sizeof text, "apd online chain %016llx", (unsigned long long)m->cfg.task);
+    const char *keys[] = {"sgld_lr", "sgld_weight_decay", "sgld_burn_in", "sgld_thin", "sgld_samples"};
+    const char *from[] = {"apd_sgld_lr", "apd_sgld_weight_decay", "apd_sgld_burn_in", "apd_sgld_thin",
+                          "teacher_samples"};
+    int bad = bns_config_set(&cfg, "method", "sgld");
+    bns_config_method_defaults(&cfg); /* apd's rows do not apply to an sgld model */
+    for (int i = 0; i < 5 && !bad; i++) {
+        if (i < 2) snprintf(v, sizeof v, "%.17g", bns_config_get_double(&m->cfg, from[i]));
+        else snprintf(v, sizeof v, "%d", bns_config_get_int(&m->cfg, from[i]));
+        bad = bns_config_set(&cfg, keys[i], v);
+    }
+    cfg.task = bns_hash64(text);
+    if (bad || bns_model_create(&cfg, m->arch.width[0], &t->chain) || t->chain.arch.n_weights != m->arch.n_weights) {
+        fprintf(stderr, "apd: cannot make the online SGLD chain: %s\n", bns_last_error());
+        abort(); /* validated settings */
+    }
+    t->sgld = t->chain.method;
+    t->chain_trainer = t->sgld->trainer_create(&t->chain, max_batch);
+    t->chain_grad = bns_xmalloc(sizeof(float) * t->chain.n_params);
+    bns_param_block blocks[BNS_MAX_PARAM_BLOCKS];
+    int nb = bns_model_param_blocks(&t->chain, blocks);
+    for (int i = 0; i < nb; i++)
+        if (!strcmp(blocks[i].path, "samples/weights")) t->buffer = t->chain.params + blocks[i].offset;
+    if (!t->buffer) abort();
+    t->burn_in = bns_config_get_int(&m->cfg, "apd_sgld_burn_in");
+    t->thin = bns_config_get_int(&m->cfg, "apd_sgld_thin");
+}
+
 static void *apd_trainer_create(const bns_model *m, int max_batch) {
-    (void)max_batch; /* the images are not used */
-    const bns_config *cfg = &m->cfg;
-    if (!m->teacher) {
+    const bns_config *cfg = &m->cfg; /* offline, the images are not used; online, the chain's */
+    int online = bns_config_get_int(cfg, "apd_mode") == APD_ONLINE;
+    if (!online && !m->teacher) {
         /* bns_model_load_teacher (model_io.h) sets it before training; a caller that skips it is a bug */
         fprintf(stderr, "apd: training without a teacher model (bns_model_load_teacher not called)\n");
         abort();
@@ -444,28 +547,22 @@ static void *apd_trainer_create(const bns_model *m, int max_batch) {
     t->beta1 = (float)bns_config_get_double(cfg, "apd_beta1");
     t->beta2 = (float)bns_config_get_double(cfg, "apd_beta2");
     t->first = 1;
-
-    /* the teacher's samples 0..T-1, through the posterior interface */
     t->n_teacher = (size_t)bns_config_get_int(cfg, "teacher_samples");
-    t->teacher = bns_xmalloc(sizeof(float) * t->n_teacher * P);
-    bns_stream ts = bns_stream_make(cfg->seed, cfg->task, BNS_PURPOSE_DATA);
-    for (size_t k = 0; k < t->n_teacher; k++) bns_model_sample_weights(m->teacher, &ts, k, t->teacher + k * P);
     t->shift = bns_xcalloc(P, sizeof(float));
     t->scale = bns_xmalloc(sizeof(float) * P);
     for (size_t i = 0; i < P; i++) t->scale[i] = 1.0f;
+    if (online) {
+        t->online = 1;
+        online_chain_create(t, m, max_batch);
+        return t;
+    }
+
+    /* the teacher's samples 0..T-1, through the posterior interface */
+    t->teacher = bns_xmalloc(sizeof(float) * t->n_teacher * P);
+    bns_stream ts = bns_stream_make(cfg->seed, cfg->task, BNS_PURPOSE_DATA);
+    for (size_t k = 0; k < t->n_teacher; k++) bns_model_sample_weights(m->teacher, &ts, k, t->teacher + k * P);
     if (bns_config_get_int(cfg, "apd_standardize")) {
-        for (size_t i = 0; i < P; i++) {
-            double s = 0.0, ss = 0.0;
-            for (size_t k = 0; k < t->n_teacher; k++) s += t->teacher[k * P + i];
-            double mean = s / t->n_teacher;
-            for (size_t k = 0; k < t->n_teacher; k++) {
-                double dv = t->teacher[k * P + i] - mean;
-                ss += dv * dv;
-            }
-            double sd = t->n_teacher > 1 ? sqrt(ss / (t->n_teacher - 1)) : 0.0;
-            t->shift[i] = (float)mean;
-            t->scale[i] = sd > 1e-12 ? (float)sd : 1.0f;
-        }
+        standardisation(t->teacher, t->n_teacher, P, t->shift, t->scale);
         for (size_t k = 0; k < t->n_teacher; k++)
             for (size_t i = 0; i < P; i++)
                 t->teacher[k * P + i] = (t->teacher[k * P + i] - t->shift[i]) / t->scale[i];
@@ -481,6 +578,11 @@ static void apd_trainer_free(void *trainer) {
     free(t->grad_g), free(t->gm), free(t->gv);
     free(t->teacher), free(t->shift), free(t->scale);
     free(t->z), free(t->eps);
+    if (t->online) {
+        t->sgld->trainer_free(t->chain_trainer);
+        free(t->chain_grad);
+        bns_model_free(&t->chain);
+    }
     free(t);
 }
 
@@ -501,6 +603,21 @@ static void apd_train_step(void *trainer, bns_model *m, const float *x, const ui
     apd_trainer *t = trainer;
     bns_apd_work *w = &t->work;
     size_t P = m->arch.n_weights, B = (size_t)w->batch;
+    if (t->online) {
+        /* online APD (METHODS.md s.10): an SGLD step on this minibatch (its
+         * thinned iterates go into the bounded buffer, the chain's ring of
+         * teacher_samples); GAN iterations start when the buffer is full, on
+         * the buffer standardised by its moments at that step (then fixed:
+         * the generator's outputs are in those units) */
+        t->sgld->train_step(t->chain_trainer, &t->chain, x, y, batch, obj, NULL, t->chain_grad, stats);
+        if (bns_apd_online_kept(obj->step, t->burn_in, t->thin, (long)t->n_teacher) < (long)t->n_teacher) {
+            memcpy(m->params, t->chain.params, sizeof(float) * P); /* the point: the chain, until the GAN runs */
+            return;
+        }
+        if (!t->started && bns_config_get_int(&m->cfg, "apd_standardize"))
+            standardisation(t->buffer, t->n_teacher, P, t->shift, t->scale);
+        t->started = 1;
+    }
     if (t->first) {
         memcpy(shift_of(m), t->shift, sizeof(float) * P);
         memcpy(scale_of(m), t->scale, sizeof(float) * P);
@@ -511,7 +628,9 @@ static void apd_train_step(void *trainer, bns_model *m, const float *x, const ui
     for (int j = 0; j < t->n_critic; j++) {
         for (size_t i = 0; i < B; i++) {
             uint64_t k = bns_stream_below(&t->noise, substream(obj->step, j, 0), i, t->n_teacher);
-            memcpy(w->x + i * P, t->teacher + k * P, sizeof(float) * P);
+            if (!t->online) memcpy(w->x + i * P, t->teacher + k * P, sizeof(float) * P);
+            else
+                for (size_t c = 0; c < P; c++) w->x[i * P + c] = (t->buffer[k * P + c] - t->shift[c]) / t->scale[c];
         }
         bns_stream_normal(&t->noise, substream(obj->step, j, 1), 0, B * t->noise_dim, t->z);
         const float *fake = bns_net_forward(&w->gen, gw, t->z, (int)B, &w->gws);
