@@ -78,7 +78,7 @@ static const char *const gan_names[] = {"wgan_gp", "wgan", "gan", NULL};
 static const char *const mode_names[] = {"offline", "online", NULL};
 
 static const bns_config_field apd_settings[] = {
-    BNS_METHOD_STRING_SETTING("teacher", 128, "", "model file whose posterior is distilled (e.g. an sgld model)"),
+    BNS_METHOD_STRING_SETTING("teacher", 128, "", "model file whose posterior is distilled (e.g. an sgld model; a sweep may name a model group)"),
     BNS_METHOD_SETTING("teacher_samples", BNS_FIELD_INT, NULL, "100", "teacher samples 0..N-1 to distil (sgld stores 100)"),
     BNS_METHOD_SETTING("apd_gan", BNS_FIELD_ENUM, gan_names, "wgan_gp", "APD GAN formulation: wgan_gp, wgan (clipping), gan"),
     BNS_METHOD_SETTING("apd_noise_dim", BNS_FIELD_INT, NULL, "20", "APD generator noise dimension d"),

@@ -37,7 +37,7 @@ static const double TWO_PI = 6.283185307179586;
 
 static const bns_config_field mog_settings[] = {
     /* the same rows as apd's (one row each in the table) */
-    BNS_METHOD_STRING_SETTING("teacher", 128, "", "model file whose posterior is distilled (e.g. an sgld model)"),
+    BNS_METHOD_STRING_SETTING("teacher", 128, "", "model file whose posterior is distilled (e.g. an sgld model; a sweep may name a model group)"),
     BNS_METHOD_SETTING("teacher_samples", BNS_FIELD_INT, NULL, "100", "teacher samples 0..N-1 to distil (sgld stores 100)"),
     BNS_METHOD_SETTING("mog_components", BNS_FIELD_INT, NULL, "5", "MoG: mixture components K"),
     BNS_METHOD_SETTING("mog_iterations", BNS_FIELD_INT, NULL, "50", "MoG: EM iterations (one per training step)"),
