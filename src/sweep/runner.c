@@ -23,6 +23,7 @@
 #include "bnnsweep/metrics.h"
 #include "bnnsweep/model_io.h"
 #include "bnnsweep/ood.h"
+#include "bnnsweep/profile.h"
 #include "bnnsweep/runner.h"
 #include "bnnsweep/train.h"
 #include "bnnsweep/util.h"
@@ -382,8 +383,10 @@ static int run_limited(bns_runner *r, int task, char *err, size_t err_size) {
 
 int bns_runner_run_task(int task, void *runner, char *err, size_t err_size) {
     bns_runner *r = runner;
-    if (r->task_time_limit > 0) return run_limited(r, task, err, err_size);
-    return run_in_process(r, task, err, err_size);
+    double start = bns_wall_clock();
+    int rc = r->task_time_limit > 0 ? run_limited(r, task, err, err_size) : run_in_process(r, task, err, err_size);
+    bns_profile_task(r, task, start, rc);
+    return rc;
 }
 
 /* ---- results versions (version.h) ---- */
