@@ -36,6 +36,7 @@
 
 #include "bnnsweep/dataset.h"
 #include "bnnsweep/plan.h"
+#include "bnnsweep/predict.h"
 #include "bnnsweep/scheduler.h"
 
 typedef struct {
@@ -49,7 +50,12 @@ typedef struct {
     double task_time_limit;   /* seconds a task may run (0 = no limit; run --task-time-limit) */
     bns_splits data;
     FILE *profile;            /* this process's timing log (profile.h), or NULL */
+    bns_sample_cache samples; /* the last evaluated model's weight samples, reused by its next
+                                 evaluations in this process (predict.h) */
 } bns_runner;
+
+/* Bytes of weight samples a runner keeps (FC-100-100-10: 731 samples; evaluations use <= 100). */
+#define BNS_RUNNER_SAMPLE_CACHE_BYTES ((size_t)256 << 20)
 
 /* Creates RUN_DIR/tasks if needed; with write_provenance, saves sweep.yaml
  * and overrides.txt (rank 0 only). */

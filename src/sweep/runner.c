@@ -41,6 +41,7 @@ int bns_runner_open(bns_runner *r, const bns_spec *spec, const bns_plan *plan, c
     memset(r, 0, sizeof *r);
     r->spec = spec;
     r->plan = plan;
+    bns_sample_cache_init(&r->samples, BNS_RUNNER_SAMPLE_CACHE_BYTES);
     if (snprintf(r->run_dir, sizeof r->run_dir, "%s", run_dir) >= (int)sizeof r->run_dir)
         return bns_fail("%s: run directory path too long", run_dir);
     snprintf(r->data_dir, sizeof r->data_dir, "%s", data_dir ? data_dir : "");
@@ -64,6 +65,7 @@ int bns_runner_open(bns_runner *r, const bns_spec *spec, const bns_plan *plan, c
 }
 
 void bns_runner_close(bns_runner *r) {
+    bns_sample_cache_free(&r->samples);
     if (r->data_loaded) bns_splits_free(&r->data);
     r->data_loaded = 0;
 }
@@ -236,6 +238,10 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
     bns_stream stream = bns_stream_make(e->seed, e->task, BNS_PURPOSE_PREDICT);
     bns_evaluator ev;
     bns_evaluator_init(&ev, &m, &set, &stream);
+    if (ev.stochastic) { /* the model's samples, shared by its evaluations on every set */
+        bns_sample_cache_bind(&r->samples, r->plan->tasks[t->model].key, &stream, m.arch.n_weights);
+        ev.pred.cache = &r->samples;
+    }
     char tmp[1300];
     if (bns_temp_path(out, tmp, sizeof tmp) != 0) rc = -1;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
