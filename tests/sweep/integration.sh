@@ -29,7 +29,8 @@
 #              do not reach, 2 ranks give the cube of a run without one
 #   profile    status --profile after a 2-rank run, a resume and two train
 #              shards: every task measured once, both ranks with their tasks,
-#              the critical path a train -> eval chain, peak RSS per rank
+#              the critical path a train -> eval chain, peak RSS per rank;
+#              plan --costs replays the measured times on 1, 2, 3 ranks
 #   launch     srun as N tasks without PMI (MPI size 1) stops every task
 #              before any work; a batch step or a 1-task step runs
 set -euo pipefail
@@ -395,6 +396,12 @@ profile)
   [ "$(grep -c '^run .*-train-shard' shards.txt)" -eq 2 ] || fail "shard runs: $(cat shards.txt)"
   grep -q "(4 of 19 tasks measured" shards.txt || fail "shards: $(cat shards.txt)"
   "$bin" status --help | grep -q -- "--profile" || fail "status --help does not describe --profile"
+  # plan --costs: the measured times replayed; one simulated rank takes the measured total
+  "$bin" plan "$spec" --summary --ranks 3 --costs run >plan.txt
+  grep -q "measured costs from run: $n of $n tasks" plan.txt || fail "plan --costs: $(cat plan.txt)"
+  total="$(sed -n 's/^total .*(\([0-9.]*\) core-seconds, measured)$/\1/p' plan.txt)"
+  [ -n "$total" ] && [ "$(awk '$1 == 1 && $3 == "1.0x"' plan.txt | wc -l)" -eq 1 ] \
+    && [ "$(awk '$1 == 2 || $1 == 3' plan.txt | wc -l)" -eq 2 ] || fail "plan --costs schedule rows: $(cat plan.txt)"
   ;;
 *)
   fail "unknown case $case_name"
