@@ -39,8 +39,9 @@ static void plan_usage(FILE *out) {
             "                      on 1, 2, 4, ..., N simulated ranks: wall time and speed-up\n"
             "  --costs RUN_DIR     use the task times measured by a run of this sweep (its\n"
             "                      timing logs, RUN_DIR/profile: see `status --profile`) in\n"
-            "                      place of the estimates, for the tasks it ran; the\n"
-            "                      schedule's order still follows the estimates, as a run's does\n\n"
+            "                      place of the estimates, for the tasks it ran; the others'\n"
+            "                      estimates scaled by their kind's measured / estimated ratio.\n"
+            "                      The schedule's order still follows the estimates, as a run's does\n\n"
             "Costs follow a simple model (plan.h) calibrated on one core: training counts\n"
             "max_epochs (early stopping usually ends sooner), so totals are upper bounds.\n\n"
             "exit status: 0 valid, 1 invalid sweep file, 2 usage\n");
@@ -63,7 +64,7 @@ int cmd_plan(int argc, char **argv) {
     const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
     int n_overrides = 0, summary = 0;
     long ranks = 0;
-    const char *costs_dir = NULL;
+    const char *costs_dir = NULL, *cost_kind = "";
     if (!overrides) return BNS_EXIT_ERROR;
     optind = 1;
     opterr = 0;
@@ -147,12 +148,23 @@ int cmd_plan(int argc, char **argv) {
             rc = BNS_EXIT_ERROR;
             goto out;
         }
-        int measured = bns_profile_seconds(&prof, &plan, estimate, seconds);
-        double sum = 0, est = 0;
+        /* the estimates of the tasks it did not run, scaled by the measured / estimated
+         * ratio of their kind's tasks it did run (the machine's speed, its load) */
+        double sum[BNS_TASK_KINDS] = {0}, est[BNS_TASK_KINDS] = {0}, ratio[BNS_TASK_KINDS];
+        int measured = bns_profile_seconds(&prof, &plan, NULL, seconds);
         for (int t = 0; t < plan.n_tasks; t++)
-            if (prof.tasks[t].proc >= 0 && prof.tasks[t].rc == 0) sum += seconds[t], est += estimate[t];
-        printf("measured costs from %s: %d of %d tasks (%.1f s measured where %.1f s were estimated); the rest "
-               "estimated\n", costs_dir, measured, plan.n_tasks, sum, est);
+            if (prof.tasks[t].proc >= 0 && prof.tasks[t].rc == 0)
+                sum[plan.tasks[t].kind] += seconds[t], est[plan.tasks[t].kind] += estimate[t];
+        printf("measured costs from %s: %d of %d tasks; the rest estimated x measured / estimated of their kind:",
+               costs_dir, measured, plan.n_tasks);
+        for (int k = 0; k < BNS_TASK_KINDS; k++) {
+            ratio[k] = est[k] > 0 ? sum[k] / est[k] : 1.0;
+            printf(" %s %.3g", bns_task_kind_name(k), ratio[k]);
+        }
+        printf("\n");
+        for (int t = 0; t < plan.n_tasks; t++)
+            if (!(prof.tasks[t].proc >= 0 && prof.tasks[t].rc == 0)) seconds[t] = estimate[t] * ratio[plan.tasks[t].kind];
+        cost_kind = measured == plan.n_tasks ? ", measured" : ", measured and scaled";
         bns_profile_free(&prof);
     }
     double total = 0;
@@ -162,8 +174,7 @@ int cmd_plan(int argc, char **argv) {
     char total_text[32], critical_text[32];
     format_seconds(total, total_text, sizeof total_text);
     format_seconds(critical, critical_text, sizeof critical_text);
-    printf("total   %6d tasks  %10s  (%.0f core-seconds%s)\n", plan.n_tasks, total_text, total,
-           costs_dir ? ", measured" : "");
+    printf("total   %6d tasks  %10s  (%.0f core-seconds%s)\n", plan.n_tasks, total_text, total, cost_kind);
     printf("critical path %s over %d tasks:", critical_text, path_len);
     for (int i = 0; i < path_len; i++) printf(" %d", path_tasks[i]);
     printf("\n");
@@ -172,7 +183,7 @@ int cmd_plan(int argc, char **argv) {
         char bound_text[32];
         format_seconds(bound, bound_text, sizeof bound_text);
         printf("with %ld ranks: at least %s wall time\n", ranks, bound_text);
-        printf("simulated schedule (longest estimated first, %s task times):\n", costs_dir ? "measured" : "estimated");
+        printf("simulated schedule (longest estimated first, %s task times):\n", costs_dir ? cost_kind + 2 : "estimated");
         printf("  %6s %12s %9s %11s %12s\n", "ranks", "wall", "speed-up", "efficiency", "lower bound");
         for (long r = 1;; r = r * 2 > ranks ? ranks : r * 2) {
             double wall = bns_profile_simulate(&plan, estimate, seconds, (int)r);

@@ -398,7 +398,7 @@ profile)
   "$bin" status --help | grep -q -- "--profile" || fail "status --help does not describe --profile"
   # plan --costs: the measured times replayed; one simulated rank takes the measured total
   "$bin" plan "$spec" --summary --ranks 3 --costs run >plan.txt
-  grep -q "measured costs from run: $n of $n tasks" plan.txt || fail "plan --costs: $(cat plan.txt)"
+  grep -q "measured costs from run: $n of $n tasks; " plan.txt || fail "plan --costs: $(cat plan.txt)"
   total="$(sed -n 's/^total .*(\([0-9.]*\) core-seconds, measured)$/\1/p' plan.txt)"
   [ -n "$total" ] && [ "$(awk '$1 == 1 && $3 == "1.0x"' plan.txt | wc -l)" -eq 1 ] \
     && [ "$(awk '$1 == 2 || $1 == 3' plan.txt | wc -l)" -eq 2 ] || fail "plan --costs schedule rows: $(cat plan.txt)"
