@@ -44,7 +44,7 @@ static void plan_usage(FILE *out) {
             "                      The schedule's order still follows the estimates, as a run's does\n\n"
             "Costs follow a simple model (plan.h) calibrated on one core: training counts\n"
             "max_epochs (early stopping usually ends sooner), so totals are upper bounds.\n\n"
-            "exit status: 0 valid, 1 invalid sweep file, 2 usage\n");
+            "exit status: 0 valid, 1 invalid sweep file (or --costs RUN_DIR without timing logs), 2 usage\n");
 }
 
 static void format_seconds(double s, char *buf, size_t size) {
@@ -143,8 +143,11 @@ int cmd_plan(int argc, char **argv) {
     for (int t = 0; t < plan.n_tasks; t++) seconds[t] = estimate[t] = plan.tasks[t].cost;
     if (costs_dir) {
         bns_profile prof;
-        if (bns_profile_read(costs_dir, &plan, &prof)) {
+        if (bns_profile_read(costs_dir, &plan, &prof) || prof.n_procs == 0) {
+            if (prof.n_procs == 0) bns_fail("no timing logs in %s/profile (a run directory of this sweep, run by "
+                                            "a bnnsweep with `status --profile`)", costs_dir);
             fprintf(stderr, "bnnsweep plan: --costs %s: %s\n", costs_dir, bns_last_error());
+            bns_profile_free(&prof);
             rc = BNS_EXIT_ERROR;
             goto out;
         }

@@ -402,6 +402,9 @@ profile)
   total="$(sed -n 's/^total .*(\([0-9.]*\) core-seconds, measured)$/\1/p' plan.txt)"
   [ -n "$total" ] && [ "$(awk '$1 == 1 && $3 == "1.0x"' plan.txt | wc -l)" -eq 1 ] \
     && [ "$(awk '$1 == 2 || $1 == 3' plan.txt | wc -l)" -eq 2 ] || fail "plan --costs schedule rows: $(cat plan.txt)"
+  status=0
+  "$bin" plan "$spec" --summary --costs . >/dev/null 2>nologs.err || status=$?
+  [ "$status" -eq 1 ] && grep -q "no timing logs in ./profile" nologs.err || fail "plan --costs without logs: exit $status, $(cat nologs.err)"
   ;;
 *)
   fail "unknown case $case_name"
