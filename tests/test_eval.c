@@ -182,6 +182,61 @@ static void test_mask_zeroes_sampled_weights(void **state) {
     bns_model_free(&m);
 }
 
+/* The sample cache (predict.h) gives bit-identical predictions: fresh,
+ * cached, past its capacity, under a pruning mask (which must not leak into
+ * the cached sample), and after rebinding to another stream or owner. */
+static void test_sample_cache_is_bit_identical(void **state) {
+    (void)state;
+    bns_model m;
+    bns_dataset set;
+    make_model(&m, "FC-20-10", -2.0);
+    make_set(&m, 120, &set);
+    size_t n = m.arch.n_weights, out = set.n * 10;
+    bns_stream stream = bns_stream_make(m.cfg.seed, 11, BNS_PURPOSE_PREDICT), other = bns_stream_make(m.cfg.seed, 12, BNS_PURPOSE_PREDICT);
+    float *ref = malloc(sizeof(float) * out), *probs = malloc(sizeof(float) * out);
+    bns_predictor plain, cached;
+    bns_predictor_init(&plain, &m);
+    bns_predictor_init(&cached, &m);
+    bns_sample_cache cache;
+    bns_sample_cache_init(&cache, sizeof(float) * n * 4); /* room for samples 0..3 */
+    bns_sample_cache_bind(&cache, 99, &stream, n);
+    assert_int_equal(cache.cap, 4);
+    cached.cache = &cache;
+    uint8_t *mask = malloc(n);
+    assert_int_equal(bns_snr_mask(&m, 0.5, mask, NULL), 0);
+    for (int pass = 0; pass < 3; pass++) { /* pass 0 fills the cache, 1 reads it, 2 reads it under a mask */
+        plain.mask = cached.mask = pass == 2 ? mask : NULL;
+        bns_predict_probs(&plain, &m, set.x, set.n, 6, &stream, 0, ref);   /* samples 0..5: 4 cached, 2 not */
+        bns_predict_probs(&cached, &m, set.x, set.n, 6, &stream, 0, probs);
+        assert_memory_equal(ref, probs, sizeof(float) * out);
+    }
+    assert_int_equal(cache.draws, 4);
+    assert_int_equal(cache.hits, 8);
+    /* another stream: not the cache's, drawn directly, still identical */
+    bns_predict_probs(&plain, &m, set.x, set.n, 3, &other, 1, ref);
+    bns_predict_probs(&cached, &m, set.x, set.n, 3, &other, 1, probs);
+    assert_memory_equal(ref, probs, sizeof(float) * out);
+    assert_int_equal(cache.draws, 4);
+    assert_int_equal(cache.hits, 8);
+    /* rebinding: the same binding keeps the samples, another owner empties them */
+    bns_sample_cache_bind(&cache, 99, &stream, n);
+    assert_true(cache.have[0]);
+    bns_sample_cache_bind(&cache, 100, &stream, n);
+    assert_false(cache.have[0]);
+    bns_predict_probs(&plain, &m, set.x, set.n, 2, &stream, 2, ref);
+    bns_predict_probs(&cached, &m, set.x, set.n, 2, &stream, 2, probs);
+    assert_memory_equal(ref, probs, sizeof(float) * out);
+    assert_int_equal(cache.draws, 6);
+    bns_sample_cache_free(&cache);
+    free(mask);
+    free(ref);
+    free(probs);
+    bns_predictor_free(&plain);
+    bns_predictor_free(&cached);
+    bns_dataset_free(&set);
+    bns_model_free(&m);
+}
+
 static void test_noise_sets(void **state) {
     (void)state;
     bns_dataset a, b, c;
@@ -662,6 +717,7 @@ int main(void) {
         cmocka_unit_test(test_pipeline_ood_is_the_primitives),
         cmocka_unit_test(test_ood_load_dispatch),
         cmocka_unit_test(test_eval_report_json),
+        cmocka_unit_test(test_sample_cache_is_bit_identical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

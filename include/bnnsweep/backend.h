@@ -18,6 +18,11 @@ void bns_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
 /* Number of BLAS threads for this process (OpenBLAS). */
 void bns_set_blas_threads(int n);
 int bns_blas_threads(void);
+/* The CPU kernels OpenBLAS picked ("Haswell", "SkylakeX", "Cooperlake", ...;
+ * "Prescott" = SSE3 only: on a CPU model it does not know, OpenBLAS 0.3.21
+ * falls back to those, about 4x slower, unless OPENBLAS_CORETYPE is set:
+ * docs/performance.md). */
+const char *bns_blas_kernel(void);
 
 /* Reparameterised sample w = mu + softplus(rho) * eps, eps ~ N(0,1) numbers
  * [offset, offset + n) of substream `sub` (METHODS.md s.1 step 1). eps may be

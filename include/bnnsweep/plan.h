@@ -97,6 +97,9 @@ int bns_plan_topo_order(const bns_plan *plan, int *order);
  * can finish sooner. path (n_tasks entries, may be NULL) receives the chain's
  * tasks first to last, *path_len their count (may be NULL). */
 double bns_plan_critical_path(const bns_plan *plan, int *path, int *path_len);
+/* The same with seconds[t] in place of the estimated costs (measured task
+ * times: profile.h). */
+double bns_plan_critical_path_with(const bns_plan *plan, const double *seconds, int *path, int *path_len);
 /* Sum of all estimated costs. */
 double bns_plan_total_cost(const bns_plan *plan);
 

@@ -14,6 +14,28 @@
 
 #include "bnnsweep/model.h"
 
+/* Weight samples kept for reuse: a model's evaluations on all its sets draw
+ * the same samples (its PREDICT stream, plan.h), so a process evaluating one
+ * model on several sets draws each sample once. A sample is a pure function
+ * of the model's parameters, the stream and its index (method.h), so a
+ * cached sample is bit for bit the one drawn again. The cache belongs to one
+ * (owner, stream, weight count) at a time: owner names the parameters (the
+ * runner: the model's task key); binding another empties it. Samples
+ * [0, cap) are kept, cap = max_bytes / (4 n_weights), on first draw. */
+typedef struct {
+    size_t max_bytes, n_weights;
+    uint64_t owner;
+    bns_stream stream;
+    int cap, bound;
+    float *w;                /* cap x n_weights */
+    unsigned char *have;     /* cap flags */
+    long hits, draws;        /* since init: samples copied, samples drawn into it */
+} bns_sample_cache;
+
+void bns_sample_cache_init(bns_sample_cache *c, size_t max_bytes);
+void bns_sample_cache_bind(bns_sample_cache *c, uint64_t owner, const bns_stream *stream, size_t n_weights);
+void bns_sample_cache_free(bns_sample_cache *c);
+
 typedef struct {
     bns_net_workspace ws;
     int chunk_rows;          /* rows per forward pass */
@@ -23,6 +45,7 @@ typedef struct {
                                 in every sample (not owned; see evaluate.h bns_snr_mask) */
     double *weights;         /* the ensemble's normalised importance weights (grown as needed) */
     int weights_cap;
+    bns_sample_cache *cache; /* NULL, or samples to reuse (not owned; used when bound to the stream) */
 } bns_predictor;
 
 void bns_predictor_init(bns_predictor *p, const bns_model *m);

@@ -13,6 +13,7 @@
  *                                   `run --accept-stale` (version.h)
  *   RUN_DIR/cube.h5                 the results cube (cube.h; netCDF-4 conventions)
  *   RUN_DIR/posteriors.h5           every trained model's parameters, one group each
+ *   RUN_DIR/profile/RUN.rR.HOST.PID.log  when each task ran, per process (profile.h)
  * KEY is the task's 64-bit key in 16 hex digits. Every file is written to a
  * temporary name and renamed, so a task is done exactly when its .h5 exists:
  * a run killed at any moment loses only the tasks in flight, and running the
@@ -31,9 +32,11 @@
 #define BNNSWEEP_RUNNER_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "bnnsweep/dataset.h"
 #include "bnnsweep/plan.h"
+#include "bnnsweep/predict.h"
 #include "bnnsweep/scheduler.h"
 
 typedef struct {
@@ -46,7 +49,13 @@ typedef struct {
     int cube_kept;            /* the last write_cube kept a more complete existing cube */
     double task_time_limit;   /* seconds a task may run (0 = no limit; run --task-time-limit) */
     bns_splits data;
+    FILE *profile;            /* this process's timing log (profile.h), or NULL */
+    bns_sample_cache samples; /* the last evaluated model's weight samples, reused by its next
+                                 evaluations in this process (predict.h) */
 } bns_runner;
+
+/* Bytes of weight samples a runner keeps (FC-100-100-10: 731 samples; evaluations use <= 100). */
+#define BNS_RUNNER_SAMPLE_CACHE_BYTES ((size_t)256 << 20)
 
 /* Creates RUN_DIR/tasks if needed; with write_provenance, saves sweep.yaml
  * and overrides.txt (rank 0 only). */

@@ -218,6 +218,7 @@ static int write_json(const char *path, int threads, double gflops, double fract
     json_t *root = json_object(), *list = json_array();
     int bad = json_object_set_new(root, "threads", json_integer(threads));
     bad |= json_object_set_new(root, "sgemm_gflops", json_real(gflops));
+    bad |= json_object_set_new(root, "blas_kernel", json_string(bns_blas_kernel()));
     bad |= json_object_set_new(root, "fraction", json_real(fraction));
     bad |= json_object_set_new(root, "rows", list);
     for (int i = 0; i < n_rows; i++) {
@@ -321,7 +322,8 @@ int cmd_bench(int argc, char **argv) {
     for (int i = 0; i < N_TRAIN; i++) y[i] = (uint8_t)bns_stream_below(&data, 1, (uint64_t)i, N_CLASSES);
 
     double gflops = sgemm_gflops();
-    printf("sgemm (1024^3, OpenBLAS, %d thread%s): %.1f GFLOP/s\n", threads, threads > 1 ? "s" : "", gflops);
+    printf("sgemm (1024^3, OpenBLAS %s kernels, %d thread%s): %.1f GFLOP/s\n", bns_blas_kernel(), threads,
+           threads > 1 ? "s" : "", gflops);
     printf("epoch = 50,000 examples, batch 128, timed on %.0f%% of an epoch; bound = the step's GEMMs alone\n\n",
            fraction * 100);
     printf("| arch | mode | S | s/epoch | GEMM bound s | ratio | GEMM share |\n"

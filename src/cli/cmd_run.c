@@ -24,6 +24,7 @@
 
 #include "bnnsweep/backend.h"
 #include "bnnsweep/error.h"
+#include "bnnsweep/profile.h"
 #include "bnnsweep/runner.h"
 #include "bnnsweep/util.h"
 #include "bnnsweep/version.h"
@@ -483,8 +484,15 @@ int cmd_run(int argc, char **argv) {
     if (rank != 0) bns_runner_open(&runner, &spec, &plan, out, data_dir, 0);
     runner.task_time_limit = time_limit;
 
+    char run_name[64];
+    if (rank == 0) bns_profile_run_name(run_name, sizeof run_name);
+    if (use_mpi) MPI_Bcast(run_name, sizeof run_name, MPI_CHAR, 0, MPI_COMM_WORLD);
     if (stage >= 0) { /* one shard of one stage, no scheduler */
+        char shard_run[128];
+        snprintf(shard_run, sizeof shard_run, "%s-%s-shard%d", run_name, bns_task_kind_name(stage), shard);
+        bns_profile_open(&runner, shard_run, shard, n_shards);
         status = run_shard(&runner, stage, shard, n_shards, quiet || rank != 0);
+        bns_profile_close(&runner);
         bns_runner_close(&runner);
         goto done;
     }
@@ -522,7 +530,9 @@ int cmd_run(int argc, char **argv) {
             fflush(stdout);
         }
     }
+    bns_profile_open(&runner, run_name, rank, size);
     int rc = bns_schedule(use_mpi ? MPI_COMM_WORLD : MPI_COMM_NULL, &graph, records, bns_runner_run_task, &runner, on_event, &ps);
+    bns_profile_close(&runner);
     bns_runner_close(&runner);
     if (rc < 0) status = BNS_EXIT_ERROR;
     else if (rc > 0) status = 1;
@@ -577,13 +587,25 @@ static int open_run_dir(const char *run_dir, bns_spec *spec, bns_plan *plan, bns
 static int run_dir_command(int argc, char **argv, int merge) {
     const char *name = merge ? "merge" : "status";
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: bnnsweep %s RUN_DIR\n\n%s\n", name,
+        printf("usage: bnnsweep %s %sRUN_DIR\n\n%s\n", name, merge ? "" : "[--profile] ",
                merge ? "Write RUN_DIR/cube.h5 and RUN_DIR/posteriors.h5 from every finished task (after\n"
                        "SLURM array shards, or to look at a sweep while it runs). No MPI needed."
                      : "Show what is done, failed and left in a run directory, per stage, and why each\n"
-                       "failed task failed. No MPI needed.");
+                       "failed task failed. No MPI needed.\n\n"
+                       "  --profile   also where the time went, from the runs' timing logs\n"
+                       "              (RUN_DIR/profile): per run, each rank's tasks, busy and idle\n"
+                       "              time and peak RSS; time by stage and kind; the critical path\n"
+                       "              of measured task times; the slowest tasks");
         return BNS_EXIT_OK;
     }
+    int profile = 0;
+    for (int i = 1; !merge && i < argc; i++)
+        if (!strcmp(argv[i], "--profile")) {
+            profile = 1;
+            memmove(argv + i, argv + i + 1, sizeof *argv * (size_t)(argc - i - 1));
+            argc--;
+            break;
+        }
     if (argc != 2) {
         fprintf(stderr, "bnnsweep %s: expected one run directory (see --help)\n", name);
         return BNS_EXIT_USAGE;
@@ -625,6 +647,10 @@ static int run_dir_command(int argc, char **argv, int merge) {
             if (runner.cube_kept) printf("wrote %s/posteriors.h5 (partial); kept the more complete %s/cube.h5\n", argv[1], argv[1]);
             else printf("wrote %s/cube.h5 and %s/posteriors.h5%s\n", argv[1], argv[1], all_done ? "" : " (partial)");
         }
+    }
+    if (profile && cli_print_profile(argv[1], &plan)) {
+        fprintf(stderr, "bnnsweep status: %s\n", bns_last_error());
+        status = BNS_EXIT_ERROR;
     }
     if (status == 0 && !all_done) status = 1;
     bns_runner_close(&runner);

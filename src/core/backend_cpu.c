@@ -19,6 +19,9 @@ extern int openblas_get_num_threads(void);
 void bns_set_blas_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
 int bns_blas_threads(void) { return openblas_get_num_threads(); }
 
+extern char *openblas_get_corename(void);
+const char *bns_blas_kernel(void) { return openblas_get_corename(); }
+
 void bns_gauss_sample(const float *mu, const float *rho, size_t n, const bns_stream *stream,
                       uint64_t sub, uint64_t offset, float *eps, float *w) {
     float *noise = eps ? eps : w;

@@ -25,6 +25,56 @@ void bns_predictor_free(bns_predictor *p) {
     memset(p, 0, sizeof *p);
 }
 
+void bns_sample_cache_init(bns_sample_cache *c, size_t max_bytes) {
+    memset(c, 0, sizeof *c);
+    c->max_bytes = max_bytes;
+}
+
+void bns_sample_cache_free(bns_sample_cache *c) {
+    free(c->w);
+    free(c->have);
+    c->w = NULL;
+    c->have = NULL;
+    c->cap = c->bound = 0;
+}
+
+void bns_sample_cache_bind(bns_sample_cache *c, uint64_t owner, const bns_stream *stream, size_t n_weights) {
+    if (c->bound && c->owner == owner && c->n_weights == n_weights && !memcmp(&c->stream, stream, sizeof *stream))
+        return;
+    bns_sample_cache_free(c);
+    c->owner = owner;
+    c->stream = *stream;
+    c->n_weights = n_weights;
+    c->bound = 1;
+    size_t per = sizeof(float) * (n_weights ? n_weights : 1), cap = c->max_bytes / per;
+    c->cap = cap > 1024 ? 1024 : (int)cap; /* evaluations use the first ~100 samples */
+    if (c->cap) {
+        c->w = bns_xmalloc(per * (size_t)c->cap);
+        c->have = bns_xcalloc((size_t)c->cap, 1);
+    }
+}
+
+/* Weight sample `index` of the stream into w, through the cache when it
+ * holds samples of this stream. */
+static void draw_sample(bns_predictor *p, const bns_model *m, const bns_stream *stream, uint64_t index, float *w) {
+    bns_sample_cache *c = p->cache;
+    size_t n = m->arch.n_weights;
+    if (!c || !c->bound || index >= (uint64_t)c->cap || c->n_weights != n ||
+        memcmp(&c->stream, stream, sizeof *stream)) {
+        bns_model_sample_weights(m, stream, index, w);
+        return;
+    }
+    float *slot = c->w + (size_t)index * n;
+    if (c->have[index]) {
+        c->hits++;
+    } else {
+        bns_model_sample_weights(m, stream, index, slot);
+        c->have[index] = 1;
+        c->draws++;
+    }
+    memcpy(w, slot, sizeof(float) * n);
+}
+
 void bns_predict_probs_entropy(bns_predictor *p, const bns_model *m, const float *x, size_t rows, int n_samples,
                                const bns_stream *stream, uint64_t first, float *probs, float *mean_entropy) {
     const bns_arch *arch = &m->arch;
@@ -53,7 +103,7 @@ void bns_predict_probs_entropy(bns_predictor *p, const bns_model *m, const float
         float weight = weighted ? (float)p->weights[s] : 1.0f;
         const float *w;
         if (n_samples > 0) {
-            bns_model_sample_weights(m, stream, first + s, p->w);
+            draw_sample(p, m, stream, first + s, p->w);
             w = p->w;
         } else if (p->mask) {
             memcpy(p->w, bns_model_mean(m), sizeof(float) * arch->n_weights);

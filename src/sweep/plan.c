@@ -181,6 +181,10 @@ int bns_plan_topo_order(const bns_plan *p, int *order) {
 }
 
 double bns_plan_critical_path(const bns_plan *p, int *path, int *path_len) {
+    return bns_plan_critical_path_with(p, NULL, path, path_len);
+}
+
+double bns_plan_critical_path_with(const bns_plan *p, const double *seconds, int *path, int *path_len) {
     int n = p->n_tasks;
     if (path_len) *path_len = 0;
     if (n == 0) return 0;
@@ -203,7 +207,7 @@ double bns_plan_critical_path(const bns_plan *p, int *path, int *path_len) {
                 start = finish[task->deps[d]];
                 prev[t] = task->deps[d];
             }
-        finish[t] = start + task->cost;
+        finish[t] = start + (seconds ? seconds[t] : task->cost);
         if (last < 0 || finish[t] > finish[last]) last = t;
     }
     double length = finish[last];

@@ -23,6 +23,7 @@
 #include "bnnsweep/metrics.h"
 #include "bnnsweep/model_io.h"
 #include "bnnsweep/ood.h"
+#include "bnnsweep/profile.h"
 #include "bnnsweep/runner.h"
 #include "bnnsweep/train.h"
 #include "bnnsweep/util.h"
@@ -40,6 +41,7 @@ int bns_runner_open(bns_runner *r, const bns_spec *spec, const bns_plan *plan, c
     memset(r, 0, sizeof *r);
     r->spec = spec;
     r->plan = plan;
+    bns_sample_cache_init(&r->samples, BNS_RUNNER_SAMPLE_CACHE_BYTES);
     if (snprintf(r->run_dir, sizeof r->run_dir, "%s", run_dir) >= (int)sizeof r->run_dir)
         return bns_fail("%s: run directory path too long", run_dir);
     snprintf(r->data_dir, sizeof r->data_dir, "%s", data_dir ? data_dir : "");
@@ -63,6 +65,7 @@ int bns_runner_open(bns_runner *r, const bns_spec *spec, const bns_plan *plan, c
 }
 
 void bns_runner_close(bns_runner *r) {
+    bns_sample_cache_free(&r->samples);
     if (r->data_loaded) bns_splits_free(&r->data);
     r->data_loaded = 0;
 }
@@ -251,6 +254,10 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
     bns_stream stream = bns_stream_make(e->seed, e->task, BNS_PURPOSE_PREDICT);
     bns_evaluator ev;
     bns_evaluator_init(&ev, &m, &set, &stream);
+    if (ev.stochastic) { /* the model's samples, shared by its evaluations on every set */
+        bns_sample_cache_bind(&r->samples, r->plan->tasks[t->model].key, &stream, m.arch.n_weights);
+        ev.pred.cache = &r->samples;
+    }
     char tmp[1300];
     if (bns_temp_path(out, tmp, sizeof tmp) != 0) rc = -1;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -398,8 +405,10 @@ static int run_limited(bns_runner *r, int task, char *err, size_t err_size) {
 
 int bns_runner_run_task(int task, void *runner, char *err, size_t err_size) {
     bns_runner *r = runner;
-    if (r->task_time_limit > 0) return run_limited(r, task, err, err_size);
-    return run_in_process(r, task, err, err_size);
+    double start = bns_wall_clock();
+    int rc = r->task_time_limit > 0 ? run_limited(r, task, err, err_size) : run_in_process(r, task, err, err_size);
+    bns_profile_task(r, task, start, rc);
+    return rc;
 }
 
 /* ---- results versions (version.h) ---- */

@@ -32,6 +32,10 @@
 #   timelimit  --task-time-limit: tasks over it are stopped and recorded as
 #              failed with the reason, the run goes on; under a limit they
 #              do not reach, 2 ranks give the cube of a run without one
+#   profile    status --profile after a 2-rank run, a resume and two train
+#              shards: every task measured once, both ranks with their tasks,
+#              the critical path a train -> eval chain, peak RSS per rank;
+#              plan --costs replays the measured times on 1, 2, 3 ranks
 #   launch     srun as N tasks without PMI (MPI size 1) stops every task
 #              before any work; a batch step or a 1-task step runs
 set -euo pipefail
@@ -427,6 +431,35 @@ launch)
   # srun with PMI: MPI sees the 2 tasks, and the sweep runs
   mpi 2 env SLURM_JOB_ID=1 SLURM_NTASKS=2 SLURM_STEP_NUM_TASKS=2 SLURM_STEP_ID=0 "$bin" run "$spec" --out run --quiet
   [ -e run/cube.h5 ] || fail "an MPI run under an srun-like environment wrote no cube"
+  ;;
+profile)
+  mpi 2 "$bin" run "$spec" --out run --quiet
+  mpi 2 "$bin" run "$spec" --out run --quiet   # a resume: nothing left, one more run of 0 tasks
+  "$bin" status --profile run >profile.txt || fail "status --profile exited $?: $(cat profile.txt)"
+  n="$(compgen -G "run/tasks/*.h5" | wc -l)"
+  grep -q "($n of $n tasks measured" profile.txt || fail "not every one of $n tasks measured: $(cat profile.txt)"
+  [ "$(grep -c '^run ' profile.txt)" -eq 2 ] || fail "two runs expected: $(cat profile.txt)"
+  # rank rows of the first run: ranks 0 and 1 whose task counts add up to every task, with a peak RSS
+  awk '/^run /{r++} r==1 && $1 ~ /^[01]$/ {tasks += $3; if ($7 <= 0) bad = 1} END {exit !(tasks == '"$n"' && !bad)}' \
+    profile.txt || fail "rank rows: $(cat profile.txt)"
+  sed -n '/^critical path/,/^with/p' profile.txt >path.txt
+  sed -n 2p path.txt | grep -q " train/" && sed -n '$!p' path.txt | tail -n 1 | grep -q "eval/" \
+    || fail "the critical path is not a train -> eval chain: $(cat path.txt)"
+  # two shards of the train stage into a fresh directory: one run each, its rank the shard
+  for i in 0 1; do "$bin" run "$spec" --out shards --stage train --shard "$i/2" --quiet; done
+  "$bin" status --profile shards >shards.txt || true
+  [ "$(grep -c '^run .*-train-shard' shards.txt)" -eq 2 ] || fail "shard runs: $(cat shards.txt)"
+  grep -q "(4 of 19 tasks measured" shards.txt || fail "shards: $(cat shards.txt)"
+  "$bin" status --help | grep -q -- "--profile" || fail "status --help does not describe --profile"
+  # plan --costs: the measured times replayed; one simulated rank takes the measured total
+  "$bin" plan "$spec" --summary --ranks 3 --costs run >plan.txt
+  grep -q "measured costs from run: $n of $n tasks; " plan.txt || fail "plan --costs: $(cat plan.txt)"
+  total="$(sed -n 's/^total .*(\([0-9.]*\) core-seconds, measured)$/\1/p' plan.txt)"
+  [ -n "$total" ] && [ "$(awk '$1 == 1 && $3 == "1.0x"' plan.txt | wc -l)" -eq 1 ] \
+    && [ "$(awk '$1 == 2 || $1 == 3' plan.txt | wc -l)" -eq 2 ] || fail "plan --costs schedule rows: $(cat plan.txt)"
+  status=0
+  "$bin" plan "$spec" --summary --costs . >/dev/null 2>nologs.err || status=$?
+  [ "$status" -eq 1 ] && grep -q "no timing logs in ./profile" nologs.err || fail "plan --costs without logs: exit $status, $(cat nologs.err)"
   ;;
 *)
   fail "unknown case $case_name"
