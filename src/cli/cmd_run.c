@@ -35,7 +35,7 @@ enum { OPT_OUT = 1000, OPT_SET, OPT_DATA_DIR, OPT_THREADS, OPT_STAGE, OPT_SHARD,
 static void run_usage(FILE *out) {
     fprintf(out,
             "usage: mpirun -n N bnnsweep run SPEC.yaml --out RUN_DIR [OPTIONS]\n"
-            "       bnnsweep run SPEC.yaml --out RUN_DIR --stage train|attack|eval --shard I/N\n\n"
+            "       bnnsweep run SPEC.yaml --out RUN_DIR --stage train|attack|eval|active --shard I/N\n\n"
             "Run a sweep (see `bnnsweep plan` and sweeps/example.yaml): rank 0 hands tasks to\n"
             "idle ranks (longest first) and computes too; each rank runs single-threaded BLAS.\n"
             "Results: RUN_DIR/cube.h5 (netCDF-4 conventions: xarray.open_dataset(path,\n"
@@ -47,7 +47,7 @@ static void run_usage(FILE *out) {
             "  --set PATH=VALUE    override a value of the sweep file (repeatable; YAML value)\n"
             "  --data-dir DIR      data cache (default $BNNSWEEP_DATA or ~/.cache/bnnsweep)\n"
             "  --threads N         BLAS threads per rank (default 1)\n"
-            "  --stage KIND        with --shard: run only train, attack or eval tasks\n"
+            "  --stage KIND        with --shard: run only train, attack, eval or active tasks\n"
             "  --shard I/N         the tasks of the stage with index %% N == I (0-based), one\n"
             "                      process, no scheduler; then `bnnsweep merge RUN_DIR`. A shard\n"
             "                      exits 0 even when some of its tasks fail (they are recorded;\n"
@@ -300,7 +300,9 @@ static int run_shard(bns_runner *runner, int stage, int shard, int n_shards, int
     for (int t = 0; t < plan->n_tasks; t++) {
         const bns_task *task = &plan->tasks[t];
         if (task->kind != stage) continue;
-        shard_of[t] = bns_task_is_view(task) ? shard_of[task->model] : position++ % n_shards;
+        /* ... and an active-learning round in its chain's (round r needs round r-1) */
+        int follows = bns_task_is_view(task) || (task->kind == BNS_TASK_ACTIVE && task->model >= 0);
+        shard_of[t] = follows ? shard_of[task->model] : position++ % n_shards;
         if (shard_of[t] != shard) continue;
         if (bns_runner_is_done(runner, t)) continue;
         char err[512] = "";
@@ -397,7 +399,7 @@ int cmd_run(int argc, char **argv) {
         for (int k = 0; k < BNS_TASK_KINDS; k++)
             if (!strcmp(stage_name, bns_task_kind_name(k))) stage = k;
         if (stage < 0) {
-            fprintf(stderr, "bnnsweep run: --stage '%s': expected train, attack or eval\n", stage_name);
+            fprintf(stderr, "bnnsweep run: --stage '%s': expected train, attack, eval or active\n", stage_name);
             usage_error = 1;
         } else if (parse_shard(shard_text, &shard, &n_shards)) {
             fprintf(stderr, "bnnsweep run: %s\n", bns_last_error());
@@ -512,9 +514,11 @@ int cmd_run(int argc, char **argv) {
             }
         }
         if (!quiet) {
-            printf("sweep %s: %d tasks (%d train, %d attack, %d eval), %d already done in %s; %d rank%s\n",
+            char active[32] = ""; /* only a sweep with active learning says so */
+            if (plan.count[BNS_TASK_ACTIVE]) snprintf(active, sizeof active, ", %d active", plan.count[BNS_TASK_ACTIVE]);
+            printf("sweep %s: %d tasks (%d train, %d attack, %d eval%s), %d already done in %s; %d rank%s\n",
                    spec.name, n, plan.count[BNS_TASK_TRAIN], plan.count[BNS_TASK_ATTACK], plan.count[BNS_TASK_EVAL],
-                   already, out, size, size > 1 ? "s" : "");
+                   active, already, out, size, size > 1 ? "s" : "");
             fflush(stdout);
         }
     }
@@ -610,6 +614,7 @@ static int run_dir_command(int argc, char **argv, int merge) {
     printf("%-8s %6s %6s %6s\n", "stage", "done", "failed", "left");
     int all_done = 1;
     for (int k = 0; k < BNS_TASK_KINDS; k++) {
+        if (k == BNS_TASK_ACTIVE && !done[k] && !failed[k] && !left[k]) continue; /* none in this sweep */
         printf("%-8s %6d %6d %6d\n", bns_task_kind_name(k), done[k], failed[k], left[k]);
         if (failed[k] || left[k]) all_done = 0;
     }
