@@ -46,6 +46,8 @@ def load(path):
             "seeds": f["al_seed"][()], "acquired": f["acquired"][()], "acc": f["al_accuracy"][()],
             "cube_models": text(f["model"][()]), "methods": text(f["model_method"][()]),
             "sets": text(f["set"][()]), "accuracy": f["accuracy"][()],
+            "n_ensemble": f["n_ensemble"][()] if "n_ensemble" in f else [],
+            "ensemble_accuracy": f["ensemble_accuracy"][()] if "ensemble_accuracy" in f else None,
         }
     order = np.argsort(out["acquired"], kind="stable")
     out["acquired"] = out["acquired"][order]
@@ -66,11 +68,19 @@ def method_of(d, al_model):
 
 
 def reference(d, al_model):
-    """test accuracy of the group's model trained on the whole pool (NaN when not evaluated)"""
+    """test accuracy of the group's model trained on the whole pool (NaN when not evaluated): its
+    largest ensemble's (the rounds report an ensemble of the section's samples), else its robustness
+    accuracy (a point estimate's)"""
     label = group_of(al_model)
     if label not in d["cube_models"] or "test" not in d["sets"]:
         return math.nan
-    return float(d["accuracy"][d["cube_models"].index(label), d["sets"].index("test")])
+    m, s = d["cube_models"].index(label), d["sets"].index("test")
+    if d["ensemble_accuracy"] is not None:
+        for k in sorted(range(len(d["n_ensemble"])), key=lambda k: -d["n_ensemble"][k]):
+            v = float(d["ensemble_accuracy"][m, s, k])
+            if not math.isnan(v):
+                return v
+    return float(d["accuracy"][m, s])
 
 
 def title(d, al_model):
