@@ -16,8 +16,9 @@
  *     images and adds the top-10 of round 0's model's entropy (recomputed
  *     here), the files read back; a warm start differs from a cold one;
  *   - the planner: round r depends on round r-1, round 0 is shared by the
- *     scores, BALD chains of a point estimate are left out, bad sections are
- *     errors naming file:line and key.
+ *     scores, BALD chains of a point estimate are left out, a group named
+ *     only by active: trains no model of its own, bad sections are errors
+ *     naming file:line and key.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -308,7 +309,7 @@ static void test_plan_chains(void **state) {
     assert_int_equal(bns_plan_build(&spec, &plan), 0);
     /* sgd: 2 seeds x (1 + 3 scores x 3 rounds); drop: 2 x (1 + 4 x 3) */
     assert_int_equal(plan.count[BNS_TASK_ACTIVE], 2 * 10 + 2 * 13);
-    assert_int_equal(plan.count[BNS_TASK_TRAIN], 2);
+    assert_int_equal(plan.count[BNS_TASK_TRAIN], 0); /* groups named only by active: are recipes */
     int bald_sgd = 0, rounds0 = 0;
     for (int t = 0; t < plan.n_tasks; t++) {
         const bns_task *task = &plan.tasks[t];
@@ -333,6 +334,16 @@ static void test_plan_chains(void **state) {
     }
     assert_int_equal(rounds0, 4); /* one per model and seed, shared by its scores */
     assert_int_equal(bald_sgd, 0);
+    bns_plan_free(&plan);
+    bns_spec_free(&spec);
+    /* a group an evaluation names also gets its own model, trained on the whole pool */
+    char text2[2048];
+    snprintf(text2, sizeof text2, "%sevaluations:\n  robustness: {models: sgd, runs: 1}\n", sweep_text);
+    if (bns_spec_load_text("al.yaml", text2, NULL, 0, &spec)) fail_msg("%s", bns_last_error());
+    assert_int_equal(bns_plan_build(&spec, &plan), 0);
+    assert_int_equal(plan.count[BNS_TASK_TRAIN], 1);
+    assert_string_equal(plan.tasks[0].name, "train/sgd");
+    assert_int_equal(plan.count[BNS_TASK_ACTIVE], 2 * 10 + 2 * 13);
     bns_plan_free(&plan);
     bns_spec_free(&spec);
 

@@ -309,10 +309,27 @@ static void evaluation_text(const bns_config *cfg, char *buf, size_t size) {
     }
 }
 
+/* A group named by active: sections (active.h) and by no attack or
+ * evaluation is only a recipe for the rounds: no model of its own is trained
+ * on the whole pool (nothing would read it). */
+static int recipe_only(const bns_spec *s, int g) {
+    int active = 0;
+    for (int a = 0; a < s->n_actives; a++)
+        for (int i = 0; i < s->actives[a].n_models; i++) active |= s->actives[a].models[i] == g;
+    for (int a = 0; a < s->n_attacks && active; a++)
+        for (int i = 0; i < s->attacks[a].n_sources; i++)
+            if (s->attacks[a].sources[i] == g) return 0;
+    for (int e = 0; e < s->n_evals && active; e++)
+        for (int i = 0; i < s->evals[e].n_models; i++)
+            if (s->evals[e].models[i] == g) return 0;
+    return active;
+}
+
 static int add_train_tasks(const bns_spec *s, bns_plan *p, task_list *groups) {
     char canon[CANON_SIZE], cfg_text[CANON_SIZE - 256], name[NAME_SIZE], label[NAME_SIZE - 128];
     for (int g = 0; g < s->n_groups; g++) {
         const bns_spec_group *grp = &s->groups[g];
+        if (recipe_only(s, g)) continue;
         long points = bns_spec_axes_points(grp->axes, grp->n_axes);
         for (long pt = 0; pt < points; pt++) {
             bns_config cfg, trained;

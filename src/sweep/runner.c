@@ -630,13 +630,17 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     /* dimensions: models (all trained), sets (test, val, every attack),
      * ensemble sizes, pruning rates, OOD sets, scores */
-    label_list models = {bns_xcalloc(n + 1, sizeof(char *)), 0}, sets = {bns_xcalloc(n + 3, sizeof(char *)), 0};
+    label_list models = {bns_xcalloc(n + r->spec->n_groups + 1, sizeof(char *)), 0}, sets = {bns_xcalloc(n + 3, sizeof(char *)), 0};
     label_list oods = {bns_xcalloc(BNS_OOD_COUNT + 1, sizeof(char *)), 0};
     double *ens = bns_xcalloc(n + 1, sizeof(double)), *rates = bns_xcalloc(n + 1, sizeof(double));
     int n_ens = 0, n_rates = 0;
     int *model_index = bns_xcalloc(n + 1, sizeof(int)), *set_index = bns_xcalloc(n + 1, sizeof(int));
     label_add(&sets, "test");
     label_add(&sets, "val");
+    /* no model trained (every group only an active-learning recipe, plan.c): the groups name the dimension */
+    int any_train = 0;
+    for (int t = 0; t < n; t++) any_train |= p->tasks[t].kind == BNS_TASK_TRAIN;
+    for (int g = 0; !any_train && g < r->spec->n_groups; g++) label_add(&models, r->spec->groups[g].name);
     for (int t = 0; t < n; t++) {
         const bns_task *task = &p->tasks[t];
         if (task->kind == BNS_TASK_TRAIN) model_index[t] = label_add(&models, short_name(task->name));

@@ -105,3 +105,14 @@ grep -q " 0 failed$" shard0.txt && grep -q " 0 failed$" shard1.txt || { cat shar
 "$bin" merge shards > merge.txt || { cat merge.txt; fail "merge of the shards is incomplete"; }
 "$python" "$compare" np1/cube.h5 shards/cube.h5
 echo "shards: the merged cube is the MPI run's"
+
+# groups named only by active: are recipes (no model of their own): the cube's model axis is the groups
+"$bin" run "$spec" --out recipes --quiet --set 'evaluations={}' --set active.al.rounds=1 --set 'active.al.seeds=[1]'
+! compgen -G "recipes/tasks/train-*.h5" >/dev/null || fail "a recipe-only group was trained"
+"$python" - <<'PY'
+import h5py, numpy as np
+f = h5py.File("recipes/cube.h5", "r")
+assert [m.decode() if isinstance(m, bytes) else m for m in f["model"][()]] == ["sgd", "drop"], f["model"][()]
+assert np.isfinite(f["al_accuracy"][()]).sum() == 2 * 2 * 3 - 2, f["al_accuracy"][()]  # sgd has no BALD chain
+print("recipes: no train task, the cube names the groups")
+PY
