@@ -43,6 +43,7 @@ def load(path):
             raise ValueError(f"{path}: no al_accuracy (a sweep without an active: section?)")
         out = {
             "models": text(f["al_model"][()]), "scores": text(f["al_score"][()]),
+            "al_methods": text(f["al_method"][()]) if "al_method" in f else [],
             "seeds": f["al_seed"][()], "acquired": f["acquired"][()], "acc": f["al_accuracy"][()],
             "cube_models": text(f["model"][()]), "methods": text(f["model_method"][()]),
             "sets": text(f["set"][()]), "accuracy": f["accuracy"][()],
@@ -61,6 +62,9 @@ def group_of(al_model):
 
 
 def method_of(d, al_model):
+    k = d["models"].index(al_model)
+    if k < len(d["al_methods"]) and d["al_methods"][k]:
+        return d["al_methods"][k]
     label = group_of(al_model)
     if label in d["cube_models"]:
         return d["methods"][d["cube_models"].index(label)]
@@ -130,23 +134,26 @@ def markdown(d, sums, every):
     if cols[-1] != len(acq) - 1:
         cols.append(len(acq) - 1)
     n_seeds = len(d["seeds"])
+    refs = {model: reference(d, model) for model in d["models"]}
+    with_ref = any(not math.isnan(v) for v in refs.values())
     lines = [f"Test accuracy (%) after N acquired images ({int(acquire)} a round), mean +- std over "
              f"{n_seeds} seed{'s' if n_seeds != 1 else ''}", "",
-             "| model | score | " + " | ".join(f"{int(acq[i])}" for i in cols) + " | all labelled |",
-             "|---|---|" + "---:|" * (len(cols) + 1)]
+             "| model | score | " + " | ".join(f"{int(acq[i])}" for i in cols) + (" | all labelled |" if with_ref else " |"),
+             "|---|---|" + "---:|" * (len(cols) + with_ref)]
     for model in d["models"]:
-        ref = reference(d, model)
+        ref = refs[model]
+        tail = (" | " + ("" if math.isnan(ref) else f"{100 * ref:.1f}")) if with_ref else ""
         for score in d["scores"]:
             name = f"{title(d, model)} | {SCORE_NAMES.get(score, score)}"
             s = sums.get((model, score))
             if s is None:
                 if score == "bald" and method_of(d, model) == "deterministic":
-                    lines.append(f"| {name} | " + " | ".join("-" for _ in cols) + " | |")
+                    lines.append(f"| {name} | " + " | ".join("-" for _ in cols) + tail + " |")
                 continue
             cells = [f"{100 * s['mean'][i]:.1f} +- {100 * s['std'][i]:.1f}" if s["n"][i] else "–" for i in cols]
-            lines.append(f"| {name} | " + " | ".join(cells) + f" | {'' if math.isnan(ref) else f'{100 * ref:.1f}'} |")
-    lines += ["", "\"-\": BALD is not defined for a point estimate; \"–\": not in the cube (not run, or failed); "
-              "\"all labelled\": the group's own model trained on the whole pool."]
+            lines.append(f"| {name} | " + " | ".join(cells) + tail + " |")
+    lines += ["", "\"-\": BALD is not defined for a point estimate; \"–\": not in the cube (not run, or failed)" +
+              ("; \"all labelled\": the group's own model trained on the whole pool." if with_ref else ".")]
     return "\n".join(lines) + "\n"
 
 

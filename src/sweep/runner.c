@@ -546,7 +546,8 @@ static long existing_tasks_done(const char *path, const char *plan_id) {
 
 /* Active learning in the cube: al_accuracy[al_model, al_score, al_seed,
  * acquired] (and al_nll), al_model = "SECTION/GROUP[/POINT]", acquired =
- * round * acquire; only when the plan has ACTIVE tasks. */
+ * round * acquire, al_method[al_model] its method; only when the plan has
+ * ACTIVE tasks. */
 static void active_model_label(const bns_spec *s, const bns_task *t, char *buf, size_t size) {
     const bns_spec_group *g = &s->groups[t->active.group];
     char point[512];
@@ -580,6 +581,7 @@ static int active_cube_dims(bns_cube *c, const bns_runner *r) {
         rc |= bns_cube_add_dim_numbers(c, "acquired", acq, (size_t)n_acq);
         rc |= bns_cube_add_var(c, "al_accuracy", dims, 4, NULL, "active learning: test accuracy after `acquired` acquisitions");
         rc |= bns_cube_add_var(c, "al_nll", dims, 4, "nats", "active learning: test negative log-likelihood");
+        rc |= bns_cube_add_string_var(c, "al_method", "al_model");
     }
     for (int i = 0; i < n_labels; i++) free(labels[i]);
     free(labels);
@@ -600,6 +602,7 @@ static int active_cube_fill(bns_cube *c, const bns_runner *r, int t) {
     int rc = bns_cube_find_label(c, "al_model", label, &idx[0]);
     rc |= bns_cube_find_number(c, "al_seed", (double)task->active.seed, &idx[2]);
     rc |= bns_cube_find_number(c, "acquired", (double)task->active.round * task->active.acquire, &idx[3]);
+    rc |= bns_cube_set_string(c, "al_method", idx[0], task->config.method);
     const bns_spec_active *a = &r->spec->actives[task->spec_index];
     int stochastic = bns_method_find(task->config.method) &&
                      (bns_method_caps(bns_method_find(task->config.method), &task->config) & BNS_CAP_STOCHASTIC);
