@@ -9,7 +9,10 @@
 #     then resumed, recomputes only what was missing (the surviving files are
 #     untouched) and ends with the uninterrupted run's cube, bit for bit;
 #   - stage shards (train, then active --shard I/2: a chain stays in one
-#     shard) merged give the same cube.
+#     shard) merged give the same cube;
+#   - analysis/active.py writes the PNG, a CSV row per chain and point, and
+#     "-" for the point estimate's BALD; a sweep whose groups only active:
+#     names trains no model of its own.
 set -euo pipefail
 bin="$1" python="$2" mpiexec="$3" work="$4"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -70,6 +73,13 @@ for name, (r, lab, pool) in by_name.items():
     assert (lab[: len(prev)] == prev).all(), name
 print(f"active: {len(by_name)} round files; 1 and 3 ranks agree")
 PY
+
+# analysis/active.py: the curves' PNG, every (chain, round) in the CSV, BALD of SGD "-"
+MPLBACKEND=Agg "$python" "$here/../../analysis/active.py" np1/cube.h5 --out analysis --every 2 > analysis.txt
+[ -s analysis/active.png ] && head -c 8 analysis/active.png | grep -q PNG || fail "active.py wrote no PNG"
+rows=$(($(wc -l < analysis/active.csv) - 1))
+[ "$rows" -eq $(((2 + 3) * 6)) ] || fail "active.csv has $rows rows, want 30 (5 chains x 6 points)"
+grep -q '^| SGD (al/sgd) | BALD | - | - | - | - |' analysis.txt || { cat analysis.txt; fail "no '-' row for SGD's BALD"; }
 
 # killed mid-way, then resumed
 setsid "$mpiexec" --allow-run-as-root --oversubscribe --bind-to none -n 2 "$bin" run "$spec" --out killed --quiet &
