@@ -194,6 +194,19 @@ static int load_plan(const char *spec_path, const char *text, const char *const 
 enum { STALE_REFUSE, STALE_RERUN, STALE_ACCEPT };
 
 
+/* The shard of each task of `stage` (others: -1): tasks in turn, except that
+ * a model view runs in its model's shard, after it (plan.c), and an
+ * active-learning round in its chain's (round r needs round r-1). */
+static int *shard_assignment(const bns_plan *plan, int stage, int n_shards) {
+    int *shard_of = bns_xcalloc((size_t)plan->n_tasks + 1, sizeof *shard_of), position = 0;
+    for (int t = 0; t < plan->n_tasks; t++) {
+        const bns_task *task = &plan->tasks[t];
+        int follows = bns_task_is_view(task) || (task->kind == BNS_TASK_ACTIVE && task->model >= 0);
+        shard_of[t] = task->kind != stage ? -1 : follows ? shard_of[task->model] : position++ % n_shards;
+    }
+    return shard_of;
+}
+
 /* Finished tasks of another results version (version.h): refuse (listing
  * them), remove them so they run again, or record that they are kept. */
 static int resolve_stale(bns_runner *runner, int policy, int stage, int shard, int n_shards, int quiet) {
@@ -203,12 +216,14 @@ static int resolve_stale(bns_runner *runner, int policy, int stage, int shard, i
     int *versions = bns_xcalloc((size_t)n + 1, sizeof *versions);
     bns_runner_find_stale(runner, stale, versions);
     /* a shard looks only at its own share (the rule of run_shard) */
-    int count = 0, rc = 0, position = 0;
+    int count = 0, rc = 0;
+    int *shard_of = stage < 0 ? NULL : shard_assignment(plan, stage, n_shards);
     for (int t = 0; t < n; t++) {
-        int mine = stage < 0 || (plan->tasks[t].kind == stage && position++ % n_shards == shard);
+        int mine = stage < 0 || shard_of[t] == shard;
         if (!mine) stale[t] = 0;
         count += stale[t];
     }
+    free(shard_of);
     if (count && policy == STALE_REFUSE) {
         fprintf(stderr, "bnnsweep run: %s holds %d finished task%s of another results version (this program: %d):\n",
                 runner->run_dir, count, count > 1 ? "s" : "", BNS_RESULTS_VERSION);
@@ -294,15 +309,10 @@ static int parse_shard(const char *text, int *index, int *count) {
 
 static int run_shard(bns_runner *runner, int stage, int shard, int n_shards, int quiet) {
     const bns_plan *plan = runner->plan;
-    int position = 0, failures = 0, ran = 0;
-    /* a model view runs in its model's shard, after it (plan.c) */
-    int *shard_of = bns_xcalloc((size_t)plan->n_tasks + 1, sizeof *shard_of);
+    int failures = 0, ran = 0;
+    int *shard_of = shard_assignment(plan, stage, n_shards);
     for (int t = 0; t < plan->n_tasks; t++) {
         const bns_task *task = &plan->tasks[t];
-        if (task->kind != stage) continue;
-        /* ... and an active-learning round in its chain's (round r needs round r-1) */
-        int follows = bns_task_is_view(task) || (task->kind == BNS_TASK_ACTIVE && task->model >= 0);
-        shard_of[t] = follows ? shard_of[task->model] : position++ % n_shards;
         if (shard_of[t] != shard) continue;
         if (bns_runner_is_done(runner, t)) continue;
         char err[512] = "";
