@@ -71,6 +71,13 @@ typedef struct {
  * with the same n_samples. -1 (error recorded) if ood has another row width. */
 int bns_eval_ood(bns_evaluator *ev, const bns_dataset *ood, int n_samples, unsigned scores, bns_ood_result *out);
 
+/* Per-row uncertainty of the evaluator's own set: score s (enum bns_score)
+ * of every row, from samples [0, n_samples) of the stream (the set's scores
+ * of bns_eval_ood, kept for the next call alike). Active learning's
+ * acquisition scores (active.h). -1 (error recorded) for BALD of a model that
+ * is not stochastic. */
+int bns_eval_scores(bns_evaluator *ev, int n_samples, int score, float *out);
+
 /* Per-sample predictions (Semko's OOD histograms, METHODS.md s.12): out
  * [n_samples][x->n][classes] = softmax(f(x; w_k)) for samples k = 0 ..
  * n_samples-1 of the evaluator's stream, the samples bns_eval_ood scores

@@ -4,6 +4,9 @@
  *   ATTACK  one adversarial set: an attack point against one source model
  *   EVAL    one model on one set: a robustness run set, one ensemble size,
  *           one pruning rate, or one OOD set
+ *   ACTIVE  one acquisition round of an active-learning chain (active.h):
+ *           round r depends on round r-1 of its chain (model = that task);
+ *           round 0 (the initial set) is shared by the chain's scores
  *
  * Every task has a stable key: bns_hash64 of its canonical text - its kind,
  * every resolved setting as sorted "key=value" lines with numbers printed
@@ -25,10 +28,11 @@
 
 #include <stdint.h>
 
+#include "bnnsweep/active.h"
 #include "bnnsweep/spec.h"
 
-enum bns_task_kind { BNS_TASK_TRAIN = 0, BNS_TASK_ATTACK = 1, BNS_TASK_EVAL = 2, BNS_TASK_KINDS = 3 };
-const char *bns_task_kind_name(int kind);   /* "train", "attack", "eval" */
+enum bns_task_kind { BNS_TASK_TRAIN = 0, BNS_TASK_ATTACK = 1, BNS_TASK_EVAL = 2, BNS_TASK_ACTIVE = 3, BNS_TASK_KINDS = 4 };
+const char *bns_task_kind_name(int kind);   /* "train", "attack", "eval", "active" */
 #define bns_task_is_view(t) ((t)->kind == BNS_TASK_TRAIN && (t)->model >= 0)
 
 /* What an EVAL task computes (cf. bnnsweep eval). */
@@ -55,7 +59,9 @@ typedef struct {
     long test_limit;          /* TRAIN, ATTACK: validation / attacked rows (0 = all) */
     bns_attack_settings attack;  /* ATTACK: seed = the spec's, task = key */
     bns_eval_settings eval;   /* EVAL */
-    int model;                /* ATTACK: source TRAIN task; EVAL: evaluated TRAIN task; TRAIN: -1, or for
+    bns_active_settings active;  /* ACTIVE (config: the round's training recipe, config.task = key) */
+    int model;                /* ATTACK: source TRAIN task; EVAL: evaluated TRAIN task; ACTIVE: the round
+                                 before (-1 for round 0); TRAIN: -1, or for
                                  a model view (plan.c) the TRAIN task whose model it evaluates differently */
     int set_task;             /* EVAL on an attack set: its ATTACK task; else -1 */
     double cost;              /* estimated seconds on one thread */
@@ -74,7 +80,7 @@ typedef struct {
     long long max_tasks;      /* bns_plan_add refuses task max_tasks + 1 (0: no bound) */
 } bns_plan;
 
-/* Expand a validated spec. Tasks come out TRAIN, then ATTACK, then EVAL, in
+/* Expand a validated spec. Tasks come out TRAIN, then ATTACK, then EVAL, then ACTIVE, in
  * spec order. The plan is linked (dependents filled). More tasks than
  * BNS_LIMIT_TASKS (spec.h) is an error, found before they are all made. */
 int bns_plan_build(const bns_spec *spec, bns_plan *out);

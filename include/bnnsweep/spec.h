@@ -52,6 +52,19 @@
  *       # uniform]), scores among entropy, vr, bald (all), samples (100),
  *       # rows: N in-distribution and N OOD rows (balanced 50/50; a set with
  *       # fewer is an error; default: the sets as loaded, see README).
+ *   active:                        # optional: active learning (active.h)
+ *     wang: {models: [sgd, bbb], scores: [entropy, vr, bald, random], seeds: [1, 2, 3],
+ *            initial: 20, acquire: 10, rounds: 50, pool: 0, samples: 50, val_rows: 100,
+ *            warm_start: false}
+ *       # models: model group(s) (required): each point is a training recipe;
+ *       # scores (all four), seeds ([the sweep's seed]), initial (20: a
+ *       # balanced set, initial / classes per class), acquire (10) images a
+ *       # round, rounds (50) acquisitions, pool (0: all training rows),
+ *       # samples (50) weight samples for scores and test accuracy,
+ *       # val_rows (100) validation images each round's training selects
+ *       # its best epoch on (0: data.test_limit's),
+ *       # warm_start (false: every round trains from scratch). BALD chains
+ *       # of a point estimate are left out (BALD is not defined for it).
  *
  * A "list" may be written in either YAML style ([a, b] or "- a" lines); a
  * single value stands for a one-element list where a list is expected.
@@ -149,6 +162,21 @@ typedef struct {
     int line;
 } bns_spec_eval;
 
+/* An active-learning section (active.h; METHODS.md s.12): for every model
+ * of its groups, every score and every seed, a chain of rounds 0..rounds. */
+typedef struct {
+    char name[BNS_SPEC_NAME_LEN];
+    int n_models;
+    int models[BNS_SPEC_MAX_REFS];           /* group indices: the training recipe of every round */
+    unsigned scores;            /* bit (1 << enum bns_score or BNS_ACQ_RANDOM) */
+    int n_seeds;
+    uint64_t seeds[BNS_SPEC_MAX_LIST];       /* each chain's config.seed */
+    int initial, acquire, rounds, samples, warm_start;
+    long pool;                  /* first N training rows (0 = all) */
+    long val_rows;              /* first N validation rows each round validates on (0 = all loaded) */
+    int line;
+} bns_spec_active;
+
 typedef struct {
     char path[1024];
     char name[BNS_SPEC_NAME_LEN];
@@ -162,6 +190,8 @@ typedef struct {
     bns_spec_group *groups;
     bns_spec_attack *attacks;
     bns_spec_eval *evals;
+    int n_actives;
+    bns_spec_active *actives;
     /* provenance */
     int n_overrides;
     char **overrides;           /* as given, in order */

@@ -134,6 +134,7 @@ int cmd_plan(int argc, char **argv) {
     }
     printf("\n");
     for (int k = 0; k < BNS_TASK_KINDS; k++) {
+        if (k == BNS_TASK_ACTIVE && !plan.count[k]) continue; /* a sweep without active learning prints as before */
         char cost[32];
         format_seconds(plan.cost[k], cost, sizeof cost);
         printf("%-7s %6d tasks  %10s\n", bns_task_kind_name(k), plan.count[k], cost);

@@ -36,7 +36,7 @@ enum { OPT_OUT = 1000, OPT_SET, OPT_DATA_DIR, OPT_THREADS, OPT_STAGE, OPT_SHARD,
 static void run_usage(FILE *out) {
     fprintf(out,
             "usage: mpirun -n N bnnsweep run SPEC.yaml --out RUN_DIR [OPTIONS]\n"
-            "       bnnsweep run SPEC.yaml --out RUN_DIR --stage train|attack|eval --shard I/N\n\n"
+            "       bnnsweep run SPEC.yaml --out RUN_DIR --stage train|attack|eval|active --shard I/N\n\n"
             "Run a sweep (see `bnnsweep plan` and sweeps/example.yaml): rank 0 hands tasks to\n"
             "idle ranks (longest first) and computes too; each rank runs single-threaded BLAS.\n"
             "Results: RUN_DIR/cube.h5 (netCDF-4 conventions: xarray.open_dataset(path,\n"
@@ -48,7 +48,7 @@ static void run_usage(FILE *out) {
             "  --set PATH=VALUE    override a value of the sweep file (repeatable; YAML value)\n"
             "  --data-dir DIR      data cache (default $BNNSWEEP_DATA or ~/.cache/bnnsweep)\n"
             "  --threads N         BLAS threads per rank (default 1)\n"
-            "  --stage KIND        with --shard: run only train, attack or eval tasks\n"
+            "  --stage KIND        with --shard: run only train, attack, eval or active tasks\n"
             "  --shard I/N         the tasks of the stage with index %% N == I (0-based), one\n"
             "                      process, no scheduler; then `bnnsweep merge RUN_DIR`. A shard\n"
             "                      exits 0 even when some of its tasks fail (they are recorded;\n"
@@ -195,6 +195,26 @@ static int load_plan(const char *spec_path, const char *text, const char *const 
 enum { STALE_REFUSE, STALE_RERUN, STALE_ACCEPT };
 
 
+/* The shard of each task of `stage` (others: -1): tasks in turn, except that
+ * a task with a dependency in its own stage runs in that dependency's shard,
+ * after it (plan.c): a model view in its model's, a distilling model in its
+ * teacher's, an active-learning round in its chain's (round r needs r-1). */
+static int *shard_assignment(const bns_plan *plan, int stage, int n_shards) {
+    int *shard_of = bns_xcalloc((size_t)plan->n_tasks + 1, sizeof *shard_of), position = 0;
+    for (int t = 0; t < plan->n_tasks; t++) {
+        const bns_task *task = &plan->tasks[t];
+        if (task->kind != stage) {
+            shard_of[t] = -1;
+            continue;
+        }
+        int same_stage = -1;
+        for (int k = 0; k < task->n_deps; k++)
+            if (plan->tasks[task->deps[k]].kind == stage) same_stage = task->deps[k];
+        shard_of[t] = same_stage >= 0 ? shard_of[same_stage] : position++ % n_shards;
+    }
+    return shard_of;
+}
+
 /* Finished tasks of another results version (version.h): refuse (listing
  * them), remove them so they run again, or record that they are kept. */
 static int resolve_stale(bns_runner *runner, int policy, int stage, int shard, int n_shards, int quiet) {
@@ -204,12 +224,14 @@ static int resolve_stale(bns_runner *runner, int policy, int stage, int shard, i
     int *versions = bns_xcalloc((size_t)n + 1, sizeof *versions);
     bns_runner_find_stale(runner, stale, versions);
     /* a shard looks only at its own share (the rule of run_shard) */
-    int count = 0, rc = 0, position = 0;
+    int count = 0, rc = 0;
+    int *shard_of = stage < 0 ? NULL : shard_assignment(plan, stage, n_shards);
     for (int t = 0; t < n; t++) {
-        int mine = stage < 0 || (plan->tasks[t].kind == stage && position++ % n_shards == shard);
+        int mine = stage < 0 || shard_of[t] == shard;
         if (!mine) stale[t] = 0;
         count += stale[t];
     }
+    free(shard_of);
     if (count && policy == STALE_REFUSE) {
         fprintf(stderr, "bnnsweep run: %s holds %d finished task%s of another results version (this program: %d):\n",
                 runner->run_dir, count, count > 1 ? "s" : "", BNS_RESULTS_VERSION);
@@ -295,17 +317,10 @@ static int parse_shard(const char *text, int *index, int *count) {
 
 static int run_shard(bns_runner *runner, int stage, int shard, int n_shards, int quiet) {
     const bns_plan *plan = runner->plan;
-    int position = 0, failures = 0, ran = 0;
-    /* a task with a dependency in its own stage (a model view, a distilling
-     * model's teacher: plan.c) runs in that dependency's shard, after it */
-    int *shard_of = bns_xcalloc((size_t)plan->n_tasks + 1, sizeof *shard_of);
+    int failures = 0, ran = 0;
+    int *shard_of = shard_assignment(plan, stage, n_shards);
     for (int t = 0; t < plan->n_tasks; t++) {
         const bns_task *task = &plan->tasks[t];
-        if (task->kind != stage) continue;
-        int same_stage = -1;
-        for (int k = 0; k < task->n_deps; k++)
-            if (plan->tasks[task->deps[k]].kind == stage) same_stage = task->deps[k];
-        shard_of[t] = same_stage >= 0 ? shard_of[same_stage] : position++ % n_shards;
         if (shard_of[t] != shard) continue;
         if (bns_runner_is_done(runner, t)) continue;
         char err[512] = "";
@@ -402,7 +417,7 @@ int cmd_run(int argc, char **argv) {
         for (int k = 0; k < BNS_TASK_KINDS; k++)
             if (!strcmp(stage_name, bns_task_kind_name(k))) stage = k;
         if (stage < 0) {
-            fprintf(stderr, "bnnsweep run: --stage '%s': expected train, attack or eval\n", stage_name);
+            fprintf(stderr, "bnnsweep run: --stage '%s': expected train, attack, eval or active\n", stage_name);
             usage_error = 1;
         } else if (parse_shard(shard_text, &shard, &n_shards)) {
             fprintf(stderr, "bnnsweep run: %s\n", bns_last_error());
@@ -524,9 +539,11 @@ int cmd_run(int argc, char **argv) {
             }
         }
         if (!quiet) {
-            printf("sweep %s: %d tasks (%d train, %d attack, %d eval), %d already done in %s; %d rank%s\n",
+            char active[32] = ""; /* only a sweep with active learning says so */
+            if (plan.count[BNS_TASK_ACTIVE]) snprintf(active, sizeof active, ", %d active", plan.count[BNS_TASK_ACTIVE]);
+            printf("sweep %s: %d tasks (%d train, %d attack, %d eval%s), %d already done in %s; %d rank%s\n",
                    spec.name, n, plan.count[BNS_TASK_TRAIN], plan.count[BNS_TASK_ATTACK], plan.count[BNS_TASK_EVAL],
-                   already, out, size, size > 1 ? "s" : "");
+                   active, already, out, size, size > 1 ? "s" : "");
             fflush(stdout);
         }
     }
@@ -636,6 +653,7 @@ static int run_dir_command(int argc, char **argv, int merge) {
     printf("%-8s %6s %6s %6s\n", "stage", "done", "failed", "left");
     int all_done = 1;
     for (int k = 0; k < BNS_TASK_KINDS; k++) {
+        if (k == BNS_TASK_ACTIVE && !done[k] && !failed[k] && !left[k]) continue; /* none in this sweep */
         printf("%-8s %6d %6d %6d\n", bns_task_kind_name(k), done[k], failed[k], left[k]);
         if (failed[k] || left[k]) all_done = 0;
     }

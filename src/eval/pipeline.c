@@ -67,6 +67,24 @@ void bns_ood_detect(const float *p_in, const float *h_in, size_t n_in, const flo
     free(s_out);
 }
 
+/* the set's p_bar and mean per-sample entropy over samples [0, n_samples), kept for the next call */
+static void predict_set(bns_evaluator *ev, int n_samples) {
+    if (ev->in_samples == n_samples) return;
+    bns_predict_probs_entropy(&ev->pred, ev->m, ev->set->x, ev->set->n, n_samples, &ev->stream, 0, ev->probs,
+                              ev->mean_entropy);
+    ev->in_samples = n_samples;
+}
+
+int bns_eval_scores(bns_evaluator *ev, int n_samples, int score, float *out) {
+    int n = ev->stochastic ? n_samples : 0;
+    if (score == BNS_SCORE_BALD && n == 0)
+        return bns_fail("BALD is not defined for a model whose weight samples are all the same (a point estimate)");
+    if (score < 0 || score >= BNS_SCORE_COUNT) return bns_fail("unknown score %d", score);
+    predict_set(ev, n);
+    bns_uncertainty_score(ev->probs, ev->mean_entropy, ev->set->n, ev->set->n_classes, score, out);
+    return 0;
+}
+
 int bns_eval_ood(bns_evaluator *ev, const bns_dataset *ood, int n_samples, unsigned scores, bns_ood_result *out) {
     const bns_model *m = ev->m;
     const bns_dataset *set = ev->set;
@@ -78,11 +96,7 @@ int bns_eval_ood(bns_evaluator *ev, const bns_dataset *ood, int n_samples, unsig
     if (out->n_samples == 0) scores &= ~(1u << BNS_SCORE_BALD); /* BALD is 0 for every row */
     snprintf(out->set, sizeof out->set, "%s", ood->name);
     out->rows = ood->n;
-    if (ev->in_samples != out->n_samples) {
-        bns_predict_probs_entropy(&ev->pred, m, set->x, set->n, out->n_samples, &ev->stream, 0, ev->probs,
-                                  ev->mean_entropy);
-        ev->in_samples = out->n_samples;
-    }
+    predict_set(ev, out->n_samples);
     float *o_probs = bns_xmalloc(sizeof(float) * (ood->n * (size_t)k + 1));
     float *o_h = bns_xmalloc(sizeof(float) * (ood->n + 1));
     bns_predict_probs_entropy(&ev->pred, m, ood->x, ood->n, out->n_samples, &ev->stream, 0, o_probs, o_h);

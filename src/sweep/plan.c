@@ -15,7 +15,7 @@
 #define CANON_SIZE 8192
 #define NAME_SIZE 1024
 
-static const char *const task_kind_names[] = {"train", "attack", "eval"};
+static const char *const task_kind_names[] = {"train", "attack", "eval", "active"};
 const char *bns_task_kind_name(int kind) { return kind >= 0 && kind < BNS_TASK_KINDS ? task_kind_names[kind] : "?"; }
 
 /* ---- cost model ---- */
@@ -313,6 +313,24 @@ static void evaluation_text(const bns_config *cfg, char *buf, size_t size) {
     }
 }
 
+/* A group named by active: sections (active.h) and by no attack or
+ * evaluation (nor as a teacher) is only a recipe for the rounds: no model of its own is trained
+ * on the whole pool (nothing would read it). */
+static int recipe_only(const bns_spec *s, int g) {
+    int active = 0;
+    for (int a = 0; a < s->n_actives; a++)
+        for (int i = 0; i < s->actives[a].n_models; i++) active |= s->actives[a].models[i] == g;
+    for (int a = 0; a < s->n_attacks && active; a++)
+        for (int i = 0; i < s->attacks[a].n_sources; i++)
+            if (s->attacks[a].sources[i] == g) return 0;
+    for (int e = 0; e < s->n_evals && active; e++)
+        for (int i = 0; i < s->evals[e].n_models; i++)
+            if (s->evals[e].models[i] == g) return 0;
+    for (int h = 0; h < s->n_groups && active; h++)
+        if (s->groups[h].teacher == g) return 0;
+    return active;
+}
+
 /* One grid point of group g (cfg: its configuration) as a TRAIN task (and a
  * view of it, if any), appended to *out. teacher: for a group with a teacher
  * group (spec.h), the teacher's TRAIN task: a dependency, and its key is the
@@ -380,7 +398,7 @@ static int add_train_tasks(const bns_spec *s, bns_plan *p, task_list *groups) {
     for (int pass = 0; pass < 2; pass++)
         for (int g = 0; g < s->n_groups; g++) {
             const bns_spec_group *grp = &s->groups[g];
-            if ((grp->teacher >= 0) != pass) continue;
+            if ((grp->teacher >= 0) != pass || recipe_only(s, g)) continue;
             long points = bns_spec_axes_points(grp->axes, grp->n_axes);
             for (long pt = 0; pt < points; pt++) {
                 bns_config cfg;
@@ -563,6 +581,84 @@ static int add_eval_tasks(const bns_spec *s, bns_plan *p, const task_list *group
     return 0;
 }
 
+/* Active learning (active.h): per section, model, seed a round 0 shared by
+ * the scores, then one chain of rounds per score. Round r's key holds round
+ * r-1's (and so, transitively, the recipe, seed and initial set). */
+static double active_cost(const bns_spec *s, const bns_config *cfg, const bns_spec_active *a, int round) {
+    bns_config c = *cfg;
+    c.train_limit = a->initial + (long)round * a->acquire; /* the labelled set */
+    double w = arch_weights(cfg);
+    double pool = limit_rows(a->pool ? a->pool : s->train_limit, BNS_MNIST_TRAIN_ROWS);
+    double samples = (caps_of(cfg) & BNS_CAP_STOCHASTIC) ? a->samples : 1;
+    double scoring = round > 0 ? pool * w * samples * BNS_COST_PREDICT : 0;
+    return bns_plan_cost_train(&c, a->val_rows ? a->val_rows : s->test_limit) + scoring + limit_rows(s->test_limit, BNS_MNIST_TEST_ROWS) * w * samples * BNS_COST_PREDICT;
+}
+
+static int add_active_round(bns_plan *p, const char *name, const char *canon, int prev, double cost, int section,
+                            const bns_config *cfg, const bns_active_settings *st, long test_limit) {
+    int before = p->n_tasks;
+    int t = bns_plan_add(p, BNS_TASK_ACTIVE, name, canon, &prev, prev >= 0 ? 1 : 0, cost);
+    if (t == before) {
+        bns_task *task = &p->tasks[t];
+        task->spec_index = section;
+        task->config = *cfg;
+        task->config.task = task->key;
+        task->active = *st;
+        task->model = prev;
+        task->test_limit = test_limit;
+    }
+    return t;
+}
+
+static int add_active_tasks(const bns_spec *s, bns_plan *p) {
+    char canon[CANON_SIZE], cfg_text[CANON_SIZE - 512], name[NAME_SIZE + 128], label[NAME_SIZE - 256], chain[NAME_SIZE];
+    for (int ai = 0; ai < s->n_actives; ai++) {
+        const bns_spec_active *a = &s->actives[ai];
+        for (int gi = 0; gi < a->n_models; gi++) {
+            const bns_spec_group *grp = &s->groups[a->models[gi]];
+            long points = bns_spec_axes_points(grp->axes, grp->n_axes);
+            for (long pt = 0; pt < points; pt++)
+                for (int si = 0; si < a->n_seeds; si++) {
+                    bns_config cfg;
+                    if (bns_spec_group_point(grp, pt, &cfg)) return bns_fail_prefix("group '%s': ", grp->name);
+                    cfg.seed = a->seeds[si];
+                    bns_spec_config_canonical(&cfg, cfg_text, sizeof cfg_text);
+                    bns_spec_point_label(grp->axes, grp->n_axes, pt, label, sizeof label);
+                    snprintf(chain, sizeof chain, "active/%s/%s%s%s/seed=%" PRIu64, a->name, grp->name,
+                             label[0] ? "/" : "", label, a->seeds[si]);
+                    bns_active_settings st = {.round = 0, .score = -1, .initial = a->initial, .acquire = a->acquire,
+                                              .samples = a->samples, .warm_start = a->warm_start, .pool = a->pool, .val_rows = a->val_rows,
+                                              .seed = a->seeds[si], .group = a->models[gi], .point = pt};
+                    snprintf(canon, sizeof canon,
+                             "task=active\nround=0\ninitial=%d\npool=%ld\nsamples=%d\nseed=%" PRIu64
+                             "\ntest_limit=%ld\nval_rows=%ld\nconfig:\n%s",
+                             a->initial, a->pool, a->samples, a->seeds[si], s->test_limit, a->val_rows, cfg_text);
+                    snprintf(name, sizeof name, "%s/round=0", chain);
+                    int r0 = add_active_round(p, name, canon, -1, active_cost(s, &cfg, a, 0), ai, &cfg, &st, s->test_limit);
+                    if (r0 < 0) return -1;
+                    int stochastic = (caps_of(&cfg) & BNS_CAP_STOCHASTIC) != 0;
+                    for (int sc = 0; sc < BNS_ACQ_COUNT; sc++) {
+                        /* BALD is not defined for a point estimate: its chain is left out */
+                        if (!(a->scores & (1u << sc)) || (sc == BNS_SCORE_BALD && !stochastic)) continue;
+                        int prev = r0;
+                        for (int r = 1; r <= a->rounds; r++) {
+                            st.round = r;
+                            st.score = sc;
+                            snprintf(canon, sizeof canon,
+                                     "task=active\nround=%d\nscore=%s\nacquire=%d\nwarm_start=%d\nprev=%016" PRIx64 "\n",
+                                     r, bns_acq_name(sc), a->acquire, a->warm_start, p->tasks[prev].key);
+                            snprintf(name, sizeof name, "%s/%s/round=%d", chain, bns_acq_name(sc), r);
+                            prev = add_active_round(p, name, canon, prev, active_cost(s, &cfg, a, r), ai, &cfg, &st,
+                                                    s->test_limit);
+                            if (prev < 0) return -1;
+                        }
+                    }
+                }
+        }
+    }
+    return 0;
+}
+
 int bns_plan_build(const bns_spec *s, bns_plan *out) {
     memset(out, 0, sizeof *out);
     if (bns_spec_limit(BNS_LIMIT_TASKS, &out->max_tasks)) return -1;
@@ -571,6 +667,7 @@ int bns_plan_build(const bns_spec *s, bns_plan *out) {
     int rc = add_train_tasks(s, out, groups);
     if (!rc) rc = add_attack_tasks(s, out, groups, attacks);
     if (!rc) rc = add_eval_tasks(s, out, groups, attacks);
+    if (!rc) rc = add_active_tasks(s, out);
     for (int i = 0; i < s->n_groups; i++) free(groups[i].tasks);
     for (int i = 0; i < s->n_attacks; i++) free(attacks[i].tasks);
     free(groups);

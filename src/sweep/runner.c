@@ -15,6 +15,7 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 
+#include "bnnsweep/active.h"
 #include "bnnsweep/attack_set.h"
 #include "bnnsweep/cube.h"
 #include "bnnsweep/error.h"
@@ -155,6 +156,14 @@ static int run_train(bns_runner *r, const bns_task *t, const char *out) {
     else if (h.epochs) bns_train_history_free(&h);
     bns_model_free(&m);
     return rc;
+}
+
+/* ---- ACTIVE: one acquisition round (active.h), from the round before's file ---- */
+static int run_active(bns_runner *r, const bns_task *t, const char *out) {
+    if (!need_data(r)) return -1;
+    char prev[1200];
+    if (t->model >= 0) bns_runner_task_path(r, t->model, ".h5", prev, sizeof prev);
+    return bns_active_run_round(&t->config, &t->active, &r->data, t->model >= 0 ? prev : NULL, out);
 }
 
 /* ---- ATTACK ---- */
@@ -341,6 +350,7 @@ static int run_in_process(bns_runner *r, int task, char *err, size_t err_size) {
     switch (t->kind) {
     case BNS_TASK_TRAIN: rc = run_train(r, t, out); break;
     case BNS_TASK_ATTACK: rc = run_attack(r, t, out); break;
+    case BNS_TASK_ACTIVE: rc = run_active(r, t, out); break;
     default: rc = run_eval(r, t, out); break;
     }
     if (rc) {
@@ -559,19 +569,106 @@ static long existing_tasks_done(const char *path, const char *plan_id) {
     return (long)v;
 }
 
+/* Active learning in the cube: al_accuracy[al_model, al_score, al_seed,
+ * acquired] (and al_nll), al_model = "SECTION/GROUP[/POINT]", acquired =
+ * round * acquire, al_method[al_model] its method; only when the plan has
+ * ACTIVE tasks. */
+static void active_model_label(const bns_spec *s, const bns_task *t, char *buf, size_t size) {
+    const bns_spec_group *g = &s->groups[t->active.group];
+    char point[512];
+    bns_spec_point_label(g->axes, g->n_axes, t->active.point, point, sizeof point);
+    snprintf(buf, size, "%s/%s%s%s", s->actives[t->spec_index].name, g->name, point[0] ? "/" : "", point);
+}
+
+static int active_cube_dims(bns_cube *c, const bns_runner *r) {
+    const bns_plan *p = r->plan;
+    int n = p->n_tasks, n_labels = 0, n_seeds = 0, n_acq = 0;
+    char **labels = bns_xcalloc((size_t)n + 1, sizeof *labels);
+    double *seeds = bns_xcalloc((size_t)n + 1, sizeof *seeds), *acq = bns_xcalloc((size_t)n + 1, sizeof *acq);
+    for (int t = 0; t < n; t++) {
+        const bns_task *task = &p->tasks[t];
+        if (task->kind != BNS_TASK_ACTIVE) continue;
+        char label[1024];
+        active_model_label(r->spec, task, label, sizeof label);
+        int found = 0;
+        for (int i = 0; i < n_labels && !found; i++) found = !strcmp(labels[i], label);
+        if (!found) labels[n_labels++] = bns_xstrdup(label);
+        number_add(seeds, &n_seeds, (double)task->active.seed);
+        number_add(acq, &n_acq, (double)task->active.round * task->active.acquire);
+    }
+    int rc = 0;
+    if (n_labels) {
+        const char *scores[BNS_ACQ_COUNT], *dims[4] = {"al_model", "al_score", "al_seed", "acquired"};
+        for (int sc = 0; sc < BNS_ACQ_COUNT; sc++) scores[sc] = bns_acq_name(sc);
+        rc |= bns_cube_add_dim_strings(c, "al_model", (const char *const *)labels, (size_t)n_labels);
+        rc |= bns_cube_add_dim_strings(c, "al_score", scores, BNS_ACQ_COUNT);
+        rc |= bns_cube_add_dim_numbers(c, "al_seed", seeds, (size_t)n_seeds);
+        rc |= bns_cube_add_dim_numbers(c, "acquired", acq, (size_t)n_acq);
+        rc |= bns_cube_add_var(c, "al_accuracy", dims, 4, NULL, "active learning: test accuracy after `acquired` acquisitions");
+        rc |= bns_cube_add_var(c, "al_nll", dims, 4, "nats", "active learning: test negative log-likelihood");
+        rc |= bns_cube_add_string_var(c, "al_method", "al_model");
+    }
+    for (int i = 0; i < n_labels; i++) free(labels[i]);
+    free(labels);
+    free(seeds);
+    free(acq);
+    return rc;
+}
+
+/* one round's numbers into its chain's cell (round 0: every score's chain of its section) */
+static int active_cube_fill(bns_cube *c, const bns_runner *r, int t) {
+    const bns_task *task = &r->plan->tasks[t];
+    char path[1200], label[1024];
+    bns_runner_task_path(r, t, ".h5", path, sizeof path);
+    bns_active_result res;
+    if (bns_active_read(path, &res)) return -1;
+    active_model_label(r->spec, task, label, sizeof label);
+    size_t idx[4];
+    int rc = bns_cube_find_label(c, "al_model", label, &idx[0]);
+    rc |= bns_cube_find_number(c, "al_seed", (double)task->active.seed, &idx[2]);
+    rc |= bns_cube_find_number(c, "acquired", (double)task->active.round * task->active.acquire, &idx[3]);
+    rc |= bns_cube_set_string(c, "al_method", idx[0], task->config.method);
+    const bns_spec_active *a = &r->spec->actives[task->spec_index];
+    int stochastic = bns_method_find(task->config.method) &&
+                     (bns_method_caps(bns_method_find(task->config.method), &task->config) & BNS_CAP_STOCHASTIC);
+    for (int sc = 0; sc < BNS_ACQ_COUNT && rc == 0; sc++) {
+        if (task->active.round ? sc != task->active.score : !(a->scores & (1u << sc)) || (sc == BNS_SCORE_BALD && !stochastic))
+            continue;
+        idx[1] = (size_t)sc;
+        rc |= bns_cube_set(c, "al_accuracy", idx, res.accuracy);
+        rc |= bns_cube_set(c, "al_nll", idx, res.nll);
+    }
+    /* round 1 also fills its chain's start: a round 0 shared with another section */
+    if (rc == 0 && task->active.round == 1 && task->model >= 0 && bns_runner_is_done(r, task->model)) {
+        bns_runner_task_path(r, task->model, ".h5", path, sizeof path);
+        rc = bns_active_read(path, &res);
+        idx[1] = (size_t)task->active.score;
+        idx[3] = 0;
+        if (rc == 0 && bns_cube_find_number(c, "acquired", 0, &idx[3]) == 0) {
+            rc |= bns_cube_set(c, "al_accuracy", idx, res.accuracy);
+            rc |= bns_cube_set(c, "al_nll", idx, res.nll);
+        }
+    }
+    return rc;
+}
+
 int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const bns_run_info *info) {
     const bns_plan *p = r->plan;
     int n = p->n_tasks;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     /* dimensions: models (all trained), sets (test, val, every attack),
      * ensemble sizes, pruning rates, OOD sets, scores */
-    label_list models = {bns_xcalloc(n + 1, sizeof(char *)), 0}, sets = {bns_xcalloc(n + 3, sizeof(char *)), 0};
+    label_list models = {bns_xcalloc(n + r->spec->n_groups + 1, sizeof(char *)), 0}, sets = {bns_xcalloc(n + 3, sizeof(char *)), 0};
     label_list oods = {bns_xcalloc(BNS_OOD_COUNT + 1, sizeof(char *)), 0};
     double *ens = bns_xcalloc(n + 1, sizeof(double)), *rates = bns_xcalloc(n + 1, sizeof(double));
     int n_ens = 0, n_rates = 0;
     int *model_index = bns_xcalloc(n + 1, sizeof(int)), *set_index = bns_xcalloc(n + 1, sizeof(int));
     label_add(&sets, "test");
     label_add(&sets, "val");
+    /* no model trained (every group only an active-learning recipe, plan.c): the groups name the dimension */
+    int any_train = 0;
+    for (int t = 0; t < n; t++) any_train |= p->tasks[t].kind == BNS_TASK_TRAIN;
+    for (int g = 0; !any_train && g < r->spec->n_groups; g++) label_add(&models, r->spec->groups[g].name);
     for (int t = 0; t < n; t++) {
         const bns_task *task = &p->tasks[t];
         if (task->kind == BNS_TASK_TRAIN) model_index[t] = label_add(&models, short_name(task->name));
@@ -622,6 +719,7 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
     rc |= bns_cube_add_string_var(c, "error", "task");
     rc |= bns_cube_add_var(c, "wall_seconds", t1, 1, "s", "task wall time (NaN: not run in this run)");
     rc |= bns_cube_add_var(c, "rank", t1, 1, NULL, "MPI rank that ran the task");
+    rc |= active_cube_dims(c, r);
 
     long n_done = 0;
     for (int t = 0; t < n && rc == 0; t++) {
@@ -654,6 +752,10 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
             rc |= bns_cube_set(c, "rank", &ti, records[t].rank);
         }
         if (!done || task->kind == BNS_TASK_TRAIN) continue;
+        if (task->kind == BNS_TASK_ACTIVE) {
+            rc |= active_cube_fill(c, r, t);
+            continue;
+        }
         bns_runner_task_path(r, t, ".h5", path, sizeof path);
         if (task->kind == BNS_TASK_ATTACK) {
             bns_attack_set set;

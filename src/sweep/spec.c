@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "bnnsweep/active.h"
 #include "bnnsweep/attack_settings.h"
 #include "bnnsweep/config.h"
 #include "bnnsweep/dataset.h"
@@ -615,7 +616,7 @@ static int read_axis(const ctx *c, const ynode *n, const char *key, const char *
 
 /* ---- sections ---- */
 
-static const char *const top_keys[] = {"name", "seed", "data", "train", "models", "attacks", "evaluations", NULL};
+static const char *const top_keys[] = {"name", "seed", "data", "train", "models", "attacks", "evaluations", "active", NULL};
 static const char *const data_keys[] = {"pixel_scale", "train_limit", "test_limit", "notmnist", "omniglot", "cifar10",
                                         "dataset", "data_path", NULL};
 
@@ -1084,6 +1085,97 @@ static int read_eval(const ctx *c, const ynode *k, const ynode *n, bns_spec_eval
     return 0;
 }
 
+/* ---- active learning (active.h) ---- */
+
+static const char *const active_keys[] = {"models", "scores", "seeds", "initial", "acquire", "rounds",
+                                          "pool", "samples", "val_rows", "warm_start", NULL};
+
+static int read_active(const ctx *c, const ynode *k, const ynode *n, bns_spec_active *a) {
+    char key[256], sub[256];
+    join_key(key, sizeof key, "active", k->text);
+    if (check_name(c, k, key) || check_map(c, n, key, active_keys)) return -1;
+    memset(a, 0, sizeof *a);
+    snprintf(a->name, sizeof a->name, "%s", k->text);
+    a->line = k->origin < 0 ? k->line : 0;
+    /* defaults: Wang et al.'s public code (METHODS.md s.12) */
+    a->scores = (1u << BNS_ACQ_COUNT) - 1;
+    a->n_seeds = 1;
+    a->seeds[0] = c->spec->seed;
+    a->initial = 20;
+    a->acquire = 10;
+    a->rounds = 50;
+    a->samples = 50;
+    /* Gal, Islam & Ghahramani 2017 validate on 100 images: a labelled
+     * validation set much larger than the labelled training set would be
+     * labels the learner did not pay for (not in METHODS.md) */
+    a->val_rows = 100;
+    const ynode *models = map_get(n, "models");
+    if (!models) return fail_at(c, k, key, "missing key 'models' (the model group(s) whose recipes learn)");
+    join_key(sub, sizeof sub, key, "models");
+    if (read_group_refs(c, models, sub, a->models, &a->n_models)) return -1;
+    for (int i = 0; i < n->n; i++) {
+        const ynode *sk = n->items[2 * i], *v = n->items[2 * i + 1];
+        join_key(sub, sizeof sub, key, sk->text);
+        const ynode *const *items, *one;
+        int count, rc = 0;
+        if (!strcmp(sk->text, "initial")) rc = parse_int(c, v, sub, 1, 1000000, &a->initial);
+        else if (!strcmp(sk->text, "acquire")) rc = parse_int(c, v, sub, 1, 1000000, &a->acquire);
+        else if (!strcmp(sk->text, "rounds")) rc = parse_int(c, v, sub, 0, 10000, &a->rounds);
+        else if (!strcmp(sk->text, "samples")) rc = parse_int(c, v, sub, 1, 1000000, &a->samples);
+        else if (!strcmp(sk->text, "pool")) rc = parse_long(c, v, sub, 0, 1000000000L, &a->pool);
+        else if (!strcmp(sk->text, "val_rows")) rc = parse_long(c, v, sub, 0, 1000000000L, &a->val_rows);
+        else if (!strcmp(sk->text, "warm_start")) {
+            if (need_scalar(c, v, sub)) return -1;
+            if (!strcmp(v->text, "true") || !strcmp(v->text, "1")) a->warm_start = 1;
+            else if (!strcmp(v->text, "false") || !strcmp(v->text, "0")) a->warm_start = 0;
+            else rc = fail_at(c, v, sub, "'%s' is not true or false", v->text);
+        } else if (!strcmp(sk->text, "scores")) {
+            if (list_items(c, v, sub, &items, &count, &one)) return -1;
+            a->scores = 0;
+            for (int j = 0; j < count && rc == 0; j++) {
+                int sc = bns_acq_parse(items[j]->text);
+                if (sc < 0) rc = fail_last(c, items[j], sub);
+                else if (a->scores & (1u << sc)) rc = fail_at(c, items[j], sub, "'%s' is named twice", items[j]->text);
+                else a->scores |= 1u << sc;
+            }
+        } else if (!strcmp(sk->text, "seeds")) {
+            if (list_items(c, v, sub, &items, &count, &one)) return -1;
+            if (count > BNS_SPEC_MAX_LIST) return fail_at(c, v, sub, "more than %d seeds", BNS_SPEC_MAX_LIST);
+            a->n_seeds = 0;
+            for (int j = 0; j < count && rc == 0; j++) {
+                long seed;
+                if (parse_long(c, items[j], sub, 0, 2147483647L, &seed)) return -1;
+                for (int m = 0; m < a->n_seeds; m++)
+                    if (a->seeds[m] == (uint64_t)seed) return fail_at(c, items[j], sub, "duplicated value %ld", seed);
+                a->seeds[a->n_seeds++] = (uint64_t)seed;
+            }
+        }
+        if (rc) return -1;
+    }
+    long need = (long)a->initial + (long)a->rounds * a->acquire;
+    long pool = a->pool ? a->pool : c->spec->train_limit;
+    if (a->pool && c->spec->train_limit && a->pool > c->spec->train_limit)
+        return fail_at(c, k, key, "pool %ld is larger than data.train_limit %ld", a->pool, c->spec->train_limit);
+    if (pool && need > pool)
+        return fail_at(c, k, key, "initial + rounds * acquire = %ld images, more than the pool's %ld", need, pool);
+    /* the initial set is balanced: a whole number of images of every class */
+    for (int i = 0; i < a->n_models; i++) {
+        const bns_spec_group *g = &c->spec->groups[a->models[i]];
+        for (long p = 0; p < bns_spec_axes_points(g->axes, g->n_axes); p++) {
+            bns_config cfg;
+            bns_arch arch;
+            if (bns_spec_group_point(g, p, &cfg) || bns_arch_parse(cfg.arch, bns_data_inputs(cfg.dataset), &arch))
+                return fail_last(c, models, key);
+            if (cfg.dataset == BNS_DATA_TOY1D)
+                return fail_at(c, models, key, "active learning needs labelled images (dataset toy1d is a regression)");
+            if (a->initial % arch.n_classes)
+                return fail_at(c, k, key, "initial %d is not a multiple of group '%s''s %d classes (a balanced set)",
+                               a->initial, g->name, arch.n_classes);
+        }
+    }
+    return 0;
+}
+
 /* ---- overrides ---- */
 
 static int apply_override(ctx *c, ynode **root, int index) {
@@ -1219,6 +1311,15 @@ static int read_spec(ctx *c, const ynode *root) {
             s->n_evals++;
         }
     }
+    const ynode *active = map_get(root, "active");
+    if (active && !is_null(active)) {
+        if (check_map(c, active, "active", NULL)) return -1;
+        s->actives = bns_xcalloc((size_t)active->n + 1, sizeof *s->actives);
+        for (int i = 0; i < active->n; i++) {
+            if (read_active(c, active->items[2 * i], active->items[2 * i + 1], &s->actives[i])) return -1;
+            s->n_actives++;
+        }
+    }
     return 0;
 }
 
@@ -1271,6 +1372,7 @@ void bns_spec_free(bns_spec *s) {
     free(s->groups);
     free(s->attacks);
     free(s->evals);
+    free(s->actives);
     for (int i = 0; i < s->n_overrides; i++) free(s->overrides[i]);
     free(s->overrides);
     free(s->text);
