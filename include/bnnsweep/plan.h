@@ -3,7 +3,8 @@
  *   TRAIN   one model: a point of a model group's grid
  *   ATTACK  one adversarial set: an attack point against one source model
  *   EVAL    one model on one set: a robustness run set, one ensemble size,
- *           one pruning rate, or one OOD set
+ *           one pruning rate, one OOD set, or one adversarial set detected
+ *           among its clean rows
  *
  * Every task has a stable key: bns_hash64 of its canonical text - its kind,
  * every resolved setting as sorted "key=value" lines with numbers printed
@@ -53,6 +54,8 @@ typedef struct {
     int spec_index;           /* the spec's group / attack / evaluation it came from (first, if shared) */
     bns_config config;        /* TRAIN: fully resolved, config.task = key */
     long test_limit;          /* TRAIN, ATTACK: validation / attacked rows (0 = all) */
+    int clean_set;            /* ATTACK: the images attacked (enum bns_set_kind: test or val) */
+    long attack_rows;         /* ATTACK: the first N of them (0 = all loaded) */
     bns_attack_settings attack;  /* ATTACK: seed = the spec's, task = key */
     bns_eval_settings eval;   /* EVAL */
     int model;                /* ATTACK: source TRAIN task; EVAL: evaluated TRAIN task; TRAIN: -1, or for
