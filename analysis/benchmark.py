@@ -242,14 +242,20 @@ def figure(rows, cols, path, dpi, title):
         return np.array([100 * v if v != UNDEFINED and math.isfinite(v) else np.nan
                          for v in (r[2][col[name]] for r in rows)])
 
+    def undefined(name):
+        return np.array([name in col and r[2][col[name]] == UNDEFINED for r in rows])
+
     def ood_mean(sc):
         names = [c[1] for c in cols if c[1].startswith("ood_") and c[1].endswith("_" + sc)]
         if not names:
             return np.full(len(rows), np.nan)
+        if sc == "bald":
+            nd[0] = undefined(names[0])
         with np.errstate(all="ignore"):
             arr = np.array([series(n) for n in names])
             return np.array([np.nanmean(a) if np.isfinite(a).any() else np.nan for a in arr.T])
 
+    nd = [np.zeros(len(rows), bool)]   # BALD not defined (a point estimate), set by ood_mean
     labels = [r[0] for r in rows]
     y = np.arange(len(rows))
     fig, axes = plt.subplots(1, 4, figsize=(15, 0.38 * len(rows) + 1.8), sharey=True)
@@ -262,9 +268,10 @@ def figure(rows, cols, path, dpi, title):
         for k, (name, v) in enumerate(bars):
             off = (k - (len(bars) - 1) / 2) * h
             ax.barh(y + off, np.nan_to_num(v, nan=0.0), height=h if len(bars) > 1 else 0.6, label=name)
-            for yy, vv in zip(y + off, v):
+            for r, (yy, vv) in enumerate(zip(y + off, v)):
                 if not np.isfinite(vv):
-                    ax.text(0, yy, " –", va="center", fontsize=7, color="gray")
+                    text = " not defined" if name == "BALD" and nd[0][r] else " –"
+                    ax.text(0, yy, text, va="center", fontsize=6, color="gray")
         ax.set_xlabel(xlabel)
         ax.grid(axis="x", alpha=0.3)
         if "AUROC" in xlabel:
