@@ -163,7 +163,7 @@ def fmt(v, kind, tex=False):
     if kind == "nll":
         return "%.3f" % v
     if kind == "sec":
-        return "%.2f" % v
+        return "%.3g" % v
     return "{:,}".format(int(round(v))).replace(",", "{,}" if tex else ",")
 
 
