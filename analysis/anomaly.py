@@ -58,9 +58,9 @@ class AnomalyTable(Table):
                    for r, row in enumerate(self.rows) for k, c in enumerate(row[3]))
 
 
-def model_order(cube):
-    """Evaluated models with an OOD result, by method (the paper's order), then as in the cube."""
-    auroc = cube.var("auroc")
+def model_order(cube, var="auroc"):
+    """Evaluated models with a result in `var` (OOD AUROC), by method (the paper's order), then as in the cube."""
+    auroc = cube.var(var)
     idx = [i for i in range(len(cube.models)) if auroc is not None and auroc.shape[0] > i
            and (auroc[i] == auroc[i]).any()]
 
@@ -72,8 +72,9 @@ def model_order(cube):
         return (METHOD_ORDER.index(m) if m in METHOD_ORDER else len(METHOD_ORDER), i)
     idx.sort(key=key)
     names = [METHOD_NAMES.get(method(i), method(i)) for i in idx]
-    for k, i in enumerate(idx):   # two models of one method: add their labels
-        if names.count(names[k]) > 1:
+    counts = {n: names.count(n) for n in names}
+    for k, i in enumerate(idx):   # two models of one method: add their labels (all of them)
+        if counts[names[k]] > 1:
             names[k] = "%s (%s)" % (names[k], cube.models[i])
     return idx, names
 

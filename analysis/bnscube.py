@@ -10,6 +10,9 @@ xarray, no pandas, no yaml). Everything comes from the cube itself:
                pruned_accuracy                               (model, set, rate)
                auroc, aupr_in, aupr_out                      (model, ood, score)
                attack_success_rate, attack_mean_distortion   (set)
+               detection_auroc, detection_aupr_in/out        (model, set, score)
+               detection_accuracy, detection_clean_accuracy  (model, set)
+               train_seconds_per_epoch, train_epochs, parameters  (model)
   attributes   sweep (the sweep file's text), overrides, seed, ...
 
 A dimension or variable the run did not produce is simply absent (e.g. no
@@ -111,7 +114,9 @@ class Cube:
             self.vars = {}
             for name in ("accuracy", "accuracy_std", "nll", "ece", "ensemble_accuracy",
                          "ensemble_accuracy_std", "pruned_accuracy", "auroc", "aupr_in", "aupr_out",
-                         "attack_success_rate", "attack_mean_distortion"):
+                         "attack_success_rate", "attack_mean_distortion", "detection_auroc",
+                         "detection_aupr_in", "detection_aupr_out", "detection_accuracy",
+                         "detection_clean_accuracy", "train_seconds_per_epoch", "train_epochs", "parameters"):
                 if name in f:
                     self.vars[name] = np.asarray(f[name][()], dtype=float)
             self.attrs = {k: _text(v) if isinstance(v, (bytes, str)) else v for k, v in f.attrs.items()}

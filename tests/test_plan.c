@@ -16,6 +16,7 @@
 #include "bnnsweep/config.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/dataset.h"
+#include "bnnsweep/metrics.h"
 #include "bnnsweep/net.h"
 #include "bnnsweep/plan.h"
 #include "bnnsweep/spec.h"
@@ -275,6 +276,59 @@ static void test_ood_rows(void **state) {
     free_both(&s2, &p2);
 }
 
+/* Adversarial detection (issue 12): attacks on the first `rows` validation
+ * images (`clean: val`) get new keys while the default attacks keep theirs;
+ * a detection evaluation is one EVAL per (detector, attack set) that depends
+ * on both, and refuses clean sets. */
+static void test_detection(void **state) {
+    (void)state;
+    bns_spec s1, s2;
+    bns_plan p1, p2;
+    load_text(base_text, NULL, 0, &s1, &p1);
+    const char *ov[] = {"attacks.val6={sources: [base, bnn], attack: fgsm, eps: 0.3, source: sample, clean: val, rows: 60}",
+                        "evaluations.detection={models: [bnn, base], sets: [val6, fgsm], scores: [bald, entropy], samples: 7}"};
+    load_text(base_text, ov, 2, &s2, &p2);
+    int fgsm = find_name(&p1, "attack/fgsm/base/l2_lambda=0");
+    assert_true(fgsm >= 0);
+    assert_null(strstr(p1.tasks[fgsm].canonical, "clean="));
+    assert_true(bns_plan_find(&p2, p1.tasks[fgsm].key) >= 0); /* the default attack's key is unchanged */
+    int val6 = find_name(&p2, "attack/val6/bnn/rho_init=-3");
+    assert_true(val6 >= 0);
+    assert_int_equal(p2.tasks[val6].clean_set, BNS_SET_VAL);
+    assert_int_equal(p2.tasks[val6].attack_rows, 60);
+    assert_non_null(strstr(p2.tasks[val6].canonical, "clean=val\nrows=60\n"));
+    int n_detect = 0;
+    for (int t = 0; t < p2.n_tasks; t++) {
+        const bns_task *task = &p2.tasks[t];
+        if (task->kind != BNS_TASK_EVAL || task->eval.kind != BNS_EVAL_DETECTION) continue;
+        n_detect++;
+        const bns_task *m = &p2.tasks[task->model], *set = &p2.tasks[task->set_task];
+        assert_int_equal(set->kind, BNS_TASK_ATTACK);
+        assert_int_equal(task->n_deps, 2);
+        /* the name says which detector and which set: eval/detection/DETECTOR/ATTACK/SOURCE */
+        char want[512];
+        snprintf(want, sizeof want, "eval/detection/%s/%s", strchr(m->name, '/') + 1, strchr(set->name, '/') + 1);
+        assert_string_equal(task->name, want);
+        int bayes = strncmp(m->name, "train/bnn", 9) == 0;
+        assert_int_equal(task->eval.n_ensemble, bayes ? 7 : 0);
+        assert_int_equal(task->eval.scores, (1u << BNS_SCORE_BALD) | (1u << BNS_SCORE_ENTROPY));
+    }
+    assert_int_equal(n_detect, 4 * (4 + 2)); /* 4 detectors x (val6: 4 sources, fgsm: 2) */
+    free_both(&s2, &p2);
+    free_both(&s1, &p1);
+    const char *bad[][2] = {{"attacks.fgsm.clean=train", NULL},
+                            {"attacks.fgsm.rows=0", NULL},
+                            {"evaluations.detection={models: bnn, sets: [test]}", NULL},
+                            {"evaluations.detection={models: bnn}", NULL},
+                            {"evaluations.detection={models: bnn, sets: fgsm, rows: 3}", NULL}};
+    const char *what[] = {"attacks.fgsm.clean: 'train' is not one of test, val", "attacks.fgsm.rows",
+                          "detection sets must be attacks", "missing key 'sets'", "unknown key"};
+    for (int i = 0; i < 5; i++) {
+        assert_int_not_equal(bns_spec_load_text("t.yaml", base_text, bad[i], 1, &s2), 0);
+        if (!strstr(bns_last_error(), what[i])) fail_msg("%s: '%s' lacks '%s'", bad[i][0], bns_last_error(), what[i]);
+    }
+}
+
 static void test_stream_ids(void **state) {
     (void)state;
     bns_spec s;
@@ -436,7 +490,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_counts), cmocka_unit_test(test_calibration), cmocka_unit_test(test_teacher_groups),
         cmocka_unit_test(test_keys_stable),
-        cmocka_unit_test(test_ood_rows), cmocka_unit_test(test_stream_ids),
+        cmocka_unit_test(test_ood_rows), cmocka_unit_test(test_detection), cmocka_unit_test(test_stream_ids),
         cmocka_unit_test(test_shared_and_duplicate_tasks), cmocka_unit_test(test_critical_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -77,6 +77,21 @@ int bns_eval_ood(bns_evaluator *ev, const bns_dataset *ood, int n_samples, unsig
  * acquisition scores (active.h). -1 (error recorded) for BALD of a model that
  * is not stochastic. */
 int bns_eval_scores(bns_evaluator *ev, int n_samples, int score, float *out);
+/* Adversarial detection (METHODS.md s.12, Wang et al.): the evaluator's set
+ * holds the clean rows, adv the same rows perturbed, in the same order; both
+ * are predicted with the same n_samples samples from sample 0 (as
+ * bns_eval_ood), det holds the metrics of bns_ood_detect with the
+ * adversarial rows as the positive ("OOD") class - AUROC = the probability
+ * that an adversarial row scores more uncertain than a clean one - and the
+ * accuracies are those of the ensemble's mean prediction (the mean weights
+ * for a model that is not stochastic). -1 (error recorded) if the two sets
+ * differ in rows or width. */
+typedef struct {
+    bns_ood_result det;
+    double acc_clean, acc_adv;
+} bns_detection_result;
+int bns_eval_detection(bns_evaluator *ev, const bns_dataset *adv, int n_samples, unsigned scores,
+                       bns_detection_result *out);
 
 /* Per-sample predictions (Semko's OOD histograms, METHODS.md s.12): out
  * [n_samples][x->n][classes] = softmax(f(x; w_k)) for samples k = 0 ..

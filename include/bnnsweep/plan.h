@@ -3,7 +3,8 @@
  *   TRAIN   one model: a point of a model group's grid
  *   ATTACK  one adversarial set: an attack point against one source model
  *   EVAL    one model on one set: a robustness run set, one ensemble size,
- *           one pruning rate, or one OOD set
+ *           one pruning rate, one OOD set, or one adversarial set detected
+ *           among its clean rows
  *   ACTIVE  one acquisition round of an active-learning chain (active.h):
  *           round r depends on round r-1 of its chain (model = that task);
  *           round 0 (the initial set) is shared by the chain's scores
@@ -57,6 +58,8 @@ typedef struct {
     int spec_index;           /* the spec's group / attack / evaluation it came from (first, if shared) */
     bns_config config;        /* TRAIN: fully resolved, config.task = key */
     long test_limit;          /* TRAIN, ATTACK: validation / attacked rows (0 = all) */
+    int clean_set;            /* ATTACK: the images attacked (enum bns_set_kind: test or val) */
+    long attack_rows;         /* ATTACK: the first N of them (0 = all loaded) */
     bns_attack_settings attack;  /* ATTACK: seed = the spec's, task = key */
     bns_eval_settings eval;   /* EVAL */
     bns_active_settings active;  /* ACTIVE (config: the round's training recipe, config.task = key) */

@@ -36,13 +36,16 @@
  *       # expectation), source_samples, source_index, clip (true|false), batch,
  *       # optimizer (gd|ngd|adam), c, lr, max_steps, search_steps, c_min, c_max,
  *       # beta1, beta2, eps, steps, step_size, random_start, eta,
- *       # target (next | a class number)
+ *       # target (next | a class number); and (not attack settings) clean:
+ *       # test|val (the images attacked, default test) and rows: N (the
+ *       # first N of them; default all loaded, more is an error)
  *   evaluations:                   # optional
  *     robustness: {models: [bnn, base], sets: [test, minnorm], runs: 100}
  *     ensembles:  {models: bnn, sets: [minnorm], ensemble: [1, 5, 10]}
  *     pruning:    {models: bnn, sets: [val, test], rates: [0.5, 0.9], samples: 100}
  *     ood:        {models: bnn, ood: [fashion, gaussian], scores: [entropy, bald]}
- *       # kind: robustness|ensembles|pruning|ood (default: the evaluation's name)
+ *     detection:  {models: [bnn, base], sets: [fgsm], scores: [entropy, bald], samples: 100}
+ *       # kind: robustness|ensembles|pruning|ood|detection (default: the evaluation's name)
  *       # models: model group(s) (required); sets: test, val or attack names
  *       # (default [test]); robustness: runs (100; 1 for deterministic models);
  *       # ensembles: ensemble sizes ([1, 5, 10, 25, 100]), runs = total samples
@@ -51,7 +54,12 @@
  *       # gaussian, uniform, notmnist, omniglot, cifar10 ([fashion, gaussian,
  *       # uniform]), scores among entropy, vr, bald (all), samples (100),
  *       # rows: N in-distribution and N OOD rows (balanced 50/50; a set with
- *       # fewer is an error; default: the sets as loaded, see README).
+ *       # fewer is an error; default: the sets as loaded, see README);
+ *       # detection (METHODS.md s.12, adversarial detection): sets = attack
+ *       # names only (required); each adversarial set is scored against its
+ *       # clean counterpart (the same rows unperturbed) by the scores
+ *       # (default all), AUROC with the adversarial rows positive, and the
+ *       # samples-sample ensemble's accuracy on both (samples 100).
  *   active:                        # optional: active learning (active.h)
  *     wang: {models: [sgd, bbb], scores: [entropy, vr, bald, random], seeds: [1, 2, 3],
  *            initial: 20, acquire: 10, rounds: 50, pool: 0, samples: 50, val_rows: 100,
@@ -120,12 +128,15 @@ typedef struct {
     int n_sources;
     int sources[BNS_SPEC_MAX_REFS];          /* group indices */
     bns_attack_settings base;                /* seed = the spec's; task is set per task */
+    int clean_set;              /* `clean:` the images attacked: BNS_SET_TEST (default) or BNS_SET_VAL */
+    long rows;                  /* `rows:` the first N of them (0 = all loaded; more is an error) */
     int n_axes;
     bns_spec_axis axes[BNS_SPEC_MAX_AXES];
     int line;
 } bns_spec_attack;
 
-enum bns_eval_kind { BNS_EVAL_ROBUSTNESS = 0, BNS_EVAL_ENSEMBLES = 1, BNS_EVAL_PRUNING = 2, BNS_EVAL_OOD = 3 };
+enum bns_eval_kind { BNS_EVAL_ROBUSTNESS = 0, BNS_EVAL_ENSEMBLES = 1, BNS_EVAL_PRUNING = 2, BNS_EVAL_OOD = 3,
+                     BNS_EVAL_DETECTION = 4 };
 const char *bns_eval_kind_name(int kind);
 int bns_eval_kind_parse(const char *name);   /* -1 if unknown */
 

@@ -85,24 +85,60 @@ int bns_eval_scores(bns_evaluator *ev, int n_samples, int score, float *out) {
     return 0;
 }
 
-int bns_eval_ood(bns_evaluator *ev, const bns_dataset *ood, int n_samples, unsigned scores, bns_ood_result *out) {
+/* The set's and the other rows' p_bar and mean entropies with the same
+ * samples, and their detection metrics; the other rows' p_bar is returned
+ * (free() it) for the caller's accuracy. */
+static float *score_against(bns_evaluator *ev, const bns_dataset *other, int n_samples, unsigned scores,
+                            bns_ood_result *out) {
     const bns_model *m = ev->m;
     const bns_dataset *set = ev->set;
-    memset(out, 0, sizeof *out);
-    if (ood->d != set->d)
-        return bns_fail("OOD set %s has %zu features per row, %s has %zu", ood->name, ood->d, set->name, set->d);
     int k = set->n_classes;
     out->n_samples = ev->stochastic ? n_samples : 0;
     if (out->n_samples == 0) scores &= ~(1u << BNS_SCORE_BALD); /* BALD is 0 for every row */
-    snprintf(out->set, sizeof out->set, "%s", ood->name);
-    out->rows = ood->n;
+    snprintf(out->set, sizeof out->set, "%s", other->name);
+    out->rows = other->n;
     predict_set(ev, out->n_samples);
-    float *o_probs = bns_xmalloc(sizeof(float) * (ood->n * (size_t)k + 1));
-    float *o_h = bns_xmalloc(sizeof(float) * (ood->n + 1));
-    bns_predict_probs_entropy(&ev->pred, m, ood->x, ood->n, out->n_samples, &ev->stream, 0, o_probs, o_h);
-    bns_ood_detect(ev->probs, ev->mean_entropy, set->n, o_probs, o_h, ood->n, k, scores, out);
-    free(o_probs);
+    float *o_probs = bns_xmalloc(sizeof(float) * (other->n * (size_t)k + 1));
+    float *o_h = bns_xmalloc(sizeof(float) * (other->n + 1));
+    bns_predict_probs_entropy(&ev->pred, m, other->x, other->n, out->n_samples, &ev->stream, 0, o_probs, o_h);
+    bns_ood_detect(ev->probs, ev->mean_entropy, set->n, o_probs, o_h, other->n, k, scores, out);
     free(o_h);
+    return o_probs;
+}
+
+int bns_eval_ood(bns_evaluator *ev, const bns_dataset *ood, int n_samples, unsigned scores, bns_ood_result *out) {
+    memset(out, 0, sizeof *out);
+    if (ood->d != ev->set->d)
+        return bns_fail("OOD set %s has %zu features per row, %s has %zu", ood->name, ood->d, ev->set->name,
+                        ev->set->d);
+    free(score_against(ev, ood, n_samples, scores, out));
+    return 0;
+}
+
+/* fraction of rows whose first argmax of p is the label */
+static double accuracy_of(const float *p, const uint8_t *y, size_t n, int k) {
+    size_t right = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = p + i * (size_t)k;
+        int best = 0;
+        for (int c = 1; c < k; c++)
+            if (row[c] > row[best]) best = c;
+        right += best == y[i];
+    }
+    return n ? (double)right / (double)n : 0.0;
+}
+
+int bns_eval_detection(bns_evaluator *ev, const bns_dataset *adv, int n_samples, unsigned scores,
+                       bns_detection_result *out) {
+    memset(out, 0, sizeof *out);
+    if (adv->d != ev->set->d || adv->n != ev->set->n)
+        return bns_fail("adversarial set %s has %zu rows of %zu features, its clean rows %s %zu of %zu", adv->name,
+                        adv->n, adv->d, ev->set->name, ev->set->n, ev->set->d);
+    float *p_adv = score_against(ev, adv, n_samples, scores, &out->det);
+    int k = ev->set->n_classes;
+    out->acc_clean = accuracy_of(ev->probs, ev->set->y, ev->set->n, k);
+    out->acc_adv = accuracy_of(p_adv, adv->y, adv->n, k);
+    free(p_adv);
     return 0;
 }
 

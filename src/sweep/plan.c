@@ -64,7 +64,7 @@ double bns_plan_cost_attack(const bns_attack_settings *s, const bns_config *sour
 double bns_plan_cost_eval(const bns_eval_settings *e, const bns_config *model) {
     double w = arch_weights(model);
     double rows = limit_rows(e->test_limit, BNS_MNIST_TEST_ROWS);
-    if (e->kind == BNS_EVAL_OOD) rows *= 2; /* the test set's scores and the OOD set's */
+    if (e->kind == BNS_EVAL_OOD || e->kind == BNS_EVAL_DETECTION) rows *= 2; /* the clean rows' scores and the others' */
     double samples = (double)e->runs * (e->n_ensemble > 0 ? e->n_ensemble : 1);
     return rows * samples * w * BNS_COST_PREDICT;
 }
@@ -432,12 +432,19 @@ static int add_attack_tasks(const bns_spec *s, bns_plan *p, const task_list *gro
                     set.seed = s->seed;
                     set.task = 0;
                     bns_spec_attack_canonical(&set, settings, sizeof settings);
-                    snprintf(canon, sizeof canon, "task=attack\nmodel=%016" PRIx64 "\ntest_limit=%ld\nsettings:\n%s",
-                             p->tasks[model].key, s->test_limit, settings);
+                    /* the attacked images only when not the default (test, all rows): older keys stay */
+                    char clean[64] = "";
+                    if (atk->clean_set != BNS_SET_TEST || atk->rows > 0)
+                        snprintf(clean, sizeof clean, "clean=%s\nrows=%ld\n",
+                                 atk->clean_set == BNS_SET_VAL ? "val" : "test", atk->rows);
+                    snprintf(canon, sizeof canon, "task=attack\n%smodel=%016" PRIx64 "\ntest_limit=%ld\nsettings:\n%s",
+                             clean, p->tasks[model].key, s->test_limit, settings);
                     bns_spec_point_label(atk->axes, atk->n_axes, pt, label, sizeof label);
                     snprintf(name, sizeof name, "attack/%s%s%s/%s", atk->name, label[0] ? "," : "", label,
                              label_of(&p->tasks[model]));
-                    double cost = bns_plan_cost_attack(&set, &p->tasks[model].config, s->test_limit);
+                    long rows = atk->rows > 0 && (s->test_limit <= 0 || atk->rows < s->test_limit) ? atk->rows
+                                                                                                   : s->test_limit;
+                    double cost = bns_plan_cost_attack(&set, &p->tasks[model].config, rows);
                     int before = p->n_tasks;
                     int t = bns_plan_add(p, BNS_TASK_ATTACK, name, canon, &model, 1, cost);
                     if (t < 0) return -1;
@@ -447,6 +454,8 @@ static int add_attack_tasks(const bns_spec *s, bns_plan *p, const task_list *gro
                         task->attack = set;
                         task->attack.task = task->key;
                         task->test_limit = s->test_limit;
+                        task->clean_set = atk->clean_set;
+                        task->attack_rows = atk->rows;
                         task->model = model;
                     }
                     list_push(&attacks[a], t);
@@ -562,6 +571,12 @@ static int add_eval_tasks(const bns_spec *s, bns_plan *p, const task_list *group
                                 snprintf(suffix, sizeof suffix, "N=%d", e->ensemble[n]);
                                 if (add_eval(s, p, ei, model, set->kind, set_task, ev, suffix)) return -1;
                             }
+                            break;
+                        case BNS_EVAL_DETECTION:
+                            ev.runs = 1;
+                            ev.n_ensemble = bayes ? e->samples : 0;
+                            ev.scores = e->scores;
+                            if (add_eval(s, p, ei, model, set->kind, set_task, ev, "")) return -1;
                             break;
                         case BNS_EVAL_PRUNING:
                             for (int r = 0; r < e->n_rates; r++) {

@@ -173,8 +173,19 @@ static int run_attack(bns_runner *r, const bns_task *t, const char *out) {
     bns_runner_task_path(r, t->model, ".h5", model_path, sizeof model_path);
     bns_model m;
     if (bns_model_load(model_path, &m, NULL)) return -1;
+    /* the images attacked: the first attack_rows of the test or validation set */
+    const bns_dataset *clean = t->clean_set == BNS_SET_VAL ? &r->data.val : &r->data.test;
+    bns_dataset rows = *clean;
+    if (t->attack_rows > 0) {
+        if ((size_t)t->attack_rows > clean->n) {
+            bns_model_free(&m);
+            return bns_fail("attack rows %ld: the %s set has only %zu rows (data.test_limit %ld)", t->attack_rows,
+                            t->clean_set == BNS_SET_VAL ? "val" : "test", clean->n, t->test_limit);
+        }
+        rows.n = (size_t)t->attack_rows;
+    }
     bns_attack_set set;
-    int rc = bns_attack_run(&m, &t->attack, &r->data.test, NULL, &set, NULL, NULL);
+    int rc = bns_attack_run(&m, &t->attack, &rows, NULL, &set, NULL, NULL);
     if (rc == 0) {
         /* the path inside the run directory: the same whichever rank ran it */
         rc = bns_attack_set_identify(&set, model_path);
@@ -231,6 +242,57 @@ static int save_runs(hid_t f, const bns_run_metrics *per_run, const bns_run_summ
     return bad;
 }
 
+/* Detection (METHODS.md s.12): the clean counterpart of an attack set, row i
+ * = row clean_index[i] of the set the attack perturbed. */
+static int load_clean_rows(bns_runner *r, const bns_task *t, bns_dataset *out) {
+    char path[1200];
+    bns_runner_task_path(r, t->set_task, ".h5", path, sizeof path);
+    const bns_task *atk = &r->plan->tasks[t->set_task];
+    if (!need_data(r)) return -1;
+    const bns_dataset *src = atk->clean_set == BNS_SET_VAL ? &r->data.val : &r->data.test;
+    bns_attack_set set;
+    if (bns_attack_set_read(path, &set)) return -1;
+    int rc = src->y && set.d == src->d ? 0 : bns_fail("%s: not an attack on the %zu-feature labelled rows", path, src->d);
+    memset(out, 0, sizeof *out);
+    if (rc == 0) {
+        out->d = src->d;
+        out->n_classes = src->n_classes;
+        out->n = set.n;
+        out->x = bns_xmalloc(sizeof(float) * (set.n * src->d + 1));
+        out->y = bns_xmalloc(set.n + 1);
+        for (size_t i = 0; i < set.n && rc == 0; i++) {
+            int64_t c = set.clean_index[i];
+            if (c < 0 || (size_t)c >= src->n || set.label[i] != src->y[c]) {
+                rc = bns_fail("%s: row %zu is not row %lld of the clean %s set (another data.test_limit?)", path, i,
+                              (long long)c, atk->clean_set == BNS_SET_VAL ? "val" : "test");
+                break;
+            }
+            memcpy(out->x + i * src->d, src->x + (size_t)c * src->d, sizeof(float) * src->d);
+            out->y[i] = src->y[c];
+        }
+        snprintf(out->name, sizeof out->name, "clean rows of %s", atk->name);
+    }
+    bns_attack_set_free(&set);
+    if (rc) bns_dataset_free(out);
+    return rc;
+}
+
+/* auroc_SCORE, aupr_in_SCORE, aupr_out_SCORE of every computed score */
+static int save_scores(hid_t f, const bns_ood_result *res) {
+    int bad = 0;
+    for (int s = 0; s < BNS_SCORE_COUNT; s++) {
+        if (!(res->scores & (1u << s))) continue;
+        const char *metric[3] = {"auroc", "aupr_in", "aupr_out"};
+        const double value[3] = {res->auroc[s], res->aupr_in[s], res->aupr_out[s]};
+        for (int j = 0; j < 3; j++) {
+            char name[64];
+            snprintf(name, sizeof name, "%s_%s", metric[j], bns_score_name(s));
+            bad |= attr_d(f, name, value[j]);
+        }
+    }
+    return bad;
+}
+
 static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
     const bns_eval_settings *e = &t->eval;
     char model_path[1200], set_name[256];
@@ -254,6 +316,12 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
         return -1;
     }
     if (ood_rows) set.n = ood_rows;
+    bns_dataset clean = {0}; /* detection: the evaluator's set is the clean counterpart */
+    if (e->kind == BNS_EVAL_DETECTION && load_clean_rows(r, t, &clean)) {
+        bns_model_free(&m);
+        bns_dataset_free(&set);
+        return -1;
+    }
     if ((int)set.d != m.arch.n_inputs) {
         bns_model_free(&m);
         bns_dataset_free(&set);
@@ -262,7 +330,7 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
     int rc = 0;
     bns_stream stream = bns_stream_make(e->seed, e->task, BNS_PURPOSE_PREDICT);
     bns_evaluator ev;
-    bns_evaluator_init(&ev, &m, &set, &stream);
+    bns_evaluator_init(&ev, &m, e->kind == BNS_EVAL_DETECTION ? &clean : &set, &stream);
     if (ev.stochastic) { /* the model's samples, shared by its evaluations on every set */
         bns_sample_cache_bind(&r->samples, r->plan->tasks[t->model].key, &stream, m.arch.n_weights);
         ev.pred.cache = &r->samples;
@@ -288,7 +356,15 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
         bad |= H5LTset_attribute_string(f, "/", "set", set_name) < 0;
         bad |= attr_d(f, "n_rows", (double)set.n);
     }
-    if (rc == 0 && e->kind != BNS_EVAL_OOD) {
+    if (rc == 0 && e->kind == BNS_EVAL_DETECTION) {
+        bns_detection_result res;
+        rc = bns_eval_detection(&ev, &set, e->n_ensemble, e->scores, &res);
+        if (rc == 0) {
+            bad |= attr_d(f, "n_ensemble", res.det.n_samples);
+            bad |= attr_d(f, "acc_clean", res.acc_clean) | attr_d(f, "acc_adv", res.acc_adv);
+            bad |= save_scores(f, &res.det);
+        }
+    } else if (rc == 0 && e->kind != BNS_EVAL_OOD) {
         bns_accuracy_request req = {.n_ensemble = e->n_ensemble, .runs = e->runs > 0 ? e->runs : 1,
                                     .prune = e->kind == BNS_EVAL_PRUNING, .prune_rate = e->prune_rate};
         bns_run_metrics *per_run = bns_xcalloc(req.runs, sizeof *per_run);
@@ -311,16 +387,7 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
         if (rc == 0) {
             bad |= H5LTset_attribute_string(f, "/", "ood_set", bns_ood_set_name(e->ood)) < 0;
             bad |= attr_d(f, "ood_rows", (double)ood.n) | attr_d(f, "n_ensemble", res.n_samples);
-            for (int s = 0; s < BNS_SCORE_COUNT; s++) {
-                if (!(res.scores & (1u << s))) continue;
-                const char *metric[3] = {"auroc", "aupr_in", "aupr_out"};
-                const double value[3] = {res.auroc[s], res.aupr_in[s], res.aupr_out[s]};
-                for (int j = 0; j < 3; j++) {
-                    char name[64];
-                    snprintf(name, sizeof name, "%s_%s", metric[j], bns_score_name(s));
-                    bad |= attr_d(f, name, value[j]);
-                }
-            }
+            bad |= save_scores(f, &res);
         }
         bns_dataset_free(&ood);
     }
@@ -329,6 +396,7 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
     rc = bns_commit_file(tmp, out, rc);
     bns_evaluator_free(&ev);
     bns_dataset_free(&set);
+    bns_dataset_free(&clean);
     bns_model_free(&m);
     return rc;
 }
@@ -652,6 +720,32 @@ static int active_cube_fill(bns_cube *c, const bns_runner *r, int t) {
     return rc;
 }
 
+/* A model file's mean epoch seconds (/training/epoch_seconds: training steps
+ * only, validation apart) and epochs run; -1 if it has none (a view's file
+ * carries its trained model's history). */
+static int read_epoch_seconds(const char *path, double *per_epoch, double *epochs) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return -1;
+    int rc = -1;
+    hsize_t n = 0;
+    H5T_class_t cls;
+    size_t size;
+    if (H5Lexists(f, "training", H5P_DEFAULT) > 0 && H5Lexists(f, "training/epoch_seconds", H5P_DEFAULT) > 0 &&
+        H5LTget_dataset_info(f, "training/epoch_seconds", &n, &cls, &size) >= 0 && n > 0 && n < 10000000) {
+        double *v = bns_xmalloc(sizeof(double) * n);
+        if (H5LTread_dataset_double(f, "training/epoch_seconds", v) >= 0) {
+            double sum = 0;
+            for (hsize_t i = 0; i < n; i++) sum += v[i];
+            *per_epoch = sum / (double)n;
+            *epochs = (double)n;
+            rc = 0;
+        }
+        free(v);
+    }
+    H5Fclose(f);
+    return rc;
+}
+
 int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const bns_run_info *info) {
     const bns_plan *p = r->plan;
     int n = p->n_tasks;
@@ -661,7 +755,7 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
     label_list models = {bns_xcalloc(n + r->spec->n_groups + 1, sizeof(char *)), 0}, sets = {bns_xcalloc(n + 3, sizeof(char *)), 0};
     label_list oods = {bns_xcalloc(BNS_OOD_COUNT + 1, sizeof(char *)), 0};
     double *ens = bns_xcalloc(n + 1, sizeof(double)), *rates = bns_xcalloc(n + 1, sizeof(double));
-    int n_ens = 0, n_rates = 0;
+    int n_ens = 0, n_rates = 0, n_detect = 0;
     int *model_index = bns_xcalloc(n + 1, sizeof(int)), *set_index = bns_xcalloc(n + 1, sizeof(int));
     label_add(&sets, "test");
     label_add(&sets, "val");
@@ -677,6 +771,7 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
         if (task->eval.kind == BNS_EVAL_ENSEMBLES) number_add(ens, &n_ens, task->eval.n_ensemble);
         if (task->eval.kind == BNS_EVAL_PRUNING) number_add(rates, &n_rates, task->eval.prune_rate);
         if (task->eval.kind == BNS_EVAL_OOD) label_add(&oods, bns_ood_set_name(task->eval.ood));
+        n_detect += task->eval.kind == BNS_EVAL_DETECTION;
     }
     const char *score_labels[BNS_SCORE_COUNT];
     for (int s = 0; s < BNS_SCORE_COUNT; s++) score_labels[s] = bns_score_name(s);
@@ -688,7 +783,7 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
     if (n_ens) rc |= bns_cube_add_dim_numbers(c, "n_ensemble", ens, n_ens);
     if (n_rates) rc |= bns_cube_add_dim_numbers(c, "rate", rates, n_rates);
     if (oods.n) rc |= bns_cube_add_dim_strings(c, "ood", oods.labels, oods.n);
-    if (oods.n) rc |= bns_cube_add_dim_strings(c, "score", score_labels, BNS_SCORE_COUNT);
+    if (oods.n || n_detect) rc |= bns_cube_add_dim_strings(c, "score", score_labels, BNS_SCORE_COUNT);
     rc |= bns_cube_add_dim(c, "task", n);
     const char *ms[] = {"model", "set"};
     const char *mse[] = {"model", "set", "n_ensemble"}, *msr[] = {"model", "set", "rate"};
@@ -707,6 +802,18 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
         rc |= bns_cube_add_var(c, "aupr_in", mos, 3, NULL, "area under PR curve, in-distribution positive");
         rc |= bns_cube_add_var(c, "aupr_out", mos, 3, NULL, "area under PR curve, OOD positive");
     }
+    if (n_detect) { /* adversarial detection (METHODS.md s.12): model = detector, set = adversarial set */
+        const char *mss[] = {"model", "set", "score"};
+        rc |= bns_cube_add_var(c, "detection_auroc", mss, 3, NULL, "AUROC, clean rows vs their adversarial set (positive)");
+        rc |= bns_cube_add_var(c, "detection_aupr_in", mss, 3, NULL, "area under PR curve, clean rows positive");
+        rc |= bns_cube_add_var(c, "detection_aupr_out", mss, 3, NULL, "area under PR curve, adversarial rows positive");
+        rc |= bns_cube_add_var(c, "detection_accuracy", ms, 2, NULL, "accuracy on the adversarial set (ensemble mean)");
+        rc |= bns_cube_add_var(c, "detection_clean_accuracy", ms, 2, NULL, "accuracy on its clean rows (ensemble mean)");
+    }
+    const char *m1[] = {"model"};
+    rc |= bns_cube_add_var(c, "train_seconds_per_epoch", m1, 1, "s", "mean wall time of a training epoch's steps");
+    rc |= bns_cube_add_var(c, "train_epochs", m1, 1, NULL, "epochs trained");
+    rc |= bns_cube_add_var(c, "parameters", m1, 1, NULL, "parameters the model file stores (the method's n_params)");
     rc |= bns_cube_add_string_var(c, "model_method", "model");
     rc |= bns_cube_add_string_var(c, "model_capabilities", "model");
     rc |= bns_cube_add_var(c, "attack_success_rate", s1, 1, NULL, "fraction of examples that fooled the source");
@@ -740,6 +847,18 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
             bns_caps_format(method ? bns_method_caps(method, &task->config) : 0, caps, sizeof caps);
             rc |= bns_cube_set_string(c, "model_method", (size_t)model_index[t], task->config.method);
             rc |= bns_cube_set_string(c, "model_capabilities", (size_t)model_index[t], caps);
+            size_t mi = (size_t)model_index[t];
+            bns_arch arch;
+            if (method && bns_arch_parse(task->config.arch, bns_data_inputs(task->config.dataset), &arch) == 0)
+                rc |= bns_cube_set(c, "parameters", &mi, (double)method->n_params(&task->config, &arch));
+            if (done) {
+                double per_epoch, epochs;
+                bns_runner_task_path(r, t, ".h5", path, sizeof path);
+                if (read_epoch_seconds(path, &per_epoch, &epochs) == 0) {
+                    rc |= bns_cube_set(c, "train_seconds_per_epoch", &mi, per_epoch);
+                    rc |= bns_cube_set(c, "train_epochs", &mi, epochs);
+                }
+            }
         }
         rc |= bns_cube_set_string(c, "task_name", ti, task->name);
         rc |= bns_cube_set_string(c, "task_key", ti, key);
@@ -790,6 +909,20 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
         } else if (e->kind == BNS_EVAL_PRUNING) {
             rc |= bns_cube_find_number(c, "rate", e->prune_rate, &idx3[2]);
             rc |= bns_cube_set(c, "pruned_accuracy", idx3, read_attr(f, "acc_mean"));
+        } else if (e->kind == BNS_EVAL_DETECTION) {
+            rc |= bns_cube_set(c, "detection_accuracy", idx2, read_attr(f, "acc_adv"));
+            rc |= bns_cube_set(c, "detection_clean_accuracy", idx2, read_attr(f, "acc_clean"));
+            for (int s = 0; s < BNS_SCORE_COUNT; s++) {
+                size_t idx[3] = {mi, si, (size_t)s};
+                const char *metric[3] = {"auroc", "aupr_in", "aupr_out"};
+                for (int k = 0; k < 3; k++) {
+                    char name[64], var[64];
+                    snprintf(name, sizeof name, "%s_%s", metric[k], bns_score_name(s));
+                    snprintf(var, sizeof var, "detection_%s", metric[k]);
+                    double v = read_attr(f, name);
+                    if (!isnan(v)) rc |= bns_cube_set(c, var, idx, v);
+                }
+            }
         } else {
             size_t oi;
             rc |= bns_cube_find_label(c, "ood", bns_ood_set_name(e->ood), &oi);

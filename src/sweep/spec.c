@@ -527,10 +527,10 @@ void bns_spec_training_canonical(const bns_config *cfg, char *buf, size_t size) 
 
 /* ---- names ---- */
 
-static const char *const eval_kind_names[] = {"robustness", "ensembles", "pruning", "ood", NULL};
+static const char *const eval_kind_names[] = {"robustness", "ensembles", "pruning", "ood", "detection", NULL};
 static const char *const ood_names[] = {"fashion", "gaussian", "uniform", "notmnist", "omniglot", "cifar10", NULL};
 
-const char *bns_eval_kind_name(int kind) { return kind >= 0 && kind < 4 ? eval_kind_names[kind] : "?"; }
+const char *bns_eval_kind_name(int kind) { return kind >= 0 && kind <= BNS_EVAL_DETECTION ? eval_kind_names[kind] : "?"; }
 int bns_eval_kind_parse(const char *name) {
     for (int i = 0; eval_kind_names[i]; i++)
         if (!strcmp(eval_kind_names[i], name)) return i;
@@ -872,6 +872,17 @@ static int read_attack(const ctx *c, const ynode *k, const ynode *n, bns_spec_at
             const ynode *sk = n->items[2 * i], *v = n->items[2 * i + 1];
             if (!strcmp(sk->text, "attack") || !strcmp(sk->text, "sources")) continue;
             join_key(sub, sizeof sub, key, sk->text);
+            if (!strcmp(sk->text, "clean") || !strcmp(sk->text, "rows")) { /* the attacked images, not a setting */
+                if (pass == 1) continue;
+                if (!strcmp(sk->text, "rows")) {
+                    if (parse_long(c, v, sub, 1, 1000000000L, &a->rows)) return -1;
+                    continue;
+                }
+                if (need_scalar(c, v, sub)) return -1;
+                if (!strcmp(v->text, "val")) a->clean_set = BNS_SET_VAL;
+                else if (strcmp(v->text, "test") != 0) return fail_at(c, v, sub, "'%s' is not one of test, val", v->text);
+                continue;
+            }
             const bns_attack_setting *f = bns_attack_setting_by_key(sk->text);
             if (!f || !(f->flags & BNS_ASET_SWEEP)) {
                 if (f && !strcmp(f->key, "seed")) return fail_at(c, sk, sub, "the seed is the sweep's (top-level seed:)");
@@ -918,11 +929,12 @@ static int read_attack(const ctx *c, const ynode *k, const ynode *n, bns_spec_at
     return 0;
 }
 
-static const char *const eval_keys[4][8] = {
+static const char *const eval_keys[5][8] = {
     {"kind", "models", "sets", "runs", NULL},
     {"kind", "models", "sets", "ensemble", "runs", NULL},
     {"kind", "models", "sets", "rates", "samples", NULL},
     {"kind", "models", "ood", "scores", "samples", "rows", NULL},
+    {"kind", "models", "sets", "scores", "samples", NULL},
 };
 
 /* *any = 1 when some point of the group has a method with the capability
@@ -954,10 +966,12 @@ static int read_eval(const ctx *c, const ynode *k, const ynode *n, bns_spec_eval
         join_key(sub, sizeof sub, key, "kind");
         if (need_scalar(c, kind_node, sub)) return -1;
         e->kind = bns_eval_kind_parse(kind_node->text);
-        if (e->kind < 0) return fail_at(c, kind_node, sub, "'%s' is not one of robustness, ensembles, pruning, ood", kind_node->text);
+        if (e->kind < 0)
+            return fail_at(c, kind_node, sub, "'%s' is not one of robustness, ensembles, pruning, ood, detection",
+                           kind_node->text);
     } else {
         e->kind = bns_eval_kind_parse(e->name);
-        if (e->kind < 0) return fail_at(c, k, key, "missing key 'kind' (robustness, ensembles, pruning or ood)");
+        if (e->kind < 0) return fail_at(c, k, key, "missing key 'kind' (robustness, ensembles, pruning, ood or detection)");
     }
     if (check_map(c, n, key, eval_keys[e->kind])) return -1;
     /* defaults (METHODS.md s.4, s.6) */
@@ -976,6 +990,10 @@ static int read_eval(const ctx *c, const ynode *k, const ynode *n, bns_spec_eval
         e->ood[0] = BNS_OOD_FASHION;
         e->ood[1] = BNS_OOD_GAUSSIAN;
         e->ood[2] = BNS_OOD_UNIFORM;
+        e->scores = (1u << BNS_SCORE_COUNT) - 1;
+    }
+    if (e->kind == BNS_EVAL_DETECTION) {
+        e->n_sets = 0;
         e->scores = (1u << BNS_SCORE_COUNT) - 1;
     }
     const ynode *models = map_get(n, "models");
@@ -1082,6 +1100,13 @@ static int read_eval(const ctx *c, const ynode *k, const ynode *n, bns_spec_eval
     }
     if (e->kind == BNS_EVAL_PRUNING && e->n_rates == 0)
         return fail_at(c, k, key, "missing key 'rates' (pruning rates in [0, 1])");
+    if (e->kind == BNS_EVAL_DETECTION) { /* adversarial sets against their clean rows (METHODS.md s.12) */
+        if (e->n_sets == 0) return fail_at(c, k, key, "missing key 'sets' (the attacks whose sets are detected)");
+        for (int i = 0; i < e->n_sets; i++)
+            if (e->sets[i].kind != BNS_SET_ATTACK)
+                return fail_at(c, map_get(n, "sets"), key, "detection sets must be attacks (%s is clean data)",
+                               e->sets[i].kind == BNS_SET_VAL ? "val" : "test");
+    }
     return 0;
 }
 

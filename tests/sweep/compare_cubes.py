@@ -6,7 +6,8 @@ import sys
 import h5py
 import numpy as np
 
-BOOKKEEPING = {"wall_seconds", "rank", "host", "status", "error", "task_name", "task_key", "task_kind"}
+BOOKKEEPING = {"wall_seconds", "rank", "host", "status", "error", "task_name", "task_key", "task_kind",
+               "train_seconds_per_epoch"}
 
 
 def result_vars(path):
