@@ -1,8 +1,10 @@
 /* test_cifar.c - the CIFAR-10 binary reader and split on small synthetic
  * batch files written here (the real files are not downloadable on this
  * machine): known contents, every malformed-file case naming the file, the
- * dataset/data_path settings leaving existing task keys unchanged, and the
+ * dataset/data_path settings leaving existing task keys unchanged, the conv
+ * nets built for the files' 3x32x32 shape training on them, and the
  * CIFAR-10 grayscale OOD set (ood.h) on the same files. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +22,7 @@
 #include "bnnsweep/model.h"
 #include "bnnsweep/ood.h"
 #include "bnnsweep/spec.h"
+#include "bnnsweep/train.h"
 
 #include "test_util.h"
 
@@ -125,6 +128,53 @@ static void test_load_split(void **state) {
     expect_error_names("data_batch_3.bin", "cannot open");
 }
 
+/* The conv nets take their input shape from the data set (3x32x32 for
+ * CIFAR-10, 1x28x28 for (Fashion-)MNIST) and train on CIFAR-10 files through
+ * bns_train with the sampling methods (ris, bbb): one epoch of 8 rows,
+ * finite objective and parameters, and resnet20's batch-norm statistics kept. */
+static void test_conv_nets_train_on_files(void **state) {
+    (void)state;
+    for (int b = 0; b < 5; b++) {
+        char name[64];
+        snprintf(name, sizeof name, "data_batch_%d.bin", b + 1);
+        write_batch(name, 3 * b + 1, 2, 0, -1);
+    }
+    write_batch("test_batch.bin", 5, 2, 0, -1);
+    assert_int_equal(bns_data_inputs(BNS_DATA_CIFAR10), 3072);
+    assert_int_equal(bns_data_inputs(BNS_DATA_FASHION), 784);
+    bns_splits s;
+    assert_int_equal(bns_data_load(BNS_DATA_CIFAR10, NULL, tmp_dir, 1.0f / 255, 0, 0, &s), 0);
+    static const struct {
+        const char *arch, *method, *setting;
+    } cases[] = {{"lenet", "ris", "ris_samples=2"}, {"lenet", "bbb", "samples=2"}, {"resnet20", "ris", "ris_samples=1"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bns_config cfg;
+        bns_config_defaults(&cfg);
+        snprintf(cfg.arch, sizeof cfg.arch, "%s", cases[i].arch);
+        snprintf(cfg.method, sizeof cfg.method, "%s", cases[i].method);
+        assert_int_equal(bns_config_set(&cfg, "dataset", "cifar10"), 0);
+        if (strcmp(cases[i].method, "ris") == 0) bns_prior_defaults(&cfg.prior, BNS_PRIOR_GAUSSIAN);
+        if (cases[i].setting) assert_int_equal(bns_config_set_assignment(&cfg, cases[i].setting), 0);
+        cfg.max_epochs = 1;
+        cfg.batch_size = 8;
+        cfg.val_samples = 1;
+        bns_model m;
+        if (bns_model_create(&cfg, bns_data_inputs(cfg.dataset), &m)) fail_msg("%s", bns_last_error());
+        const bns_shape in = m.arch.ops[0].in;
+        assert_true(in.c == 3 && in.h == 32 && in.w == 32);
+        bns_train_history h;
+        if (bns_train(&m, &s.train, &s.val, &h, NULL, NULL)) fail_msg("%s %s: %s", cases[i].arch, cases[i].method, bns_last_error());
+        assert_int_equal(h.epochs_run, 1);
+        if (!isfinite(h.epochs[0].train_loss)) fail_msg("%s %s: loss %g", cases[i].arch, cases[i].method, h.epochs[0].train_loss);
+        for (size_t k = 0; k < m.n_params; k++) assert_true(isfinite(m.params[k]));
+        if (strcmp(cases[i].arch, "resnet20") == 0) assert_true(m.n_stats > 0 && m.has_stats);
+        else assert_int_equal(m.n_stats, 0); /* lenet has no batch norm */
+        bns_train_history_free(&h);
+        bns_model_free(&m);
+    }
+    bns_splits_free(&s);
+}
+
 /* dataset and data_path are left out of the task key (and model file) at their defaults */
 static void test_settings_keys(void **state) {
     (void)state;
@@ -206,6 +256,7 @@ int main(void) {
         cmocka_unit_test_setup(test_read_malformed, setup),
         cmocka_unit_test_setup(test_load_split, setup),
         cmocka_unit_test_setup(test_settings_keys, setup),
+        cmocka_unit_test_setup(test_conv_nets_train_on_files, setup),
         cmocka_unit_test(test_gray_known),
         cmocka_unit_test_setup(test_gray_ood_set, setup),
     };

@@ -6,7 +6,10 @@
  * must be; the proposal equal to q gives plain MC exactly, and plain MC is
  * bbb's NLL gradient with S = M; the method's gradient agrees with central
  * differences of its objective with the proposal held fixed; bad settings
- * are refused by name. */
+ * are refused by name. On a small conv net (conv, batch norm, a residual
+ * block, pooling, dense): each layer's proposal is the derivative of sum |f|
+ * it claims to be, r = q is plain MC (= bbb) bit for bit, and the gradient
+ * agrees with central differences. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,11 +56,13 @@ static double unit_f(const unit_case *u, const float *w) {
 
 /* The proposal as the method computes it: the layer's output at mu, one example. */
 static void unit_proposal(unit_case *u, double max_shift) {
+    const int widths[] = {K, 1};
+    bns_arch arch;
+    assert_int_equal(bns_arch_from_widths(widths, 1, &arch), 0); /* W at 0..K-1, the bias at K */
     float y = (float)u->mu[K], work[1];
     for (int i = 0; i < K; i++) y += u->z[i] * u->mu[i];
     y = y > 0 ? y : 0;
-    bns_ris_dense_proposal(u->z, K, &y, 1, K, 1, 1, u->sigma, u->sigma + K, max_shift, work, u->a, u->b, u->a + K,
-                           u->b + K);
+    bns_ris_layer_proposal(&arch.ops[0], u->mu, u->z, K, &y, 1, 1, u->sigma, max_shift, work, NULL, u->a, u->b);
 }
 
 typedef struct {
@@ -142,17 +147,36 @@ static void test_draw_with_q_is_plain_sample(void **state) {
 
 /* ---- the method through the posterior interface ---- */
 
-enum { INPUTS = 6, BATCH = 5, CLASSES = 3 };
+enum { INPUTS = 6, CONV_INPUTS = 36, BATCH = 5, CLASSES = 3 };
 
 typedef struct {
     bns_model m;
     void *trainer;
-    float x[BATCH * INPUTS];
+    float x[BATCH * CONV_INPUTS];
     uint8_t y[BATCH];
     bns_objective obj;
 } ris_ctx;
 
-static void ris_setup(ris_ctx *c, const char *method, const char *const *settings, double rho) {
+/* The small conv net of the conv tests (1x6x6 inputs): conv, batch norm,
+ * relu, then a residual block (save, conv, batch norm, add, relu), average
+ * pooling and a dense layer: every layer kind with parameters, and each
+ * in-place chain the proposal reads f through (none, relu + save, add + relu). */
+static void build_conv_net(bns_arch *a) {
+    bns_arch_begin(a, (bns_shape){1, 6, 6});
+    assert_int_equal(bns_arch_add_conv(a, 2, 3, 1, 1), 0);
+    assert_int_equal(bns_arch_add_simple(a, &bns_layer_batchnorm), 0);
+    assert_int_equal(bns_arch_add_simple(a, &bns_layer_relu), 0);
+    assert_int_equal(bns_arch_add_simple(a, &bns_layer_save), 0);
+    assert_int_equal(bns_arch_add_conv(a, 2, 3, 1, 1), 0);
+    assert_int_equal(bns_arch_add_simple(a, &bns_layer_batchnorm), 0);
+    assert_int_equal(bns_arch_add_add(a), 0);
+    assert_int_equal(bns_arch_add_simple(a, &bns_layer_relu), 0);
+    assert_int_equal(bns_arch_add_pool(a, &bns_layer_avgpool, 3, 3), 0);
+    assert_int_equal(bns_arch_add_dense(a, CLASSES), 0);
+}
+
+/* conv: the model of build_conv_net (the method sees only arch and params) */
+static void ris_setup_net(ris_ctx *c, const char *method, const char *const *settings, double rho, int conv) {
     bns_config cfg;
     bns_config_defaults(&cfg);
     snprintf(cfg.arch, sizeof cfg.arch, "FC-5-4-%d", CLASSES);
@@ -162,11 +186,17 @@ static void ris_setup(ris_ctx *c, const char *method, const char *const *setting
     cfg.seed = 17;
     for (int i = 0; settings && settings[i]; i++)
         if (bns_config_set_assignment(&cfg, settings[i])) fail_msg("%s: %s", settings[i], bns_last_error());
-    if (bns_model_create(&cfg, INPUTS, &c->m)) fail_msg("model_create: %s", bns_last_error());
+    if (bns_model_create(&cfg, conv ? CONV_INPUTS : INPUTS, &c->m)) fail_msg("model_create: %s", bns_last_error());
+    if (conv) {
+        build_conv_net(&c->m.arch);
+        c->m.n_params = c->m.method->n_params(&cfg, &c->m.arch);
+        free(c->m.params);
+        c->m.params = calloc(c->m.n_params, sizeof(float));
+    }
     size_t n = c->m.arch.n_weights;
     fill_normal(c->m.params, n, 30, 0.5f, 0.0f);
     fill_normal(c->m.params + n, n, 31, 0.3f, (float)rho);
-    fill_normal(c->x, BATCH * INPUTS, 32, 1.0f, 0.3f);
+    fill_normal(c->x, (size_t)BATCH * c->m.arch.n_inputs, 32, 1.0f, 0.3f);
     fill_labels(c->y, BATCH, CLASSES, 3);
     c->trainer = c->m.method->trainer_create(&c->m, BATCH);
     c->obj.nll_scale = 1.0 / BATCH;
@@ -174,6 +204,10 @@ static void ris_setup(ris_ctx *c, const char *method, const char *const *setting
     c->obj.n_train = 20;
     c->obj.step = 7;
     c->obj.skip_kl_value = 0;
+}
+
+static void ris_setup(ris_ctx *c, const char *method, const char *const *settings, double rho) {
+    ris_setup_net(c, method, settings, rho, 0);
 }
 
 static void ris_teardown(ris_ctx *c) {
@@ -240,21 +274,14 @@ static void frozen_proposal(frozen_ctx *f) {
     const bns_model *m = &f->c->m;
     const bns_arch *arch = &m->arch;
     size_t n = arch->n_weights;
-    float *sigma = malloc(sizeof(float) * n), *sr = malloc(sizeof(float) * n), work[BATCH * 8];
+    float *sigma = malloc(sizeof(float) * n), *sr = malloc(sizeof(float) * n);
+    float *work = malloc(sizeof(float) * BATCH * arch->max_width);
     bns_fused_posterior_prepare(m->params + n, n, sigma, sr);
     bns_net_workspace ws;
     bns_net_workspace_init(&ws, arch, BATCH);
-    bns_net_forward(arch, m->params, f->c->x, BATCH, &ws);
-    for (int i = 0; i < arch->n_ops; i++) {
-        const bns_layer *op = &arch->ops[i];
-        if (op->type != &bns_layer_dense) continue;
-        int relu = i + 1 < arch->n_ops;
-        bns_ris_dense_proposal(i ? ws.out[i - 1] : f->c->x, op->n_in, ws.out[i], BATCH, op->n_in, op->n_out, relu,
-                               sigma + op->weight_offset, sigma + op->bias_offset, 0.5, work, f->a + op->weight_offset,
-                               f->b + op->weight_offset, f->a + op->bias_offset, f->b + op->bias_offset);
-    }
+    bns_ris_net_proposal(arch, m->params, sigma, f->c->x, BATCH, 0.5, &ws, work, f->a, f->b);
     bns_net_workspace_free(&ws);
-    free(sigma), free(sr);
+    free(sigma), free(sr), free(work);
 }
 
 static double frozen_objective(void *p) {
@@ -284,11 +311,10 @@ static double frozen_objective(void *p) {
     return f->c->obj.nll_scale * nll + f->c->obj.reg_scale * kl / f->c->obj.n_train;
 }
 
-static void test_gradient_finite_differences(void **state) {
-    (void)state;
+static void check_gradient_finite_differences(int conv) {
     const char *set[] = {"ris_samples=3", NULL};
     ris_ctx c;
-    ris_setup(&c, "ris", set, -1.0);
+    ris_setup_net(&c, "ris", set, -1.0, conv);
     size_t n = c.m.arch.n_weights, P = c.m.n_params;
     frozen_ctx f = {&c, malloc(sizeof(float) * n), malloc(sizeof(float) * n), 3};
     frozen_proposal(&f);
@@ -301,11 +327,120 @@ static void test_gradient_finite_differences(void **state) {
     /* the method's value is the frozen objective's (same a, b, noise) */
     double value = c.obj.nll_scale * st.nll_sum + c.obj.reg_scale * st.reg_per_example, fv = frozen_objective(&f);
     if (fabs(value - fv) > 1e-5 * fabs(fv)) fail_msg("objective %.9g, frozen objective %.9g", value, fv);
-    const fd_opts o = {0, 2e-3, 3e-3, 1e-4, 1e-6, 1000}, orho = {0, 1e-2, 3e-3, 1e-4, 1e-6, 1000};
-    expect_grad("ris d/d mu", c.m.params, n, grad, frozen_objective, &f, &o);
-    expect_grad("ris d/d rho", c.m.params + n, n, grad + n, frozen_objective, &f, &orho);
+    /* the conv net's rho step is smaller: through batch norm every weight
+     * moves every example's activations, so more relu kinks fall within 1e-2 */
+    const fd_opts o = {0, 2e-3, 3e-3, 1e-4, 1e-6, 1000}, orho = {0, conv ? 2e-3 : 1e-2, 3e-3, 1e-4, 1e-6, 1000};
+    expect_grad(conv ? "ris conv net d/d mu" : "ris d/d mu", c.m.params, n, grad, frozen_objective, &f, &o);
+    expect_grad(conv ? "ris conv net d/d rho" : "ris d/d rho", c.m.params + n, n, grad + n, frozen_objective, &f, &orho);
     free(grad), free(f.a), free(f.b);
     ris_teardown(&c);
+}
+
+static void test_gradient_finite_differences(void **state) {
+    (void)state;
+    check_gradient_finite_differences(0);
+}
+
+/* The same on a conv net (conv, batch norm, a residual block, pooling, dense):
+ * every parameter block gets its proposal and its gradient. */
+static void test_conv_gradient_finite_differences(void **state) {
+    (void)state;
+    check_gradient_finite_differences(1);
+}
+
+/* r = q is plain MC to the bit on the conv net too, and plain MC is bbb
+ * (sequential samples) with S = M. */
+static void test_conv_proposal_q_is_plain_mc(void **state) {
+    (void)state;
+    const char *q[] = {"ris_samples=3", "ris_taylor_order=0", NULL}, *off[] = {"ris_samples=3", "ris_proposal=0", NULL};
+    const char *bbb[] = {"samples=3", "sample_mode=sequential", NULL};
+    ris_ctx a, b, c;
+    ris_setup_net(&a, "ris", q, -1.5, 1);
+    ris_setup_net(&b, "ris", off, -1.5, 1);
+    ris_setup_net(&c, "bbb", bbb, -1.5, 1);
+    c.obj.n_train = b.obj.n_train = a.obj.n_train = 1e30; /* the KL weighed out: closed form here, MC in bbb */
+    size_t P = a.m.n_params;
+    float *ga = malloc(sizeof(float) * P), *gb = malloc(sizeof(float) * P), *gc = malloc(sizeof(float) * P);
+    bns_step_stats sa, sb, sc;
+    step(&a, ga, &sa);
+    step(&b, gb, &sb);
+    step(&c, gc, &sc);
+    assert_memory_equal(ga, gb, sizeof(float) * P);
+    assert_true(sa.nll_sum == sb.nll_sum && sa.kl == sb.kl);
+    assert_true(fabs(sb.nll_sum - sc.nll_sum) <= 1e-12 * fabs(sc.nll_sum));
+    for (size_t i = 0; i < P; i++)
+        if (fabsf(gb[i] - gc[i]) > 1e-6f * (1.0f + fabsf(gc[i])))
+            fail_msg("parameter %zu: ris %.9g, bbb %.9g", i, gb[i], gc[i]);
+    free(ga), free(gb), free(gc);
+    ris_teardown(&a), ris_teardown(&b), ris_teardown(&c);
+}
+
+/* ---- the proposal of each layer: a F / sigma is d/dtheta sum |f| ----
+ * With sigma = 1 and no clamp, a = G / F_j: the layer's G must be the
+ * derivative of sum |f| (f: the layer's output after its in-place chain,
+ * ws->out after a whole forward pass) by each of its parameters, and F_j the
+ * sum of |f| over unit j's outputs, j the unit the parameter feeds (computed
+ * here from the layouts of net.h, not the library's). */
+typedef struct {
+    const bns_arch *arch;
+    bns_net_workspace *ws;
+    float *w, *x;
+    int layer;
+} abs_ctx;
+
+static double abs_objective(void *p) {
+    abs_ctx *c = p;
+    bns_net_forward(c->arch, c->w, c->x, BATCH, c->ws);
+    const bns_layer *op = &c->arch->ops[c->layer];
+    double sum = 0.0;
+    for (size_t i = 0; i < (size_t)BATCH * op->n_out; i++) sum += fabs(c->ws->out[c->layer][i]);
+    return sum;
+}
+
+static void test_conv_proposal_is_abs_gradient(void **state) {
+    (void)state;
+    bns_arch arch;
+    build_conv_net(&arch);
+    size_t n = arch.n_weights;
+    float *w = malloc(sizeof(float) * n), *x = malloc(sizeof(float) * BATCH * arch.n_inputs);
+    float *sigma = malloc(sizeof(float) * n), *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
+    float *g = malloc(sizeof(float) * n), *work = malloc(sizeof(float) * BATCH * arch.max_width);
+    fill_normal(w, n, 33, 0.5f, 0.0f);
+    fill_normal(x, (size_t)BATCH * arch.n_inputs, 34, 1.0f, 0.3f);
+    for (size_t i = 0; i < n; i++) sigma[i] = 1.0f;
+    bns_net_workspace ws;
+    bns_net_workspace_init(&ws, &arch, BATCH);
+    bns_ris_net_proposal(&arch, w, sigma, x, BATCH, 1e30, &ws, work, a, b);
+    abs_ctx c = {&arch, &ws, w, x, 0};
+    int layers = 0;
+    for (int i = 0; i < arch.n_ops; i++) {
+        const bns_layer *op = &arch.ops[i];
+        if (!op->type->has_params) continue;
+        layers++;
+        c.layer = i;
+        abs_objective(&c);
+        int dense = op->type == &bns_layer_dense, units = dense ? op->n_out : op->out.c;
+        int per_unit = op->n_out / units;
+        double F[8] = {0};
+        for (int r = 0; r < BATCH; r++)
+            for (int o = 0; o < op->n_out; o++) F[o / per_unit] += fabs(ws.out[i][(size_t)r * op->n_out + o]);
+        size_t n_w = op->bias_offset - op->weight_offset, end = op->bias_offset + (size_t)units;
+        for (size_t q = op->weight_offset; q < end; q++) {
+            size_t k = q - op->weight_offset;
+            int unit = q >= op->bias_offset ? (int)(q - op->bias_offset)
+                       : dense             ? (int)(k % (size_t)op->n_out)
+                                           : (int)(k / (n_w / (size_t)units));
+            assert_true(F[unit] > 0);
+            g[q] = (float)(a[q] * F[unit]);
+        }
+        char what[64];
+        snprintf(what, sizeof what, "proposal of layer %d (%s)", i, op->type->name);
+        const fd_opts o = {0, 1e-3, 1e-3, 1e-4, 1e-5, 1000};
+        expect_grad(what, w + op->weight_offset, end - op->weight_offset, g + op->weight_offset, abs_objective, &c, &o);
+    }
+    assert_int_equal(layers, 5);
+    bns_net_workspace_free(&ws);
+    free(w), free(x), free(sigma), free(a), free(b), free(g), free(work);
 }
 
 static void expect_refused(const char *assignment, int mixture, const char *names) {
@@ -336,6 +471,9 @@ int main(void) {
         cmocka_unit_test(test_proposal_q_is_plain_mc),
         cmocka_unit_test(test_plain_mc_is_bbb),
         cmocka_unit_test(test_gradient_finite_differences),
+        cmocka_unit_test(test_conv_gradient_finite_differences),
+        cmocka_unit_test(test_conv_proposal_q_is_plain_mc),
+        cmocka_unit_test(test_conv_proposal_is_abs_gradient),
         cmocka_unit_test(test_bad_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,19 +10,35 @@
 
 #include <stddef.h>
 
+#include "bnnsweep/net.h"
 #include "bnnsweep/rng.h"
 
-/* The proposal (a, b) of one dense layer's weights [n_in][n_out] and biases
- * [n_out] from the layer's input x (batch x n_in, row stride ld_x) and its
- * activated output y (batch x n_out) at the mean weights: f = relu when relu
- * is set, else the identity. Per output unit j, over the batch,
- *   F_j = sum_n |f(y_nj)|, G_ij = sum_n x_ni d|f|/dy(y_nj)
- * (x_ni = 1 for the bias), and a = clamp(sigma G / F, +-max_shift),
- * b = sqrt(1 - a^2); a = 0, b = 1 where F_j = 0 (docs/ris.md).
- * work: batch x n_out floats. */
-void bns_ris_dense_proposal(const float *x, int ld_x, const float *y, int batch, int n_in, int n_out, int relu,
-                            const float *sigma_w, const float *sigma_b, double max_shift, float *work,
-                            float *a_w, float *b_w, float *a_b, float *b_b);
+/* The proposal (a, b) of one layer's parameter block (dense, conv2d,
+ * batchnorm: any layer with parameters) at the mean weights w, written at
+ * the layer's offsets of the P-vectors a and b (sigma likewise read there).
+ * x: the layer's input (batch rows, stride ld_x); f: its output after the
+ * in-place layers that follow it (save, add, relu: ws->out of the layer),
+ * relu set when a relu ends that chain (|f| = f, else |f| = |identity|).
+ * Per unit j (a dense output or an output channel) over the batch and the
+ * unit's output pixels,
+ *   F_j = sum |f|,   G = d/dtheta sum |f| (the layer's own backward with
+ *   d/dy = d|f|/dy: sum x_ni d|f|/dy for dense, its im2col sum for conv),
+ * and a = clamp(sigma G / F_j, +-max_shift), b = sqrt(1 - a^2), with j the
+ * unit the parameter feeds; a = 0, b = 1 where F_j = 0 (docs/ris.md s.3).
+ * work: batch x n_out floats; ws: the workspace of the forward pass at w
+ * (conv's scratch, batch norm's batch statistics; NULL for dense). */
+void bns_ris_layer_proposal(const bns_layer *op, const float *w, const float *x, int ld_x, const float *f, int relu,
+                            int batch, const float *sigma, double max_shift, float *work, bns_net_workspace *ws,
+                            float *a, float *b);
+
+/* The proposal of every layer of arch with parameters from one forward pass
+ * of the mean weights mu over the minibatch x (in ws, which it leaves
+ * holding that pass), the method's: f per layer as bns_ris_layer_proposal
+ * says, a = 0, b = 1 for a layer followed by an in-place chain other than
+ * save/add/relu (none of the built-in nets has one). work: batch x
+ * max_width floats. */
+void bns_ris_net_proposal(const bns_arch *arch, const float *mu, const float *sigma, const float *x, int batch,
+                          double max_shift, bns_net_workspace *ws, float *work, float *a, float *b);
 
 /* A draw from the proposal: xi = normals [offset, offset + n) of substream
  * sub, eps = a + b xi, w = mu + sigma eps. Returns log q(w) - log r(w) =

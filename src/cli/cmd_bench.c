@@ -42,18 +42,34 @@ static void bench_usage(FILE *out) {
             "  --modes LIST      deterministic,bbb,lrt,dropout,alpha,sgld (default all)\n"
             "  --fraction F      time this fraction of an epoch and scale up (default 0.2)\n"
             "  --threads N       BLAS threads (default 1)\n"
-            "  --json FILE       also write the figures as JSON\n"
+            "  --json FILE       also write the figures as JSON (--conv: one conv_layers entry per layer)\n"
             "  --quick           FC-100-100-10 only, S = 1,2, fraction 0.1 (well under a minute)\n"
             "  --conv LIST       also time every conv layer of these named nets (lenet,resnet20):\n"
             "                    GFLOP/s of its forward and backward pass (im2col + sgemm) vs sgemm's\n"
             "  --conv-inputs N   their input size: 3072 = 3x32x32 (default), 784 = 1x28x28\n");
 }
 
+typedef struct {
+    char arch[64], mode[32];
+    int samples;
+    double epoch_s, bound_s;
+} bench_row;
+
+/* One conv layer's timing (bench --conv), also written to --json. */
+typedef struct {
+    char net[64];
+    int layer;
+    bns_shape in, out;
+    int k, stride;
+    double mflop, fwd_gflops, bwd_gflops;
+} conv_row;
+enum { MAX_CONV_ROWS = 8 * BNS_MAX_OPS };
+
 /* Every conv layer of the named net `name` on a batch of 128 random images:
  * forward and backward (weight and input gradients) GFLOP/s, im2col and
  * col2im included, against sgemm's rate. The layers are timed one by one
  * on the activations of one full forward pass. */
-static int bench_conv(const char *name, int n_inputs, int threads, double gflops) {
+static int bench_conv(const char *name, int n_inputs, int threads, double gflops, conv_row *rows, int *n_rows) {
     enum { BATCH = 128 };
     bns_arch arch;
     if (bns_arch_parse(name, n_inputs, &arch)) return -1;
@@ -86,6 +102,12 @@ static int bench_conv(const char *name, int n_inputs, int threads, double gflops
         for (int r = 0; r < reps; r++) op->type->backward(op, w, in, op->n_in, ws.out[i], g, BATCH, gw, gx, op->n_in, &ws);
         double bwd = (bns_now_seconds() - t0) / reps;
         total_flop += flop, total_fwd_s += fwd, total_bwd_s += bwd;
+        if (*n_rows < MAX_CONV_ROWS) {
+            conv_row *r = &rows[(*n_rows)++];
+            snprintf(r->net, sizeof r->net, "%.63s", name);
+            r->layer = i, r->in = op->in, r->out = op->out, r->k = op->k, r->stride = op->stride;
+            r->mflop = flop / 1e6, r->fwd_gflops = flop / fwd / 1e9, r->bwd_gflops = 2 * flop / bwd / 1e9;
+        }
         printf("| %d | %dx%dx%d -> %dx%dx%d | %d/%d | %.1f | %.1f | %.1f | %.0f%% | %.0f%% |\n", i, op->in.c, op->in.h,
                op->in.w, op->out.c, op->out.h, op->out.w, op->k, op->stride, flop / 1e6, flop / fwd / 1e9,
                2 * flop / bwd / 1e9, 100 * flop / fwd / 1e9 / gflops, 100 * 2 * flop / bwd / 1e9 / gflops);
@@ -139,11 +161,6 @@ static double sgemm_gflops(void) {
     return 2.0 * n * n * (double)n * reps / t / 1e9;
 }
 
-typedef struct {
-    char arch[64], mode[32];
-    int samples;
-    double epoch_s, bound_s;
-} bench_row;
 
 /* Seconds per epoch of `method` through its real loss_grad + SGD update. */
 static double time_training(const char *arch, const char *method, int prior_kind, int samples, int sample_mode,
@@ -212,7 +229,7 @@ static int list_contains(const char *list, const char *item) {
  * and 100-sample-ensemble prediction images/s, attack image-iterations/s,
  * peak RSS in MiB. */
 static int write_json(const char *path, int threads, double gflops, double fraction, const bench_row *rows,
-                      int n_rows, const double figures[4]) {
+                      int n_rows, const conv_row *convs, int n_convs, const double figures[4]) {
     static const char *const figure_keys[4] = {"predict_single_images_per_s", "predict_ensemble100_images_per_s",
                                                "attack_image_iterations_per_s", "peak_rss_mib"};
     json_t *root = json_object(), *list = json_array();
@@ -229,6 +246,23 @@ static int write_json(const char *path, int threads, double gflops, double fract
         bad |= json_object_set_new(o, "samples", json_integer(rows[i].samples));
         bad |= json_object_set_new(o, "epoch_s", json_real(rows[i].epoch_s));
         bad |= json_object_set_new(o, "gemm_bound_s", json_real(rows[i].bound_s));
+    }
+    /* --conv: one object per conv layer, rates in GFLOP/s (sgemm_gflops is the reference) */
+    json_t *conv_list = json_array();
+    bad |= json_object_set_new(root, "conv_layers", conv_list);
+    for (int i = 0; i < n_convs; i++) {
+        const conv_row *c = &convs[i];
+        json_t *o = json_object();
+        bad |= json_array_append_new(conv_list, o);
+        bad |= json_object_set_new(o, "net", json_string(c->net));
+        bad |= json_object_set_new(o, "layer", json_integer(c->layer));
+        bad |= json_object_set_new(o, "in", json_pack("[iii]", c->in.c, c->in.h, c->in.w));
+        bad |= json_object_set_new(o, "out", json_pack("[iii]", c->out.c, c->out.h, c->out.w));
+        bad |= json_object_set_new(o, "k", json_integer(c->k));
+        bad |= json_object_set_new(o, "stride", json_integer(c->stride));
+        bad |= json_object_set_new(o, "mflop_forward", json_real(c->mflop));
+        bad |= json_object_set_new(o, "forward_gflops", json_real(c->fwd_gflops));
+        bad |= json_object_set_new(o, "backward_gflops", json_real(c->bwd_gflops));
     }
     for (int k = 0; k < 4; k++) bad |= json_object_set_new(root, figure_keys[k], json_real(figures[k]));
     char *text = bad ? NULL : json_dumps(root, JSON_INDENT(1));
@@ -376,11 +410,13 @@ int cmd_bench(int argc, char **argv) {
         }
     }
 
+    static conv_row conv_rows[MAX_CONV_ROWS];
+    int n_conv_rows = 0;
     if (conv_list) {
         char convs[8][64];
         int n_conv = parse_list(conv_list, convs, 8);
         for (int i = 0; i < n_conv; i++)
-            if (bench_conv(convs[i], conv_inputs, threads, gflops)) {
+            if (bench_conv(convs[i], conv_inputs, threads, gflops, conv_rows, &n_conv_rows)) {
                 fprintf(stderr, "bnnsweep bench: --conv: %s\n", bns_last_error());
                 free(x);
                 free(y);
@@ -463,7 +499,7 @@ int cmd_bench(int argc, char **argv) {
 
     if (json_path) {
         double figures[] = {single, ensemble, attack_rate, usage.ru_maxrss / 1024.0};
-        if (write_json(json_path, threads, gflops, fraction, rows, n_rows, figures))
+        if (write_json(json_path, threads, gflops, fraction, rows, n_rows, conv_rows, n_conv_rows, figures))
             fprintf(stderr, "bnnsweep bench: cannot write %s: %s\n", json_path, bns_last_error());
     }
     free(probs);

@@ -10,7 +10,7 @@
  *   L = (1/M) sum_m gamma_m NLL(w_m) + KL(q || p),
  *   w_m = mu + sigma eps_m,  eps_m = a + b xi_m,  xi_m ~ N(0, I),
  * with (a, b) the proposal in q's standardised coordinates, computed once per
- * step from a forward pass at mu (bns_ris_dense_proposal) and held fixed
+ * step from a forward pass at mu (bns_ris_net_proposal) and held fixed
  * while differentiating. Then gamma depends on xi only, E[L] is the ELBO's
  * for every (a, b), and the gradient is bbb's with each sample's dNLL/dw
  * scaled by gamma_m / M: bns_fused_bbb_grad folds it in (with a zero KL
@@ -66,8 +66,7 @@ static int ris_validate(const bns_config *cfg) {
     if (!(shift >= 0 && shift < 0.70710678)) return bns_fail("ris_max_shift must be in [0, 1/sqrt(2)), got %g", shift);
     if (cfg->prior.kind != BNS_PRIOR_GAUSSIAN)
         return bns_fail("method ris needs a Gaussian prior (closed-form KL): set prior=gaussian");
-    /* the proposal needs |f| piecewise linear in each weight (docs/ris.md) */
-    return bns_arch_require_mlp(cfg->arch, "method ris");
+    return 0;
 }
 
 static double ris_train_cost(const bns_config *cfg, double row_weights) {
@@ -86,7 +85,7 @@ static void *ris_trainer_create(const bns_model *m, int max_batch) {
     t->max_shift = bns_config_get_double(&m->cfg, "ris_max_shift");
     float **bufs[] = {&t->sigma, &t->sigmoid_rho, &t->a, &t->b, &t->xi, &t->eps, &t->w, &t->grad_w};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) *bufs[i] = bns_xmalloc(sizeof(float) * n);
-    t->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * arch->width[arch->n_layers]);
+    t->grad_logits = bns_xmalloc(sizeof(float) * (size_t)max_batch * arch->n_classes);
     t->work = bns_xmalloc(sizeof(float) * (size_t)max_batch * arch->max_width);
     bns_net_workspace_init(&t->ws, arch, max_batch);
     return t;
@@ -101,38 +100,43 @@ static void ris_trainer_free(void *trainer) {
     free(t);
 }
 
-void bns_ris_dense_proposal(const float *x, int ld_x, const float *y, int batch, int n_in, int n_out, int relu,
-                            const float *sigma_w, const float *sigma_b, double max_shift, float *work,
-                            float *a_w, float *b_w, float *a_b, float *b_b) {
-    /* work = d|f|/dy per example and unit; a_b collects F, then G_b */
-    float *slope = work;
-    float *F = a_b, *G_b = b_b;
-    for (int j = 0; j < n_out; j++) F[j] = G_b[j] = 0.0f;
+/* The unit (output channel) that parameter q of a layer's W block feeds:
+ * dense W is [n_in][n_out] (unit-minor), conv W [C_out][C_in k k] and batch
+ * norm's gamma [C] unit-major (net.h). */
+static int weight_unit(const bns_layer *op, size_t q) {
+    if (op->type == &bns_layer_dense) return (int)(q % (size_t)op->n_out);
+    return (int)(q / (size_t)bns_layer_fan_in(op));
+}
+
+/* Parameter i's proposal from a[i] = G_i and its unit's F: a = sigma G / F,
+ * clamped, b = sqrt(1 - a^2); r = q where F = 0 (a dead unit). */
+static void set_shift(size_t i, float F, const float *sigma, double max_shift, float *a, float *b) {
+    float lim = (float)max_shift, s = F > 0.0f ? sigma[i] * a[i] / F : 0.0f;
+    s = s > lim ? lim : s < -lim ? -lim : s;
+    a[i] = s;
+    b[i] = sqrtf(1.0f - s * s);
+}
+
+void bns_ris_layer_proposal(const bns_layer *op, const float *w, const float *x, int ld_x, const float *f, int relu,
+                            int batch, const float *sigma, double max_shift, float *work, bns_net_workspace *ws,
+                            float *a, float *b) {
+    /* work = d|f|/dy per example and output feature; b's bias slots collect F,
+     * a's (through the layer's backward) G */
+    int units = bns_layer_units(op), per_unit = op->n_out / units; /* output features per unit: H W, or 1 */
+    size_t n_w = op->bias_offset - op->weight_offset;
+    float *slope = work, *F = b + op->bias_offset;
+    for (int j = 0; j < units; j++) F[j] = 0.0f;
     for (int r = 0; r < batch; r++)
-        for (int j = 0; j < n_out; j++) {
-            float v = y[(size_t)r * n_out + j];
+        for (int o = 0; o < op->n_out; o++) {
+            float v = f[(size_t)r * op->n_out + o];
             float s = relu ? (v > 0.0f ? 1.0f : 0.0f) : (v > 0.0f ? 1.0f : v < 0.0f ? -1.0f : 0.0f);
-            slope[(size_t)r * n_out + j] = s;
-            F[j] += s * v;   /* |f(v)|: relu's output is >= 0, and sign(v) v = |v| */
-            G_b[j] += s;
+            slope[(size_t)r * op->n_out + o] = s;
+            F[o / per_unit] += s * v; /* |f(v)|: relu's output is >= 0, and sign(v) v = |v| */
         }
-    /* G = x^T slope into a_w (n_in x n_out) */
-    bns_gemm(1, 0, n_in, n_out, batch, 1.0f, x, ld_x, slope, n_out, 0.0f, a_w, n_out);
-    float lim = (float)max_shift;
-    for (int i = 0; i < n_in; i++)
-        for (int j = 0; j < n_out; j++) {
-            size_t q = (size_t)i * n_out + j;
-            float a = F[j] > 0.0f ? sigma_w[q] * a_w[q] / F[j] : 0.0f;
-            a = a > lim ? lim : a < -lim ? -lim : a;
-            a_w[q] = a;
-            b_w[q] = sqrtf(1.0f - a * a);
-        }
-    for (int j = 0; j < n_out; j++) {
-        float a = F[j] > 0.0f ? sigma_b[j] * G_b[j] / F[j] : 0.0f;
-        a = a > lim ? lim : a < -lim ? -lim : a;
-        a_b[j] = a;
-        b_b[j] = sqrtf(1.0f - a * a);
-    }
+    /* G = d/dtheta sum |f| at mu: the layer's own parameter gradient with d/dy = slope */
+    op->type->backward(op, w, x, ld_x, f, slope, batch, a, NULL, 0, ws);
+    for (size_t q = 0; q < n_w; q++) set_shift(op->weight_offset + q, F[weight_unit(op, q)], sigma, max_shift, a, b);
+    for (int j = 0; j < units; j++) set_shift(op->bias_offset + (size_t)j, F[j], sigma, max_shift, a, b); /* F last */
 }
 
 double bns_ris_draw(const float *mu, const float *sigma, const float *a, const float *b, size_t n,
@@ -148,20 +152,38 @@ double bns_ris_draw(const float *mu, const float *sigma, const float *a, const f
     return log_w;
 }
 
-/* The proposal of every dense layer from one pass at the mean weights. */
-static void compute_proposal(ris_trainer *t, const bns_model *m, const float *x, int batch) {
-    const bns_arch *arch = &m->arch;
-    bns_net_forward(arch, m->params, x, batch, &t->ws);
+/* What f is for a layer's parameters (docs/ris.md, choice 1): the layer's
+ * output after the in-place layers that follow it, i.e. what ws->out holds
+ * after the forward pass. A chain of save (identity), add (a shift by the
+ * saved input) and relu keeps |f| piecewise linear in the layer's output y,
+ * with d|f|/dy readable from f itself: 1[f > 0] once a relu ends it, sign(f)
+ * without one. Returns 0 and sets *relu for such a chain, -1 for any other
+ * (an add after the relu, an unknown in-place layer: the block keeps r = q). */
+static int activation_after(const bns_arch *arch, int i, int *relu) {
+    *relu = 0;
+    for (int j = i + 1; j < arch->n_ops && arch->ops[j].type->in_place; j++) {
+        const bns_layer_type *type = arch->ops[j].type;
+        if (type == &bns_layer_relu) *relu = 1;
+        else if (type != &bns_layer_save && !(type == &bns_layer_add && !*relu)) return -1;
+    }
+    return 0;
+}
+
+void bns_ris_net_proposal(const bns_arch *arch, const float *mu, const float *sigma, const float *x, int batch,
+                          double max_shift, bns_net_workspace *ws, float *work, float *a, float *b) {
+    bns_net_forward(arch, mu, x, batch, ws);
     for (int i = 0; i < arch->n_ops; i++) {
         const bns_layer *op = &arch->ops[i];
-        if (op->type != &bns_layer_dense) continue;
-        const float *in = i == 0 ? x : t->ws.out[i - 1];
-        int relu = i + 1 < arch->n_ops && arch->ops[i + 1].type == &bns_layer_relu;
-        /* relu is in place: ws.out[i] is then the activated output */
-        bns_ris_dense_proposal(in, op->n_in, t->ws.out[i], batch, op->n_in, op->n_out, relu,
-                               t->sigma + op->weight_offset, t->sigma + op->bias_offset, t->max_shift, t->work,
-                               t->a + op->weight_offset, t->b + op->weight_offset, t->a + op->bias_offset,
-                               t->b + op->bias_offset);
+        if (!op->type->has_params) continue;
+        int relu;
+        if (activation_after(arch, i, &relu)) {
+            for (size_t q = op->weight_offset; q < op->bias_offset + (size_t)bns_layer_units(op); q++)
+                a[q] = 0.0f, b[q] = 1.0f;
+            continue;
+        }
+        const float *in = i == 0 ? x : ws->out[i - 1];
+        bns_ris_layer_proposal(op, mu, in, op->n_in, ws->out[i], relu, batch,
+                               sigma, max_shift, work, ws, a, b);
     }
 }
 
@@ -170,14 +192,14 @@ static void ris_loss_grad(void *trainer, const bns_model *m, const float *x, con
     ris_trainer *t = trainer;
     const bns_arch *arch = &m->arch;
     size_t n = arch->n_weights;
-    int n_classes = arch->width[arch->n_layers], M = t->samples;
+    int n_classes = arch->n_classes, M = t->samples;
     const float *mu = m->params, *rho = m->params + n;
     bns_fused_posterior_prepare(rho, n, t->sigma, t->sigmoid_rho);
     if (t->proposal) {
         if (t->order == 0) { /* zeroth order: r = q */
             for (size_t i = 0; i < n; i++) t->a[i] = 0.0f, t->b[i] = 1.0f;
         } else {
-            compute_proposal(t, m, x, batch);
+            bns_ris_net_proposal(&m->arch, mu, t->sigma, x, batch, t->max_shift, &t->ws, t->work, t->a, t->b);
         }
     }
     stats->nll_sum = 0.0;
