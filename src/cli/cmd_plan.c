@@ -36,7 +36,7 @@ static void plan_usage(FILE *out) {
             "                      on the wall time with N single-threaded ranks\n\n"
             "Costs follow a simple model (plan.h) calibrated on one core: training counts\n"
             "max_epochs (early stopping usually ends sooner), so totals are upper bounds.\n\n"
-            "exit status: 0 valid, 1 invalid sweep file, 2 usage\n");
+            "exit status: 0 valid, 2 usage or invalid sweep file (as for `bnnsweep run`)\n");
 }
 
 static void format_seconds(double s, char *buf, size_t size) {
@@ -97,12 +97,12 @@ int cmd_plan(int argc, char **argv) {
     free(overrides);
     if (rc) {
         fprintf(stderr, "bnnsweep plan: %s\n", bns_last_error());
-        return BNS_EXIT_ERROR;
+        return BNS_EXIT_USAGE; /* bad input, as `run` says it (cmd_run.c) */
     }
-    if (bns_plan_build(&spec, &plan)) {
+    if (bns_plan_build(&spec, &plan)) { /* e.g. a grid over the task limit */
         fprintf(stderr, "bnnsweep plan: %s\n", bns_last_error());
         bns_spec_free(&spec);
-        return BNS_EXIT_ERROR;
+        return BNS_EXIT_USAGE;
     }
 
     printf("sweep %s (%s), seed %" PRIu64 ": %d model groups, %d attacks, %d evaluations\n", spec.name, spec.path,

@@ -129,6 +129,18 @@ malformed)
   grep -q 'bad.yaml:2:' err.txt || { cat err.txt; fail "error does not name file and line"; }
   grep -q 'rho_initt' err.txt || { cat err.txt; fail "error does not name the key"; }
   [ ! -e run/cube.h5 ] || fail "a cube was written for a bad sweep"
+  # plan says a bad sweep file the same way (exit 2, file:line), also for a
+  # plan over the task limit
+  set +e
+  "$bin" plan bad.yaml > plan.out 2> plan.err
+  rc=$?
+  BNNSWEEP_MAX_TASKS=3 "$bin" plan "$spec" > plan-limit.out 2> plan-limit.err
+  rc_limit=$?
+  set -e
+  [ "$rc" = 2 ] || fail "plan on a bad sweep file: exit status $rc, want 2"
+  grep -q 'bad.yaml:2:.*rho_initt' plan.err || { cat plan.err; fail "plan's error does not name file, line and key"; }
+  [ "$rc_limit" = 2 ] || { cat plan-limit.err; fail "plan over the task limit: exit status $rc_limit, want 2"; }
+  grep -q 'BNNSWEEP_MAX_TASKS' plan-limit.err || { cat plan-limit.err; fail "plan's task-limit error names no setting"; }
   ;;
 methods)
   methods="$here/../data/specs/methods_tiny.yaml"
