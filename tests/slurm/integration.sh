@@ -5,7 +5,9 @@
 # slurm/sweep.sbatch (2 MPI ranks) and once as job arrays with slurm/array.sh,
 # wait for them, check both cubes against a plain mpirun run, check srun
 # without an MPI plugin is refused with a message, srun --mpi=pmix gives the
-# same cube, a rank killed under sweep.sbatch ends its job, and array.sh's
+# same cube (srun --mpi=pmi2 too where Open MPI has a PMI-2 client; Debian's
+# Open MPI 4.1 has none, and there the step must fail in MPI_Init before any
+# work), a rank killed under sweep.sbatch ends its job, and array.sh's
 # later stages run when a shard is killed (resubmitting resumes); stop every
 # daemon this script started (by PID file, never by name).
 set -euo pipefail
@@ -94,6 +96,20 @@ grep -q "started by srun as 2 tasks.*MPI sees 1 process" nopmi.out || { cat nopm
 # (0b) srun with PMIx (Debian's SLURM and Open MPI both have it): the same cube as mpirun's
 srun --mpi=pmix -n 2 --kill-on-bad-exit=1 "$bin" run "$spec" --out srun-pmix --quiet
 "$python" "$compare" mpi/cube.h5 srun-pmix/cube.h5
+# (0b') srun --mpi=pmi2: Debian's SLURM has the plugin (srun --mpi=list) but
+# Debian's Open MPI 4.1 is built without SLURM's PMI-2 client, so MPI_Init
+# aborts ("OMPI was not built with SLURM's PMI support"): then nothing may
+# have been started; with an Open MPI that has it, the same cube
+status=0
+srun --mpi=pmi2 -n 2 --kill-on-bad-exit=1 "$bin" run "$spec" --out srun-pmi2 --quiet >pmi2.out 2>&1 || status=$?
+if [ "$status" -eq 0 ]; then
+  "$python" "$compare" mpi/cube.h5 srun-pmi2/cube.h5
+  echo "srun --mpi=pmi2: the same cube"
+else
+  grep -q "MPI_Init\|PMI" pmi2.out || { cat pmi2.out; fail "srun --mpi=pmi2 failed, but not in MPI_Init"; }
+  [ ! -e srun-pmi2 ] || fail "srun --mpi=pmi2 failed in MPI_Init but created the run directory"
+  echo "srun --mpi=pmi2: refused by this Open MPI in MPI_Init (no PMI-2 client), nothing started"
+fi
 # (0c) a rank killed under slurm/sweep.sbatch with srun: the job ends (no
 # rank waits forever for it), finished tasks stay, resubmitting completes
 slow=(--set data.train_limit=20000 --set train.max_epochs=40)
