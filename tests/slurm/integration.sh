@@ -30,9 +30,25 @@ done
 rm -rf "$work"
 mkdir -p "$work"
 D="$(mktemp -d)"
-mkdir -p "$D"/{state,spool,log}
+mkdir -p "$D"/{state,spool,log,tmp}
 started_munge=0
+waiter=""
 cleanup() {
+  # this private cluster's jobs first (all of them are this script's): a
+  # step left running when slurmd stops keeps its ranks, srun and
+  # slurmstepd alive, computing after the test has failed and holding
+  # ctest's output pipe open until its timeout
+  if [ -f "$D/slurmctld.pid" ]; then
+    jobs=$(squeue -h -o %i 2>/dev/null || true)
+    # shellcheck disable=SC2086  # a list of job ids
+    [ -z "$jobs" ] || scancel $jobs 2>/dev/null || true
+    for _ in $(seq 1 300); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.1; done
+  fi
+  # and a background `sbatch --wait` (the waiter subshell's child), which
+  # would poll the stopped controller for ever: by pid
+  if [ -n "$waiter" ]; then
+    for pid in $(ps -o pid= --ppid "$waiter" 2>/dev/null) "$waiter"; do kill "$pid" 2>/dev/null || true; done
+  fi
   for pid_file in "$D/slurmd.pid" "$D/slurmctld.pid"; do
     [ -f "$pid_file" ] && kill "$(cat "$pid_file")" 2>/dev/null || true
   done
@@ -72,6 +88,11 @@ SlurmctldPidFile=$D/slurmctld.pid
 SlurmdPidFile=$D/slurmd.pid
 SlurmctldLogFile=$D/log/slurmctld.log
 SlurmdLogFile=$D/log/slurmd.log
+# the PMIx plugin's per-step directories (spmix_appdir_UID_JOB.STEP) go here,
+# not /tmp: a step killed with its slurmstepd leaves its directory behind,
+# and job ids restart at 1 with each fresh state directory, so the next run's
+# step of the same id would fail to launch over it
+TmpFS=$D/tmp
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=4000 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
@@ -116,8 +137,11 @@ slow=(--set data.train_limit=20000 --set train.max_epochs=40)
 (cd "$root" && BNNSWEEP_LAUNCH="srun --mpi=pmix" sbatch --wait --ntasks=2 --output="$work/killrank-%j.out" \
   slurm/sweep.sbatch "$spec" "$work/killrank" --quiet "${slow[@]}" >/dev/null 2>&1) &
 waiter=$!
-for _ in $(seq 1 3000); do compgen -G "killrank/tasks/train-*.h5" >/dev/null && break; sleep 0.1; done
-compgen -G "killrank/tasks/train-*.h5" >/dev/null || fail "the killrank job saved no model"
+# until its first model is saved: no fixed bound (a loaded machine and a
+# sanitizer build take minutes; ctest's TIMEOUT bounds the test), but a job
+# that ended first is a failure
+while ! compgen -G "killrank/tasks/train-*.h5" >/dev/null && kill -0 "$waiter" 2>/dev/null; do sleep 0.1; done
+compgen -G "killrank/tasks/train-*.h5" >/dev/null || fail "the killrank job ended without saving a model"
 # one rank of that job, by its pid: a process whose program is $bin and whose
 # command line names this test's run directory (srun's names it too, after "srun")
 rank_pid=""
