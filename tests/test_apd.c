@@ -331,7 +331,7 @@ static void distil(const char *gan, int standardize, int iterations, int seed, i
  *   wgan    0.61 0.45 0.10 0.56 0.25  (mean 0.40)
  *   gan     0.72 0.92 0.99 0.91 0.92  (mean 0.89)
  * so WGAN-GP beats the vanilla GAN on every seed but only matches WGAN at
- * this budget (better on 3 of 5). The test asserts what holds with a margin
+ * this budget (better on 2 of 5). The test asserts what holds with a margin
  * of about 3 standard errors of a 3-seed mean (per-seed sd about 0.2): over
  * seeds 1..3 the mean error of WGAN-GP is below 0.7 (untrained: 20), below
  * the vanilla GAN's by at least 0.15, and at most 0.3 above WGAN's. A broken
