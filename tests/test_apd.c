@@ -8,15 +8,17 @@
  * the generator's parameters; sample k of a model is shift + scale * G(z_k)
  * with z_k from substream k of the caller's stream (so reproducible by key);
  * and a small distillation: a teacher whose samples are draws from a known
- * diagonal Gaussian (8 coordinates), distilled by WGAN-GP for 6000 generator
- * iterations, gives samples whose means are within 0.3 sd and whose standard
- * deviations are within 30% of the teacher's, and does at least as well as
- * WGAN (clipping) and the vanilla GAN with the same budget. Online APD (an
- * SGLD chain on a separable 3-input problem feeding a 16-sample buffer): the
- * buffer fills as sgld.c keeps iterates and stays bounded, the model stores
- * no buffer, the generator waits for a full buffer, a run is reproducible by
- * key (another key: another run), and its generated weights' ensemble
- * classifies > 90% (> 10 points over the run stopped at the first GAN step). */
+ * diagonal Gaussian (8 coordinates), distilled for 6000 generator iterations
+ * with training seeds 1..3: averaged over the seeds and the second half of
+ * training, WGAN-GP's worst coordinate is close to the teacher, clearly
+ * better than the vanilla GAN's and comparable to WGAN's (clipping) with the
+ * same budget (the margins and the measurements behind them:
+ * test_distils_a_gaussian). Online APD (an SGLD chain on a separable 3-input
+ * problem feeding a 16-sample buffer): the buffer fills as sgld.c keeps
+ * iterates and stays bounded, the model stores no buffer, the generator waits
+ * for a full buffer, a run is reproducible by key (another key: another run),
+ * and its generated weights' ensemble classifies > 90% (> 10 points over the
+ * run stopped at the first GAN step). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -258,37 +260,16 @@ static void make_teacher(bns_model *t) {
     state[0] = (float)K; /* kept; ring start 0 */
 }
 
-/* Distils the toy teacher for `iterations` generator iterations and
- * returns the worst |mean - mu| / sd and |std / sd - 1| over the coordinates
- * of 4000 generated samples. */
-static void distil(const char *gan, int standardize, int iterations, double *mean_err, double *sd_err) {
-    bns_model teacher, m;
-    make_teacher(&teacher);
-    bns_config cfg;
-    make_apd_config(&cfg);
-    assert_int_equal(bns_config_set(&cfg, "apd_gan", gan), 0);
-    assert_int_equal(bns_config_set(&cfg, "teacher_samples", "1000"), 0);
-    assert_int_equal(bns_config_set(&cfg, "apd_lr", "0.0003"), 0);
-    assert_int_equal(bns_config_set(&cfg, "apd_batch", "64"), 0);
-    assert_int_equal(bns_config_set(&cfg, "apd_standardize", standardize ? "1" : "0"), 0);
-    assert_int_equal(bns_model_create(&cfg, 3, &m), 0);
-    m.teacher = &teacher;
-    void *trainer = m.method->trainer_create(&m, 1);
-    for (int it = 1; it <= iterations; it++) {
-        bns_objective obj = {.nll_scale = 1, .reg_scale = 1, .n_train = 1, .step = (uint64_t)it,
-                             .skip_kl_value = it < iterations};
-        bns_step_stats stats;
-        m.method->train_step(trainer, &m, NULL, NULL, 1, &obj, NULL, NULL, &stats);
-        assert_true(isfinite(stats.nll_sum));
-    }
-    m.method->trainer_free(trainer);
+/* The worst |mean - mu| / sd and |std / sd - 1| over the coordinates of
+ * 4000 samples of m's generator. */
+static void sample_errors(bns_model *m, const char *gan, int standardize, double *mean_err, double *sd_err) {
     enum { N = 4000 };
-    size_t n = m.arch.n_weights;
+    size_t n = m->arch.n_weights;
     double sum[8] = {0}, sq[8] = {0};
     float w[8];
     bns_stream s = bns_stream_make(3, 3, BNS_PURPOSE_PREDICT);
     for (int k = 0; k < N; k++) {
-        bns_model_sample_weights(&m, &s, (uint64_t)k, w);
+        bns_model_sample_weights(m, &s, (uint64_t)k, w);
         for (size_t i = 0; i < n; i++) sum[i] += w[i], sq[i] += (double)w[i] * w[i];
     }
     *mean_err = *sd_err = 0;
@@ -299,25 +280,92 @@ static void distil(const char *gan, int standardize, int iterations, double *mea
         if (me > *mean_err) *mean_err = me;
         if (se > *sd_err) *sd_err = se;
     }
+}
+
+/* Distils the toy teacher (training seed `seed`) for `iterations`
+ * generator iterations and returns sample_errors' two errors averaged over
+ * the checkpoints every `every` iterations from `from` to `iterations`
+ * (just the end when from == iterations): a GAN's generator oscillates
+ * around its target, and one checkpoint is one phase of that. */
+static void distil(const char *gan, int standardize, int iterations, int seed, int from, int every, double *mean_err,
+                   double *sd_err) {
+    bns_model teacher, m;
+    make_teacher(&teacher);
+    bns_config cfg;
+    make_apd_config(&cfg);
+    char seed_text[16];
+    snprintf(seed_text, sizeof seed_text, "%d", seed);
+    assert_int_equal(bns_config_set(&cfg, "seed", seed_text), 0);
+    assert_int_equal(bns_config_set(&cfg, "apd_gan", gan), 0);
+    assert_int_equal(bns_config_set(&cfg, "teacher_samples", "1000"), 0);
+    assert_int_equal(bns_config_set(&cfg, "apd_lr", "0.0003"), 0);
+    assert_int_equal(bns_config_set(&cfg, "apd_batch", "64"), 0);
+    assert_int_equal(bns_config_set(&cfg, "apd_standardize", standardize ? "1" : "0"), 0);
+    assert_int_equal(bns_model_create(&cfg, 3, &m), 0);
+    m.teacher = &teacher;
+    void *trainer = m.method->trainer_create(&m, 1);
+    double me_sum = 0, se_sum = 0;
+    int checks = 0;
+    for (int it = 1; it <= iterations || (iterations == 0 && it == 1); it++) {
+        if (iterations > 0) {
+            bns_objective obj = {.nll_scale = 1, .reg_scale = 1, .n_train = 1, .step = (uint64_t)it,
+                                 .skip_kl_value = it < iterations};
+            bns_step_stats stats;
+            m.method->train_step(trainer, &m, NULL, NULL, 1, &obj, NULL, NULL, &stats);
+            assert_true(isfinite(stats.nll_sum));
+        }
+        if (iterations == 0 || (it >= from && (iterations - it) % every == 0)) {
+            double me, se;
+            sample_errors(&m, gan, standardize, &me, &se);
+            if (getenv("BNS_APD_VERBOSE")) print_message("EXP %s seed %d it %d: %.3f %.3f\n", gan, seed, it, me, se);
+            me_sum += me, se_sum += se, checks++;
+        }
+    }
+    m.method->trainer_free(trainer);
+    *mean_err = me_sum / checks, *sd_err = se_sum / checks;
     bns_model_free(&m);
     bns_model_free(&teacher);
 }
 
+/* One seed's trajectory is one draw from a chaotic process: a single
+ * changed random number (rng.c's top-cell clamp did it) moves every later
+ * step, and over training seeds 1..5 (Release build, 6000 iterations,
+ * error = the worse of sample_errors' two, averaged over iterations
+ * 3000..6000) the errors were, per seed:
+ *   wgan_gp 0.31 0.65 0.20 0.48 0.26  (mean 0.38)
+ *   wgan    0.61 0.45 0.10 0.56 0.25  (mean 0.40)
+ *   gan     0.72 0.92 0.99 0.91 0.92  (mean 0.89)
+ * so WGAN-GP beats the vanilla GAN on every seed but only matches WGAN at
+ * this budget (better on 2 of 5). The test asserts what holds with a margin
+ * of about 3 standard errors of a 3-seed mean (per-seed sd about 0.2): over
+ * seeds 1..3 the mean error of WGAN-GP is below 0.7 (untrained: 20), below
+ * the vanilla GAN's by at least 0.15, and at most 0.3 above WGAN's. A broken
+ * WGAN-GP (no penalty, a wrong sign) does no better than the vanilla GAN. */
+static double distil_error(const char *gan, int seed) {
+    double me, se;
+    distil(gan, 1, 6000, seed, 3000, 500, &me, &se);
+    return fmax(me, se);
+}
+
 static void test_distils_a_gaussian(void **state) {
     (void)state;
-    double me, se, me0, se0;
-    distil("wgan_gp", 1, 0, &me0, &se0); /* the untrained generator is far off */
-    distil("wgan_gp", 1, 6000, &me, &se);
-    print_message("wgan_gp: untrained mean error %.3f sd, sd error %.3f; trained %.3f sd, %.3f\n", me0, se0, me, se);
+    enum { SEEDS = 3 };
+    double me0, se0, e[3] = {0, 0, 0};
+    distil("wgan_gp", 1, 0, 1, 0, 1, &me0, &se0); /* the untrained generator is far off */
     assert_true(me0 > 0.5 || se0 > 0.5);
-    /* the same budget with weight clipping, and the vanilla GAN (measured: 0.41 sd / 63%, 0.92 sd / 61%) */
-    double mw, sw, mg, sg;
-    distil("wgan", 1, 6000, &mw, &sw);
-    distil("gan", 1, 6000, &mg, &sg);
-    print_message("wgan: %.3f sd, %.3f; gan: %.3f sd, %.3f\n", mw, sw, mg, sg);
-    if (fmax(me, se) > fmax(mw, sw)) fail_msg("wgan_gp (%.3f, %.3f) did worse than wgan (%.3f, %.3f)", me, se, mw, sw);
-    if (fmax(me, se) > fmax(mg, sg)) fail_msg("wgan_gp (%.3f, %.3f) did worse than gan (%.3f, %.3f)", me, se, mg, sg);
-    if (me > 0.3 || se > 0.3) fail_msg("wgan_gp: mean off by %.3f sd, std off by %.0f%%", me, 100 * se);
+    const char *gans[3] = {"wgan_gp", "wgan", "gan"};
+    for (int g = 0; g < 3; g++) {
+        for (int seed = 1; seed <= SEEDS; seed++) {
+            double err = distil_error(gans[g], seed);
+            print_message("%s seed %d: error %.3f\n", gans[g], seed, err);
+            e[g] += err / SEEDS;
+        }
+    }
+    print_message("untrained %.3f sd, %.3f; mean error over %d seeds: wgan_gp %.3f, wgan %.3f, gan %.3f\n", me0, se0,
+                  SEEDS, e[0], e[1], e[2]);
+    if (!(e[0] < 0.7)) fail_msg("wgan_gp: mean error %.3f, want < 0.7", e[0]);
+    if (!(e[0] + 0.15 <= e[2])) fail_msg("wgan_gp (%.3f) not better than gan (%.3f) by 0.15", e[0], e[2]);
+    if (!(e[0] <= e[1] + 0.3)) fail_msg("wgan_gp (%.3f) worse than wgan (%.3f) by more than 0.3", e[0], e[1]);
 }
 
 /* ---- online APD ---- */

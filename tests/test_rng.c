@@ -270,6 +270,35 @@ static void test_uniform_open_interval(void **state) {
     free(u);
 }
 
+/* Known answer for the top cell: Philox word 7169056 of (seed 12, task 0,
+ * DATA) substream 0 is 0xffffff89, whose 24 bits 2^24 - 1 give
+ * (2^24 - 0.5) / 2^24, which float rounds to exactly 1. It must come out as
+ * the largest float below 1, its neighbours as the plain formula; and the
+ * Box-Muller pair that uses it as radius draw has radius
+ * sqrt(-2 log(1 - 2^-24)), not 0. */
+static void test_uniform_top_cell(void **state) {
+    (void)state;
+    const uint64_t at = 7169056;
+    bns_stream s = bns_stream_make(12, 0, BNS_PURPOSE_DATA);
+    uint32_t ctr[4] = {(uint32_t)(at / 4), 0, 0, 0}, out[4];
+    bns_philox4x32(ctr, s.key, out);
+    assert_int_equal(out[at % 4], 0xffffff89u);
+    float u[3];
+    bns_stream_uniform(&s, 0, at - 1, 3, u);
+    if (u[1] != 0x1.fffffep-1f) fail_msg("top cell: %.9g, want 1 - 2^-24", u[1]);
+    for (int i = 0; i < 3; i += 2) {
+        uint64_t idx = at - 1 + (uint64_t)i;
+        uint32_t c[4] = {(uint32_t)(idx / 4), 0, 0, 0}, o[4];
+        bns_philox4x32(c, s.key, o);
+        float want = ((float)(o[idx % 4] >> 8) + 0.5f) * (1.0f / 16777216.0f);
+        if (u[i] != want) fail_msg("uniform %llu: %.9g, want %.9g", (unsigned long long)idx, u[i], want);
+    }
+    float z[2];
+    bns_stream_normal(&s, 0, at, 2, z); /* words 0 (radius) and 1 (angle) of the block */
+    double r = sqrt((double)z[0] * z[0] + (double)z[1] * z[1]), want = sqrt(-2.0 * log(0x1.fffffep-1));
+    if (!(fabs(r - want) < 1e-3 * want)) fail_msg("radius %.6g, want %.6g", r, want);
+}
+
 /* ---- integers and permutations ---- */
 
 static void test_below_in_range(void **state) {
@@ -380,6 +409,7 @@ int main(void) {
         cmocka_unit_test(test_substreams_differ),
         cmocka_unit_test(test_normal_moments),
         cmocka_unit_test(test_uniform_open_interval),
+        cmocka_unit_test(test_uniform_top_cell),
         cmocka_unit_test(test_below_in_range),
         cmocka_unit_test(test_permutation),
         cmocka_unit_test(test_hash64),

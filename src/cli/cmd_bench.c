@@ -5,6 +5,11 @@
  * The GEMM bound of an epoch is measured, not assumed: the step's actual
  * matrix products (forward, weight gradient, input gradient except at the
  * first layer) are timed alone with the same BLAS and thread count.
+ *
+ * --toy: Semko's training-time table for the regression toy (METHODS.md
+ * s.12): the real training loop (bns_train: shuffle, batch gather, step) of
+ * analysis/toy.py's network and settings on the toy1d data, per epoch, for
+ * BBB sequential / vectorized and LRT with S = 1..10 samples.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -18,6 +23,7 @@
 #include "bnnsweep/attack.h"
 #include "bnnsweep/backend.h"
 #include "bnnsweep/config.h"
+#include "bnnsweep/dataset.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/method.h"
 #include "bnnsweep/net.h"
@@ -46,7 +52,15 @@ static void bench_usage(FILE *out) {
             "  --quick           FC-100-100-10 only, S = 1,2, fraction 0.1 (well under a minute)\n"
             "  --conv LIST       also time every conv layer of these named nets (lenet,resnet20):\n"
             "                    GFLOP/s of its forward and backward pass (im2col + sgemm) vs sgemm's\n"
-            "  --conv-inputs N   their input size: 3072 = 3x32x32 (default), 784 = 1x28x28\n");
+            "  --conv-inputs N   their input size: 3072 = 3x32x32 (default), 784 = 1x28x28\n"
+            "  --toy             instead: Semko's training-time table for the regression toy:\n"
+            "                    FC-100-100-1 on --dataset toy1d (1000 points, batch 100, Adam,\n"
+            "                    Gaussian likelihood: analysis/toy.py's settings) through the real\n"
+            "                    training loop, median s/epoch over --epochs epochs, for BBB\n"
+            "                    sequential / vectorized and LRT (--modes: also deterministic,\n"
+            "                    dropout) with --samples (default 1,2,...,10); --json then makes\n"
+            "                    the table with analysis/bench_table.py\n"
+            "  --epochs N        --toy: epochs timed per row (default 50, after one warm-up epoch)\n");
 }
 
 typedef struct {
@@ -162,6 +176,26 @@ static double sgemm_gflops(void) {
 }
 
 
+/* The ways of training bench times, in table order. sampled: one row per S
+ * of --samples. per_example: S is that setting (alpha's K dropout samples
+ * per example: one product of S x 128 rows). LRT has the Gaussian prior
+ * (its closed-form KL; analysis/toy.py's lrt too). */
+typedef struct {
+    const char *method, *mode;
+    int prior, lrt, sample_mode, sampled;
+    const char *per_example;
+} bench_kind;
+static const bench_kind bench_kinds[] = {
+    {"deterministic", "deterministic", BNS_PRIOR_MIXTURE, 0, 0, 0, NULL},
+    {"bbb", "BBB sequential", BNS_PRIOR_MIXTURE, 0, BNS_SAMPLES_SEQUENTIAL, 1, NULL},
+    {"bbb", "BBB vectorized", BNS_PRIOR_MIXTURE, 0, BNS_SAMPLES_VECTORIZED, 1, NULL},
+    {"lrt", "LRT", BNS_PRIOR_GAUSSIAN, 1, 0, 1, NULL},
+    {"dropout", "dropout", BNS_PRIOR_MIXTURE, 0, 0, 0, NULL},
+    {"alpha", "alpha (K per example)", BNS_PRIOR_MIXTURE, 0, 0, 1, "alpha_samples"},
+    {"sgld", "SGLD", BNS_PRIOR_MIXTURE, 0, 0, 0, NULL},
+};
+enum { N_BENCH_KINDS = (int)(sizeof bench_kinds / sizeof bench_kinds[0]) };
+
 /* Seconds per epoch of `method` through its real loss_grad + SGD update. */
 static double time_training(const char *arch, const char *method, int prior_kind, int samples, int sample_mode,
                             const char *per_example_key, double fraction, const float *x, const uint8_t *y) {
@@ -204,6 +238,56 @@ static double time_training(const char *arch, const char *method, int prior_kind
     return per_step * steps_per_epoch;
 }
 
+/* --toy: the regression toy's epoch through the real loop (bns_train), as
+ * analysis/toy.py trains it (its COMMON and MODELS settings). Returns the
+ * median over `epochs` epochs (the first, warm-up epoch dropped) of the
+ * epoch's training seconds (bns_epoch_record.seconds: validation
+ * excluded); the median, because on a shared machine a preempted epoch is
+ * an outlier, not a measurement. -1 on an error. */
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double time_toy_epoch(const char *method, int prior_kind, int samples, int sample_mode, int epochs,
+                             const bns_splits *toy) {
+    bns_config cfg;
+    bns_config_defaults(&cfg);
+    char text[32];
+    snprintf(text, sizeof text, "%d", epochs + 1);
+    const char *settings[][2] = {
+        {"dataset", "toy1d"}, {"arch", "FC-100-100-1"}, {"method", method}, {"optimizer", "adam"},
+        {"lr", "0.01"},       {"batch_size", "100"},    {"patience", "0"},  {"max_epochs", text},
+        {"val_samples", "0"}, /* validation (not timed) by the posterior mean: one pass */
+    };
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        if (bns_config_set(&cfg, settings[i][0], settings[i][1])) return -1;
+    if (!strcmp(method, "dropout") && (bns_config_set(&cfg, "dropout_input_rate", "0") ||
+                                       bns_config_set(&cfg, "dropout_rate", "0.1")))
+        return -1;
+    bns_prior_defaults(&cfg.prior, prior_kind);
+    cfg.samples = samples;
+    cfg.sample_mode = sample_mode;
+    bns_model m;
+    if (bns_model_create(&cfg, (int)toy->train.d, &m)) return -1;
+    bns_train_history h;
+    int rc = bns_train(&m, &toy->train, &toy->val, &h, NULL, NULL);
+    double median = -1;
+    if (rc == 0 && h.epochs_run == epochs + 1) {
+        double *s = bns_xmalloc(sizeof(double) * (size_t)epochs);
+        for (int e = 0; e < epochs; e++) s[e] = h.epochs[e + 1].seconds;
+        qsort(s, (size_t)epochs, sizeof *s, cmp_double);
+        median = epochs % 2 ? s[epochs / 2] : 0.5 * (s[epochs / 2 - 1] + s[epochs / 2]);
+        free(s);
+    } else if (rc == 0) {
+        bns_fail("%s (S = %d) stopped after %d of %d epochs: %s", method, samples, h.epochs_run, epochs + 1,
+                 h.message);
+    }
+    bns_train_history_free(&h);
+    bns_model_free(&m);
+    return median;
+}
+
 static int parse_list(const char *text, char items[][64], int max) {
     int n = 0;
     const char *p = text;
@@ -229,11 +313,17 @@ static int list_contains(const char *list, const char *item) {
  * and 100-sample-ensemble prediction images/s, attack image-iterations/s,
  * peak RSS in MiB. */
 static int write_json(const char *path, int threads, double gflops, double fraction, const bench_row *rows,
-                      int n_rows, const conv_row *convs, int n_convs, const double figures[4]) {
+                      int n_rows, const conv_row *convs, int n_convs, const double figures[4], int toy_epochs) {
     static const char *const figure_keys[4] = {"predict_single_images_per_s", "predict_ensemble100_images_per_s",
                                                "attack_image_iterations_per_s", "peak_rss_mib"};
     json_t *root = json_object(), *list = json_array();
-    int bad = json_object_set_new(root, "threads", json_integer(threads));
+    /* what an epoch is: the toy's 1000 points in batches of 100 (--toy), or
+     * 50,000 synthetic MNIST rows in batches of 128 */
+    int bad = json_object_set_new(root, "benchmark", json_string(toy_epochs ? "toy1d" : "mnist-synthetic"));
+    bad |= json_object_set_new(root, "epoch_rows", json_integer(toy_epochs ? 1000 : N_TRAIN));
+    bad |= json_object_set_new(root, "batch", json_integer(toy_epochs ? 100 : 128));
+    if (toy_epochs) bad |= json_object_set_new(root, "epochs_timed", json_integer(toy_epochs));
+    bad |= json_object_set_new(root, "threads", json_integer(threads));
     bad |= json_object_set_new(root, "sgemm_gflops", json_real(gflops));
     bad |= json_object_set_new(root, "blas_kernel", json_string(bns_blas_kernel()));
     bad |= json_object_set_new(root, "fraction", json_real(fraction));
@@ -264,7 +354,7 @@ static int write_json(const char *path, int threads, double gflops, double fract
         bad |= json_object_set_new(o, "forward_gflops", json_real(c->fwd_gflops));
         bad |= json_object_set_new(o, "backward_gflops", json_real(c->bwd_gflops));
     }
-    for (int k = 0; k < 4; k++) bad |= json_object_set_new(root, figure_keys[k], json_real(figures[k]));
+    for (int k = 0; figures && k < 4; k++) bad |= json_object_set_new(root, figure_keys[k], json_real(figures[k]));
     char *text = bad ? NULL : json_dumps(root, JSON_INDENT(1));
     json_decref(root);
     if (!text) return bns_fail("cannot build the JSON");
@@ -278,10 +368,79 @@ static int write_json(const char *path, int threads, double gflops, double fract
     return rc;
 }
 
+/* --toy: one row per mode and S (the modes of kinds[] that --modes names),
+ * printed as they come, then Semko's shape of the table (S down, the three
+ * ways across) and the JSON that analysis/bench_table.py makes the
+ * Markdown and CSV table from. */
+static int bench_toy(const char *mode_list, const int *samples, int n_samples, int epochs, int threads,
+                     const char *json_path) {
+    bns_splits toy;
+    if (bns_toy1d_load(1, 0, 0, 0, &toy)) {
+        fprintf(stderr, "bnnsweep bench: %s\n", bns_last_error());
+        return BNS_EXIT_ERROR;
+    }
+    bns_arch arch;
+    if (bns_arch_parse("FC-100-100-1", (int)toy.train.d, &arch)) return BNS_EXIT_ERROR;
+    double gflops = sgemm_gflops();
+    int steps_per_epoch = (int)((toy.train.n + 99) / 100);
+    printf("sgemm (1024^3, OpenBLAS, %d thread%s): %.1f GFLOP/s\n", threads, threads > 1 ? "s" : "", gflops);
+    printf("regression toy (toy1d, %zu points, batch 100 = %d steps an epoch, FC-100-100-1, Adam, Gaussian\n"
+           "likelihood): median training s/epoch over %d epochs (bns_train, validation not timed);\n"
+           "bound = the step's GEMMs alone\n\n",
+           toy.train.n, steps_per_epoch, epochs);
+    printf("| mode | S | ms/epoch | GEMM bound ms | ratio |\n| --- | --- | --- | --- | --- |\n");
+    fflush(stdout);
+    const bench_kind *kinds = bench_kinds;
+    bench_row rows[128];
+    int n_rows = 0, status = BNS_EXIT_OK;
+    for (int k = 0; k < N_BENCH_KINDS && status == BNS_EXIT_OK; k++) {
+        /* not on the toy: alpha (refuses real targets, model.c) and SGLD
+         * (analysis/toy.py does not train it; at Adam's lr 0.01 it diverges) */
+        if (!list_contains(mode_list, kinds[k].method) || kinds[k].per_example || !strcmp(kinds[k].method, "sgld"))
+            continue;
+        for (int i = 0; i < (kinds[k].sampled ? n_samples : 1); i++) {
+            int S = kinds[k].sampled ? samples[i] : 1;
+            double epoch = time_toy_epoch(kinds[k].method, kinds[k].prior, S, kinds[k].sample_mode, epochs, &toy);
+            if (epoch < 0) {
+                fprintf(stderr, "bnnsweep bench: --toy %s: %s\n", kinds[k].mode, bns_last_error());
+                status = BNS_EXIT_ERROR;
+                break;
+            }
+            double bound = time_gemm_bound(&arch, 100, S, kinds[k].lrt, steps_per_epoch * epochs) / epochs;
+            bench_row *r = &rows[n_rows++];
+            snprintf(r->arch, sizeof r->arch, "FC-100-100-1");
+            snprintf(r->mode, sizeof r->mode, "%s", kinds[k].mode);
+            r->samples = S, r->epoch_s = epoch, r->bound_s = bound;
+            printf("| %s | %d | %.3f | %.3f | %.2f |\n", r->mode, S, 1e3 * epoch, 1e3 * bound, epoch / bound);
+            fflush(stdout);
+        }
+    }
+    /* Semko's shape: S down; BBB sequential, BBB vectorized, LRT across */
+    static const char *const across[] = {"BBB sequential", "BBB vectorized", "LRT"};
+    printf("\n| S | BBB sequential ms/epoch | BBB vectorized ms/epoch | LRT ms/epoch |\n| --- | --- | --- | --- |\n");
+    for (int i = 0; i < n_samples; i++) {
+        printf("| %d |", samples[i]);
+        for (int a = 0; a < 3; a++) {
+            int found = -1;
+            for (int r = 0; r < n_rows; r++)
+                if (rows[r].samples == samples[i] && !strcmp(rows[r].mode, across[a])) found = r;
+            if (found >= 0) printf(" %.3f |", 1e3 * rows[found].epoch_s);
+            else printf(" - |");
+        }
+        printf("\n");
+    }
+    if (json_path && status == BNS_EXIT_OK && write_json(json_path, threads, gflops, 0, rows, n_rows, NULL, 0, NULL, epochs)) {
+        fprintf(stderr, "bnnsweep bench: cannot write %s: %s\n", json_path, bns_last_error());
+        status = BNS_EXIT_ERROR;
+    }
+    bns_splits_free(&toy);
+    return status;
+}
+
 int cmd_bench(int argc, char **argv) {
     const char *arch_list = "FC-100-100-10,FC-1200-1200-10", *sample_list = "1,2,5,10", *json_path = NULL;
     const char *mode_list = "deterministic,bbb,lrt,dropout,alpha,sgld", *conv_list = NULL;
-    int conv_inputs = 3072;
+    int conv_inputs = 3072, toy = 0, toy_epochs = 50, samples_given = 0, modes_given = 0;
     double fraction = 0.2;
     int threads = 1;
     static const struct option options[] = {
@@ -289,7 +448,8 @@ int cmd_bench(int argc, char **argv) {
         {"fraction", required_argument, NULL, 'f'}, {"threads", required_argument, NULL, 't'},
         {"json", required_argument, NULL, 'j'}, {"quick", no_argument, NULL, 'q'},
         {"modes", required_argument, NULL, 'm'}, {"conv", required_argument, NULL, 'c'},
-        {"conv-inputs", required_argument, NULL, 'i'},
+        {"conv-inputs", required_argument, NULL, 'i'}, {"toy", no_argument, NULL, 'y'},
+        {"epochs", required_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -299,7 +459,7 @@ int cmd_bench(int argc, char **argv) {
         char *end;
         switch (c) {
         case 'a': arch_list = optarg; break;
-        case 's': sample_list = optarg; break;
+        case 's': sample_list = optarg, samples_given = 1; break;
         case 'f':
             fraction = strtod(optarg, &end);
             if (*end || !(fraction > 0 && fraction <= 10)) {
@@ -315,7 +475,15 @@ int cmd_bench(int argc, char **argv) {
             }
             break;
         case 'j': json_path = optarg; break;
-        case 'm': mode_list = optarg; break;
+        case 'm': mode_list = optarg, modes_given = 1; break;
+        case 'y': toy = 1; break;
+        case 'e':
+            toy_epochs = (int)strtol(optarg, &end, 10);
+            if (*end || toy_epochs < 1 || toy_epochs > 100000) {
+                fprintf(stderr, "bnnsweep bench: --epochs '%s' must be in 1..100000\n", optarg);
+                return BNS_EXIT_USAGE;
+            }
+            break;
         case 'c': conv_list = optarg; break;
         case 'i':
             conv_inputs = (int)strtol(optarg, &end, 10);
@@ -330,6 +498,10 @@ int cmd_bench(int argc, char **argv) {
             fprintf(stderr, "bnnsweep bench: unknown or incomplete option '%s' (see --help)\n", argv[optind - 1]);
             return BNS_EXIT_USAGE;
         }
+    }
+    if (toy) { /* Semko's table: S = 1..10; the three ways and the deterministic net for scale */
+        if (!samples_given) sample_list = "1,2,3,4,5,6,7,8,9,10";
+        if (!modes_given) mode_list = "deterministic,bbb,lrt";
     }
     char archs[8][64], sample_text[16][64];
     int n_arch = parse_list(arch_list, archs, 8), n_samples = parse_list(sample_list, sample_text, 16);
@@ -346,6 +518,7 @@ int cmd_bench(int argc, char **argv) {
         }
     }
     bns_set_blas_threads(threads);
+    if (toy) return bench_toy(mode_list, samples, n_samples, toy_epochs, threads, json_path);
 
     /* synthetic MNIST-like data: pixels in [0, 2], about half of them 0; labels 0..9 */
     float *x = bns_xmalloc(sizeof(float) * N_TRAIN * N_INPUTS);
@@ -376,18 +549,8 @@ int cmd_bench(int argc, char **argv) {
         }
         int steps_per_epoch = (N_TRAIN + 127) / 128, bound_steps = (int)(steps_per_epoch * fraction);
         if (bound_steps < 3) bound_steps = 3;
-        /* sampled: one row per S of --samples. per_example: S is that setting
-         * (alpha's K dropout samples per example: one product of S x 128 rows) */
-        struct { const char *method, *mode; int prior, lrt, sample_mode, sampled; const char *per_example; } kinds[] = {
-            {"deterministic", "deterministic", BNS_PRIOR_MIXTURE, 0, 0, 0, NULL},
-            {"bbb", "BBB sequential", BNS_PRIOR_MIXTURE, 0, BNS_SAMPLES_SEQUENTIAL, 1, NULL},
-            {"bbb", "BBB vectorized", BNS_PRIOR_MIXTURE, 0, BNS_SAMPLES_VECTORIZED, 1, NULL},
-            {"lrt", "LRT", BNS_PRIOR_GAUSSIAN, 1, 0, 1, NULL},
-            {"dropout", "dropout", BNS_PRIOR_MIXTURE, 0, 0, 0, NULL},
-            {"alpha", "alpha (K per example)", BNS_PRIOR_MIXTURE, 0, 0, 1, "alpha_samples"},
-            {"sgld", "SGLD", BNS_PRIOR_MIXTURE, 0, 0, 0, NULL},
-        };
-        for (int k = 0; k < (int)(sizeof kinds / sizeof kinds[0]); k++) {
+        const bench_kind *kinds = bench_kinds;
+        for (int k = 0; k < N_BENCH_KINDS; k++) {
             if (!list_contains(mode_list, kinds[k].method)) continue;
             int count = kinds[k].sampled ? n_samples : 1;
             for (int i = 0; i < count; i++) {
@@ -499,7 +662,7 @@ int cmd_bench(int argc, char **argv) {
 
     if (json_path) {
         double figures[] = {single, ensemble, attack_rate, usage.ru_maxrss / 1024.0};
-        if (write_json(json_path, threads, gflops, fraction, rows, n_rows, conv_rows, n_conv_rows, figures))
+        if (write_json(json_path, threads, gflops, fraction, rows, n_rows, conv_rows, n_conv_rows, figures, 0))
             fprintf(stderr, "bnnsweep bench: cannot write %s: %s\n", json_path, bns_last_error());
     }
     free(probs);

@@ -44,7 +44,8 @@ static void plan_usage(FILE *out) {
             "                      The schedule's order still follows the estimates, as a run's does\n\n"
             "Costs follow a simple model (plan.h) calibrated on one core: training counts\n"
             "max_epochs (early stopping usually ends sooner), so totals are upper bounds.\n\n"
-            "exit status: 0 valid, 1 invalid sweep file (or --costs RUN_DIR without timing logs), 2 usage\n");
+            "exit status: 0 valid, 1 --costs RUN_DIR without timing logs, 2 usage or invalid sweep\n"
+            "file (as for `bnnsweep run`)\n");
 }
 
 static void format_seconds(double s, char *buf, size_t size) {
@@ -108,12 +109,12 @@ int cmd_plan(int argc, char **argv) {
     free(overrides);
     if (rc) {
         fprintf(stderr, "bnnsweep plan: %s\n", bns_last_error());
-        return BNS_EXIT_ERROR;
+        return BNS_EXIT_USAGE; /* bad input, as `run` says it (cmd_run.c) */
     }
-    if (bns_plan_build(&spec, &plan)) {
+    if (bns_plan_build(&spec, &plan)) { /* e.g. a grid over the task limit */
         fprintf(stderr, "bnnsweep plan: %s\n", bns_last_error());
         bns_spec_free(&spec);
-        return BNS_EXIT_ERROR;
+        return BNS_EXIT_USAGE;
     }
 
     printf("sweep %s (%s), seed %" PRIu64 ": %d model groups, %d attacks, %d evaluations\n", spec.name, spec.path,

@@ -28,9 +28,14 @@ static void block(const bns_stream *s, uint64_t sub, uint64_t blk, uint32_t out[
     bns_philox4x32(ctr, s->key, out);
 }
 
-/* 24 random bits centred in their cell: never exactly 0 or 1, so log(u) is finite. */
+/* 24 random bits centred in their cell, in (0, 1), so log(u) is finite. In
+ * float, 2^24 - 1 + 0.5 rounds (to even) up to 2^24, i.e. u = 1 exactly, for
+ * the top cell alone; it is clamped to the largest float below 1 (every
+ * other input is at most that already, so no other value changes). The
+ * comparison form compiles to one vector min. */
 static inline float u32_to_open01(uint32_t x) {
-    return ((float)(x >> 8) + 0.5f) * (1.0f / 16777216.0f);
+    float u = ((float)(x >> 8) + 0.5f) * (1.0f / 16777216.0f);
+    return u < 0x1.fffffep-1f ? u : 0x1.fffffep-1f;
 }
 
 /* Normals come in groups of 64: Philox blocks 16g .. 16g+15 of the substream,

@@ -38,6 +38,9 @@
 #              plan --costs replays the measured times on 1, 2, 3 ranks
 #   launch     srun as N tasks without PMI (MPI size 1) stops every task
 #              before any work; a batch step or a 1-task step runs
+#   killrank   one worker rank of an mpirun run SIGKILLed: mpirun ends the
+#              other ranks (no rank waits for it forever) and fails, the
+#              finished tasks stay, and running again completes the sweep
 set -euo pipefail
 case_name="$1" bin="$2" python="$3" mpiexec="$4" work="$5"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -138,6 +141,18 @@ malformed)
   grep -q 'bad.yaml:2:' err.txt || { cat err.txt; fail "error does not name file and line"; }
   grep -q 'rho_initt' err.txt || { cat err.txt; fail "error does not name the key"; }
   [ ! -e run/cube.h5 ] || fail "a cube was written for a bad sweep"
+  # plan says a bad sweep file the same way (exit 2, file:line), also for a
+  # plan over the task limit
+  set +e
+  "$bin" plan bad.yaml > plan.out 2> plan.err
+  rc=$?
+  BNNSWEEP_MAX_TASKS=3 "$bin" plan "$spec" > plan-limit.out 2> plan-limit.err
+  rc_limit=$?
+  set -e
+  [ "$rc" = 2 ] || fail "plan on a bad sweep file: exit status $rc, want 2"
+  grep -q 'bad.yaml:2:.*rho_initt' plan.err || { cat plan.err; fail "plan's error does not name file, line and key"; }
+  [ "$rc_limit" = 2 ] || { cat plan-limit.err; fail "plan over the task limit: exit status $rc_limit, want 2"; }
+  grep -q 'BNNSWEEP_MAX_TASKS' plan-limit.err || { cat plan-limit.err; fail "plan's task-limit error names no setting"; }
   ;;
 methods)
   methods="$here/../data/specs/methods_tiny.yaml"
@@ -460,6 +475,42 @@ profile)
   status=0
   "$bin" plan "$spec" --summary --costs . >/dev/null 2>nologs.err || status=$?
   [ "$status" -eq 1 ] && grep -q "no timing logs in ./profile" nologs.err || fail "plan --costs without logs: exit $status, $(cat nologs.err)"
+  ;;
+killrank)
+  # (what slurm/sweep.sbatch relies on with its default launcher; the srun
+  # path is tests/slurm/integration.sh's)
+  slow=(--set data.train_limit=12000 --set train.max_epochs=20)
+  "$mpiexec" --allow-run-as-root --oversubscribe --bind-to none -n 3 "$bin" run "$spec" --out kr --quiet "${slow[@]}" \
+    >kr.out 2>&1 &
+  job=$!
+  for _ in $(seq 1 3000); do compgen -G "kr/tasks/train-*.h5" >/dev/null && break; sleep 0.1; done
+  compgen -G "kr/tasks/train-*.h5" >/dev/null || fail "no model saved in 300 s"
+  # rank 1 (a worker), by its pid: mpirun's child running $bin whose environment says rank 1
+  ranks=() victim=""
+  for p in $(ps -o pid= --ppid "$job"); do
+    [ "$(tr '\0' '\n' < "/proc/$p/cmdline" 2>/dev/null | head -n 1)" = "$bin" ] || continue
+    ranks+=("$p")
+    tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && victim=$p
+  done
+  [ "${#ranks[@]}" = 3 ] && [ -n "$victim" ] || fail "found ranks '${ranks[*]}', rank 1 '$victim'"
+  kill -KILL "$victim"
+  for _ in $(seq 1 1200); do kill -0 "$job" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$job" 2>/dev/null && { kill -KILL "${ranks[@]}" "$job" 2>/dev/null; fail "mpirun still runs 120 s after rank 1 was killed"; }
+  status=0
+  wait "$job" || status=$?
+  [ "$status" -ne 0 ] || fail "mpirun exited 0 after a rank was killed"
+  for _ in $(seq 1 300); do  # the other ranks go too (ASan processes take a moment)
+    alive=0
+    for r in "${ranks[@]}"; do [ -e "/proc/$r" ] && [ "$(awk '{print $3}' "/proc/$r/stat" 2>/dev/null)" != Z ] && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  [ "$alive" = 0 ] || fail "ranks of the killed run still alive: ${ranks[*]}"
+  kept=$(compgen -G "kr/tasks/*.h5" | wc -l)
+  [ "$kept" -ge 1 ] || fail "no finished task kept"
+  mpi 2 "$bin" run "$spec" --out kr --quiet "${slow[@]}" || fail "running the killed sweep again failed"
+  [ -f kr/cube.h5 ] || fail "no cube after running again"
+  echo "killrank: mpirun ended after rank 1 was killed (status $status), $kept task files kept, the rerun completed"
   ;;
 *)
   fail "unknown case $case_name"
