@@ -142,6 +142,13 @@ static void test_gaussian_kl_matches_reference(void **state) {
     }
 }
 
+/* A batch of rows x 50 uniform inputs and labels in 0..9 from stream (seed, DATA). */
+static void make_batch(uint64_t seed, int rows, float *x, uint8_t *y) {
+    bns_stream data = bns_stream_make(seed, 0, BNS_PURPOSE_DATA);
+    bns_stream_uniform(&data, 0, 0, (size_t)rows * 50, x);
+    for (int i = 0; i < rows; i++) y[i] = (uint8_t)bns_stream_below(&data, 1, (uint64_t)i, 10);
+}
+
 /* The fused BBB step (optimizer applied chunk by chunk inside the gradient
  * pass) leaves the parameters exactly as loss_grad + a full update would. */
 static void check_fused_step(int optimizer, int samples, int sample_mode) {
@@ -159,9 +166,7 @@ static void check_fused_step(int optimizer, int samples, int sample_mode) {
     enum { BATCH = 16 };
     float x[BATCH * 50];
     uint8_t y[BATCH];
-    bns_stream data = bns_stream_make(5, 0, BNS_PURPOSE_DATA);
-    bns_stream_uniform(&data, 0, 0, BATCH * 50, x);
-    for (int i = 0; i < BATCH; i++) y[i] = (uint8_t)bns_stream_below(&data, 1, (uint64_t)i, 10);
+    make_batch(5, BATCH, x, y);
     void *tf = fused.method->trainer_create(&fused, BATCH), *tp = plain.method->trainer_create(&plain, BATCH);
     float *grad = malloc(sizeof(float) * fused.n_params);
     bns_optimizer of, op;
@@ -216,9 +221,7 @@ static void test_sample_modes_agree(void **state) {
         enum { BATCH = 16 };
         float x[BATCH * 50];
         uint8_t y[BATCH];
-        bns_stream data = bns_stream_make(6, 0, BNS_PURPOSE_DATA);
-        bns_stream_uniform(&data, 0, 0, BATCH * 50, x);
-        for (int i = 0; i < BATCH; i++) y[i] = (uint8_t)bns_stream_below(&data, 1, (uint64_t)i, 10);
+        make_batch(6, BATCH, x, y);
         void *ts = seq_m.method->trainer_create(&seq_m, BATCH), *tv = vec_m.method->trainer_create(&vec_m, BATCH);
         float *gs = malloc(sizeof(float) * seq_m.n_params), *gv = malloc(sizeof(float) * vec_m.n_params);
         bns_objective obj = bns_make_objective(&cfg, BATCH, 1000, 4, 1);
@@ -252,9 +255,7 @@ static void check_clip(const char *method) {
     enum { BATCH = 16 };
     float x[BATCH * 50];
     uint8_t y[BATCH];
-    bns_stream data = bns_stream_make(7, 0, BNS_PURPOSE_DATA);
-    bns_stream_uniform(&data, 0, 0, BATCH * 50, x);
-    for (int i = 0; i < BATCH; i++) y[i] = (uint8_t)bns_stream_below(&data, 1, (uint64_t)i, 10);
+    make_batch(7, BATCH, x, y);
     bns_model ref, big, small;
     assert_int_equal(bns_model_create(&cfg, 50, &ref), 0);
     size_t P = ref.n_params;
