@@ -86,7 +86,7 @@ static void *bbb_trainer_create(const bns_model *m, int max_batch) {
     t->noise = bns_stream_make(m->cfg.seed, m->cfg.task, BNS_PURPOSE_WEIGHT);
     t->samples = m->cfg.samples;
     t->kl_weight = bns_config_get_double(&m->cfg, "kl_weight");
-    t->variance = bns_config_get_int(&m->cfg, "sigma_of_rho") == SIGMA_VARIANCE;
+    t->variance = variance_reading(m);
     if (t->variance) t->rho_kernel = bns_xmalloc(sizeof(float) * n);
     /* one layer has no hidden activations to share: nothing to vectorize */
     t->vectorized = m->cfg.sample_mode == BNS_SAMPLES_VECTORIZED && arch->n_layers > 1;
@@ -148,7 +148,8 @@ static double fold_sample(bbb_trainer *t, const bns_model *m, int s, const float
     double kl_scale = obj->reg_scale / obj->n_train / t->samples * t->kl_weight;
     chunk_update update = {opt, m->params, grad, n};
     int last = s + 1 == t->samples;
-    return bns_fused_bbb_grad(t->variance ? t->rho_kernel : m->params + n, t->sigma, t->sigmoid_rho, eps, w, grad_w, n, &m->cfg.prior, kl_scale,
+    const float *rho = t->variance ? t->rho_kernel : m->params + n;
+    return bns_fused_bbb_grad(rho, t->sigma, t->sigmoid_rho, eps, w, grad_w, n, &m->cfg.prior, kl_scale,
                               s > 0, !obj->skip_kl_value, grad, grad + n, opt && last ? update_chunk : NULL,
                               &update);
 }
