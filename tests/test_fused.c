@@ -142,6 +142,13 @@ static void test_gaussian_kl_matches_reference(void **state) {
     }
 }
 
+/* A batch of rows x 50 uniform inputs and labels in 0..9 from stream (seed, DATA). */
+static void make_batch(uint64_t seed, int rows, float *x, uint8_t *y) {
+    bns_stream data = bns_stream_make(seed, 0, BNS_PURPOSE_DATA);
+    bns_stream_uniform(&data, 0, 0, (size_t)rows * 50, x);
+    for (int i = 0; i < rows; i++) y[i] = (uint8_t)bns_stream_below(&data, 1, (uint64_t)i, 10);
+}
+
 /* The fused BBB step (optimizer applied chunk by chunk inside the gradient
  * pass) leaves the parameters exactly as loss_grad + a full update would. */
 static void check_fused_step(int optimizer, int samples, int sample_mode) {
@@ -159,9 +166,7 @@ static void check_fused_step(int optimizer, int samples, int sample_mode) {
     enum { BATCH = 16 };
     float x[BATCH * 50];
     uint8_t y[BATCH];
-    bns_stream data = bns_stream_make(5, 0, BNS_PURPOSE_DATA);
-    bns_stream_uniform(&data, 0, 0, BATCH * 50, x);
-    for (int i = 0; i < BATCH; i++) y[i] = (uint8_t)bns_stream_below(&data, 1, (uint64_t)i, 10);
+    make_batch(5, BATCH, x, y);
     void *tf = fused.method->trainer_create(&fused, BATCH), *tp = plain.method->trainer_create(&plain, BATCH);
     float *grad = malloc(sizeof(float) * fused.n_params);
     bns_optimizer of, op;
@@ -216,9 +221,7 @@ static void test_sample_modes_agree(void **state) {
         enum { BATCH = 16 };
         float x[BATCH * 50];
         uint8_t y[BATCH];
-        bns_stream data = bns_stream_make(6, 0, BNS_PURPOSE_DATA);
-        bns_stream_uniform(&data, 0, 0, BATCH * 50, x);
-        for (int i = 0; i < BATCH; i++) y[i] = (uint8_t)bns_stream_below(&data, 1, (uint64_t)i, 10);
+        make_batch(6, BATCH, x, y);
         void *ts = seq_m.method->trainer_create(&seq_m, BATCH), *tv = vec_m.method->trainer_create(&vec_m, BATCH);
         float *gs = malloc(sizeof(float) * seq_m.n_params), *gv = malloc(sizeof(float) * vec_m.n_params);
         bns_objective obj = bns_make_objective(&cfg, BATCH, 1000, 4, 1);
@@ -238,6 +241,89 @@ static void test_sample_modes_agree(void **state) {
     }
 }
 
+/* clip_norm (train.c): a bound above the gradient's norm leaves the step
+ * bit-identical to the fused one; a bound below it makes the first SGD step
+ * (zero velocity: delta = -lr g) exactly -lr * clip * g / |g|, for bbb and
+ * deterministic; a negative bound and a method without a plain gradient step
+ * are refused. */
+static void check_clip(const char *method) {
+    bns_config cfg;
+    bns_config_defaults(&cfg);
+    snprintf(cfg.arch, sizeof cfg.arch, "FC-40-30-10");
+    snprintf(cfg.method, sizeof cfg.method, "%s", method);
+    cfg.lr = 0.01;
+    enum { BATCH = 16 };
+    float x[BATCH * 50];
+    uint8_t y[BATCH];
+    make_batch(7, BATCH, x, y);
+    bns_model ref, big, small;
+    assert_int_equal(bns_model_create(&cfg, 50, &ref), 0);
+    size_t P = ref.n_params;
+    float *g = malloc(sizeof(float) * P), *grad = malloc(sizeof(float) * P);
+    float *start = malloc(sizeof(float) * P);
+    memcpy(start, ref.params, sizeof(float) * P);
+    void *tr = ref.method->trainer_create(&ref, BATCH);
+    bns_objective obj = bns_make_objective(&cfg, BATCH, 1000, 1, 1);
+    bns_step_stats st;
+    ref.method->loss_grad(tr, &ref, x, y, BATCH, &obj, g, &st); /* the unclipped gradient of step 1 */
+    double norm = 0.0;
+    for (size_t i = 0; i < P; i++) norm += (double)g[i] * g[i];
+    norm = sqrt(norm);
+    assert_true(norm > 0.0);
+    bns_optimizer o;
+    bns_optimizer_init(&o, &cfg, P);
+    bns_train_step(&ref, tr, &o, x, y, BATCH, &obj, grad, &st);
+    bns_optimizer_free(&o);
+
+    cfg.clip_norm = 1e30;
+    assert_int_equal(bns_model_create(&cfg, 50, &big), 0);
+    void *tb = big.method->trainer_create(&big, BATCH);
+    bns_optimizer_init(&o, &cfg, P);
+    bns_train_step(&big, tb, &o, x, y, BATCH, &obj, grad, &st);
+    bns_optimizer_free(&o);
+    assert_memory_equal(big.params, ref.params, sizeof(float) * P);
+
+    cfg.clip_norm = norm / 8;
+    assert_int_equal(bns_model_create(&cfg, 50, &small), 0);
+    assert_memory_equal(small.params, start, sizeof(float) * P);
+    void *ts = small.method->trainer_create(&small, BATCH);
+    bns_optimizer_init(&o, &cfg, P);
+    bns_train_step(&small, ts, &o, x, y, BATCH, &obj, grad, &st);
+    bns_optimizer_free(&o);
+    double step = 0.0;
+    for (size_t i = 0; i < P; i++) {
+        double want = -cfg.lr * g[i] / 8.0, got = (double)small.params[i] - start[i];
+        assert_true(fabs(got - want) <= 1e-6 * fabs(start[i]) + 1e-5 * fabs(want) + 1e-9);
+        step += got * got;
+    }
+    assert_true(fabs(sqrt(step) - cfg.lr * cfg.clip_norm) <= 1e-3 * cfg.lr * cfg.clip_norm);
+
+    cfg.clip_norm = -1;
+    bns_model bad;
+    assert_int_not_equal(bns_model_create(&cfg, 50, &bad), 0);
+    ref.method->trainer_free(tr);
+    big.method->trainer_free(tb);
+    small.method->trainer_free(ts);
+    bns_model_free(&ref);
+    bns_model_free(&big);
+    bns_model_free(&small);
+    free(g);
+    free(grad);
+    free(start);
+}
+
+static void test_clip_norm(void **state) {
+    (void)state;
+    check_clip("bbb");
+    check_clip("deterministic");
+    bns_config cfg;
+    bns_config_defaults(&cfg);
+    snprintf(cfg.method, sizeof cfg.method, "sgld");
+    cfg.clip_norm = 1;
+    bns_model bad;
+    assert_int_not_equal(bns_model_create(&cfg, 784, &bad), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sample_matches_reference),
@@ -248,6 +334,7 @@ int main(void) {
         cmocka_unit_test(test_sample_modes_agree),
         cmocka_unit_test(test_fused_step_sgd),
         cmocka_unit_test(test_fused_step_adam),
+        cmocka_unit_test(test_clip_norm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,6 +39,7 @@
 #include "bnnsweep/model.h"
 #include "bnnsweep/likelihood.h"
 #include "bnnsweep/nn.h"
+#include "bnnsweep/prior.h"
 #include "bnnsweep/rng.h"
 
 #include "test_fd.h"
@@ -748,6 +749,78 @@ static void test_rho_minus_30_finite(void **state) {
     }
 }
 
+static void set_variance_reading(method_ctx *c) {
+    if (bns_config_set(&c->m.cfg, "sigma_of_rho", "variance")) fail_msg("%s", bns_last_error());
+    c->m.method->trainer_free(c->trainer);
+    c->trainer = c->m.method->trainer_create(&c->m, M_BATCH);
+}
+
+/* bbb's sigma_of_rho = variance (sigma = sqrt(softplus(rho))): the gradient
+ * against central differences of J; at rho -30 (the kernel's clamped
+ * branch) d/drho is the entropy term's limit -kl_scale / 2; a sample's
+ * w - mu and the SNR are the softplus reading's scaled by 1/sqrt(softplus)
+ * and sqrt(softplus) (same noise). */
+static void test_bbb_sigma_of_rho(void **state) {
+    (void)state;
+    const method_case mc = {"bbb", BNS_PRIOR_MIXTURE, 2, -3.0, 0, 1};
+    method_ctx c;
+    method_setup(&c, &mc, BNS_REDUCE_MEAN, M_BATCH);
+    set_variance_reading(&c);
+    size_t n = c.m.arch.n_weights, P = c.m.n_params;
+    float *g = malloc(sizeof(float) * P);
+    bns_step_stats st;
+    c.m.method->loss_grad(c.trainer, &c.m, c.x, c.y, c.batch, &c.obj, g, &st);
+    fd_result r = fd_check("bbb variance reading: d/d mu", c.m.params, n, g, method_objective, &c, &METHOD_OPTS, 1);
+    fd_opts o = METHOD_OPTS;
+    o.h_abs = 1e-2;
+    fd_result rr = fd_check("bbb variance reading: d/d rho", c.m.params + n, n, g + n, method_objective, &c, &o, 1);
+    assert_int_equal(r.failed, 0);
+    assert_int_equal(rr.failed, 0);
+    assert_true(rr.checked > 0);
+    free(g);
+    method_teardown(&c);
+
+    const method_case deep = {"bbb", BNS_PRIOR_MIXTURE, 1, -30.0, 0, 0};
+    method_setup(&c, &deep, BNS_REDUCE_MEAN, M_BATCH);
+    set_variance_reading(&c);
+    g = malloc(sizeof(float) * c.m.n_params);
+    c.m.method->loss_grad(c.trainer, &c.m, c.x, c.y, c.batch, &c.obj, g, &st);
+    double want = -0.5 * c.obj.reg_scale / c.obj.n_train;
+    for (size_t i = n; i < c.m.n_params; i++)
+        if (fabs(g[i] - want) > 1e-3 * fabs(want)) fail_msg("variance rho -30: d/drho[%zu] = %g, want ~%g", i - n, g[i], want);
+    free(g);
+    method_teardown(&c);
+
+    bns_config cfg;
+    bns_config_defaults(&cfg);
+    snprintf(cfg.arch, sizeof cfg.arch, "FC-5-4-3");
+    bns_model std_m, var_m;
+    if (bns_model_create(&cfg, M_INPUTS, &std_m)) fail_msg("%s", bns_last_error());
+    if (bns_config_set(&cfg, "sigma_of_rho", "variance")) fail_msg("%s", bns_last_error());
+    if (bns_model_create(&cfg, M_INPUTS, &var_m)) fail_msg("%s", bns_last_error());
+    fill_normal(std_m.params + n, n, 33, 1.0f, -3.0f);
+    memcpy(var_m.params, std_m.params, sizeof(float) * std_m.n_params);
+    float *ws = malloc(sizeof(float) * n), *wv = malloc(sizeof(float) * n);
+    double *snr_s = malloc(sizeof(double) * n), *snr_v = malloc(sizeof(double) * n);
+    bns_stream stream = bns_stream_make(3, 0, BNS_PURPOSE_PREDICT);
+    bns_model_sample_weights(&std_m, &stream, 5, ws);
+    bns_model_sample_weights(&var_m, &stream, 5, wv);
+    assert_int_equal(bns_model_weight_snr(&std_m, snr_s), 0);
+    assert_int_equal(bns_model_weight_snr(&var_m, snr_v), 0);
+    for (size_t i = 0; i < n; i++) {
+        double mu = std_m.params[i], sp = bns_softplus(std_m.params[n + i]);
+        double dv = wv[i] - mu, ds = (ws[i] - mu) / sqrt(sp);
+        if (fabs(dv - ds) > 1e-4 * fabs(ds) + 1e-6) fail_msg("sample %zu: w - mu %g, want %g", i, dv, ds);
+        if (fabs(snr_v[i] - snr_s[i] * sqrt(sp)) > 1e-9 * snr_v[i]) fail_msg("snr %zu: %g vs %g", i, snr_v[i], snr_s[i]);
+    }
+    free(ws);
+    free(wv);
+    free(snr_s);
+    free(snr_v);
+    bns_model_free(&std_m);
+    bns_model_free(&var_m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dense),
@@ -766,6 +839,7 @@ int main(void) {
         cmocka_unit_test(test_reduction_sum_vs_mean),
         cmocka_unit_test(test_bbb_kl_weight),
         cmocka_unit_test(test_bbb_init_rule),
+        cmocka_unit_test(test_bbb_sigma_of_rho),
         cmocka_unit_test(test_step_noise),
         cmocka_unit_test(test_rho_minus_30_finite),
     };

@@ -142,6 +142,12 @@ void bns_gaussian_init(bns_model *m, const bns_stream *init_stream);
 const float *bns_gaussian_mean(const bns_model *m);
 void bns_gaussian_sample_weights(const bns_model *m, const bns_stream *stream, uint64_t index, float *w);
 void bns_gaussian_weight_snr(const bns_model *m, double *snr);
+/* Another reading of rho (bbb's sigma_of_rho): maps softplus(rho) and its
+ * derivative sigmoid(rho), in place, to sigma and d sigma / d rho. */
+typedef void (*bns_sigma_map)(size_t n, float *sigma, float *dsigma);
+/* bns_gaussian_sample_weights with sigma = map(softplus(rho)) (map NULL: the softplus itself). */
+void bns_gaussian_sample_weights_mapped(const bns_model *m, const bns_stream *stream, uint64_t index, float *w,
+                                        bns_sigma_map map);
 double bns_gaussian_train_cost(const bns_config *cfg, double row_weights);
 /* The posterior without the plan's cost (a method whose sample count is its
  * own setting gives its own train_cost), then with cfg.samples' cost. */

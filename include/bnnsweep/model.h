@@ -42,6 +42,7 @@ typedef struct {
     int max_epochs;
     int patience;           /* early stopping on validation accuracy; 0 = off */
     int val_samples;        /* Bayesian validation: 0 = posterior mean, N = N-sample ensemble */
+    double clip_norm;       /* > 0: scale each step's gradient to at most this L2 norm (0 = off) */
     /* data */
     double pixel_scale;     /* 1/127.5 maps pixels to [0, 2] */
     long train_limit;       /* use only the first N rows of train/val (0 = all) */

@@ -25,12 +25,15 @@
 #include "bnnsweep/error.h"
 #include "bnnsweep/method.h"
 #include "bnnsweep/nn.h"
+#include "bnnsweep/prior.h"
 
 typedef struct {
     bns_net_workspace ws;    /* a whole-network pass (vectorized: layers >= 1 of one sample) */
     bns_stream noise;
     int samples, vectorized;
     double kl_weight;        /* bbb setting kl_weight, read once */
+    int variance;            /* bbb setting sigma_of_rho = variance */
+    float *rho_kernel;       /* variance reading: max(rho, -20), see bbb_run */
     float *eps;              /* P, or S x P when vectorized */
     float *w;                /* P, or S x P */
     float *grad_w;           /* P, or S x P: dNLL/dw of each sample */
@@ -44,6 +47,38 @@ typedef struct {
     float *grad_w0_cat;
 } bbb_trainer;
 
+/* sigma_of_rho: eq. 1 of Zhang & Chen, N(w; mu, log(1 + exp(rho))), read
+ * with the softplus as the standard deviation (Blundell's, the default) or as
+ * the variance (METHODS.md s.4). */
+enum { SIGMA_STD = 0, SIGMA_VARIANCE = 1 };
+
+/* variance reading: sigma = sqrt(softplus(rho)), d sigma/d rho = sigmoid(rho) / (2 sigma) */
+static void variance_map(size_t n, float *sigma, float *dsigma) {
+    for (size_t i = 0; i < n; i++) {
+        float s = sqrtf(sigma[i]); /* softplus >= e^-80 in the fused kernel: s > 0 */
+        dsigma[i] /= 2.0f * s;
+        sigma[i] = s;
+    }
+}
+
+static int variance_reading(const bns_model *m) {
+    return bns_config_get_int(&m->cfg, "sigma_of_rho") == SIGMA_VARIANCE;
+}
+
+static void bbb_sample_weights(const bns_model *m, const bns_stream *stream, uint64_t index, float *w) {
+    bns_gaussian_sample_weights_mapped(m, stream, index, w, variance_reading(m) ? variance_map : NULL);
+}
+
+static void bbb_weight_snr(const bns_model *m, double *snr) {
+    if (!variance_reading(m)) {
+        bns_gaussian_weight_snr(m, snr);
+        return;
+    }
+    size_t n = m->arch.n_weights;
+    const float *mu = m->params, *rho = m->params + n;
+    for (size_t i = 0; i < n; i++) snr[i] = fabs((double)mu[i]) / sqrt(bns_softplus((double)rho[i]));
+}
+
 static void *bbb_trainer_create(const bns_model *m, int max_batch) {
     const bns_arch *arch = &m->arch;
     bbb_trainer *t = bns_xcalloc(1, sizeof *t);
@@ -51,6 +86,8 @@ static void *bbb_trainer_create(const bns_model *m, int max_batch) {
     t->noise = bns_stream_make(m->cfg.seed, m->cfg.task, BNS_PURPOSE_WEIGHT);
     t->samples = m->cfg.samples;
     t->kl_weight = bns_config_get_double(&m->cfg, "kl_weight");
+    t->variance = variance_reading(m);
+    if (t->variance) t->rho_kernel = bns_xmalloc(sizeof(float) * n);
     /* one layer has no hidden activations to share: nothing to vectorize */
     t->vectorized = m->cfg.sample_mode == BNS_SAMPLES_VECTORIZED && arch->n_layers > 1;
     size_t copies = t->vectorized ? (size_t)t->samples : 1;
@@ -79,6 +116,7 @@ static void bbb_trainer_free(void *trainer) {
     free(t->grad_w);
     free(t->sigma);
     free(t->sigmoid_rho);
+    free(t->rho_kernel);
     free(t->grad_logits);
     free(t->w0_cat);
     free(t->grad_w0_cat);
@@ -110,7 +148,8 @@ static double fold_sample(bbb_trainer *t, const bns_model *m, int s, const float
     double kl_scale = obj->reg_scale / obj->n_train / t->samples * t->kl_weight;
     chunk_update update = {opt, m->params, grad, n};
     int last = s + 1 == t->samples;
-    return bns_fused_bbb_grad(m->params + n, t->sigma, t->sigmoid_rho, eps, w, grad_w, n, &m->cfg.prior, kl_scale,
+    const float *rho = t->variance ? t->rho_kernel : m->params + n;
+    return bns_fused_bbb_grad(rho, t->sigma, t->sigmoid_rho, eps, w, grad_w, n, &m->cfg.prior, kl_scale,
                               s > 0, !obj->skip_kl_value, grad, grad + n, opt && last ? update_chunk : NULL,
                               &update);
 }
@@ -185,7 +224,17 @@ static void run_vectorized(bbb_trainer *t, const bns_model *m, const float *x, c
 
 static void bbb_run(bbb_trainer *t, const bns_model *m, const float *x, const uint8_t *y, int batch,
                     const bns_objective *obj, bns_optimizer *opt, float *grad, bns_step_stats *stats) {
-    bns_fused_posterior_prepare(m->params + m->arch.n_weights, m->arch.n_weights, t->sigma, t->sigmoid_rho);
+    size_t n = m->arch.n_weights;
+    bns_fused_posterior_prepare(m->params + n, n, t->sigma, t->sigmoid_rho);
+    if (t->variance) {
+        /* the kernel reads rho only to take the limits of the softplus
+         * reading below -20 (d log sigma/d rho -> 1, log sigma -> rho); the
+         * variance reading's limits are 1/2 and rho/2, which the direct
+         * ratio of the mapped sigma and d sigma/d rho gives at any rho */
+        variance_map(n, t->sigma, t->sigmoid_rho);
+        const float *rho = m->params + n;
+        for (size_t i = 0; i < n; i++) t->rho_kernel[i] = rho[i] > -20.0f ? rho[i] : -20.0f;
+    }
     stats->nll_sum = 0.0;
     stats->kl = 0.0;
     stats->correct = 0;
@@ -208,6 +257,7 @@ static void bbb_train_step(void *trainer, bns_model *m, const float *x, const ui
 }
 
 static const char *const init_rule_names[] = {"prior", "sigma1", "fan_in", NULL};
+static const char *const sigma_of_rho_names[] = {"std", "variance", NULL}; /* SIGMA_STD, SIGMA_VARIANCE */
 
 /* Rows added after results existed: keyed only when set (config.h), so a
  * model at their defaults keeps its task key and streams. */
@@ -217,6 +267,9 @@ static const bns_config_field bbb_settings[] = {
                                 "component), fan_in (1/sqrt(3 fan-in) per layer, PyTorch's nn.Linear)"),
     BNS_METHOD_OPTIONAL_SETTING("kl_weight", BNS_FIELD_DOUBLE, NULL, "1",
                                 "multiplier of the KL term (1 = KL/M per minibatch of the reduction's scale)"),
+    BNS_METHOD_OPTIONAL_SETTING("sigma_of_rho", BNS_FIELD_ENUM, sigma_of_rho_names, "std",
+                                "eq. 1's softplus(rho) as the std (sigma = softplus(rho), Blundell) or the variance "
+                                "(sigma = sqrt(softplus(rho))); docs/zhang2020-reproduction.md"),
     {0},
 };
 
@@ -233,7 +286,10 @@ const bns_method bns_method_bbb = {
     .name = "bbb",
     .summary = "Bayes by Backprop: sampled weights, Monte-Carlo KL (scale-mixture or Gaussian prior)",
     .caps = BNS_CAP_STOCHASTIC | BNS_CAP_SNR,
-    BNS_GAUSSIAN_POSTERIOR,
+    /* BNS_GAUSSIAN_POSTERIOR, with sampling and SNR through sigma_of_rho */
+    .n_params = bns_gaussian_n_params, .param_blocks = bns_gaussian_param_blocks, .init = bns_gaussian_init,
+    .point_weights = bns_gaussian_mean, .sample_weights = bbb_sample_weights, .weight_snr = bbb_weight_snr,
+    .train_cost = bns_gaussian_train_cost,
     .validate = bbb_validate,
     .trainer_create = bbb_trainer_create,
     .trainer_free = bbb_trainer_free,

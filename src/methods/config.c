@@ -62,6 +62,9 @@ static const bns_config_field shared_fields[] = {
                        "cifar10: directory of data_batch_1..5.bin and test_batch.bin (default <data dir>/cifar-10-batches-bin)"),
     FIELD_OMIT_DEFAULT("noise_std", BNS_FIELD_DOUBLE, noise_std, NULL,
                        "toy1d: fixed noise std of the Gaussian likelihood (0 = 0.02, the toy's own)"),
+    FIELD_OMIT_DEFAULT("clip_norm", BNS_FIELD_DOUBLE, clip_norm, NULL,
+                       "> 0: rescale each step's whole gradient to at most this L2 norm (0 = off; "
+                       "docs/zhang2020-reproduction.md)"),
     {NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0},
 };
 

@@ -49,6 +49,14 @@ static int validate_config(const bns_config *cfg) {
     if (cfg->patience < 0) return bns_fail("patience must be >= 0, got %d", cfg->patience);
     if (cfg->val_samples < 0) return bns_fail("val_samples must be >= 0, got %d", cfg->val_samples);
     if (!(cfg->lr > 0) || !isfinite(cfg->lr)) return bns_fail("lr must be positive, got %g", cfg->lr);
+    if (!(cfg->clip_norm >= 0) || !isfinite(cfg->clip_norm))
+        return bns_fail("clip_norm must be finite and >= 0 (0 = off), got %g", cfg->clip_norm);
+    /* clipping replaces the step by loss_grad + a clipped update: only for
+     * methods whose step is that (sgld adds noise, apd and mog are not SGD on loss_grad) */
+    if (cfg->clip_norm > 0 && (strcmp(cfg->method, "sgld") == 0 || strcmp(cfg->method, "apd") == 0 ||
+                               strcmp(cfg->method, "mog") == 0))
+        return bns_fail("clip_norm is not supported by method %s (its step is not a plain gradient step)",
+                        cfg->method);
     if (!(cfg->momentum >= 0 && cfg->momentum < 1)) return bns_fail("momentum must be in [0, 1), got %g", cfg->momentum);
     if (!(cfg->l2_lambda >= 0) || !isfinite(cfg->l2_lambda)) return bns_fail("lambda must be >= 0, got %g", cfg->l2_lambda);
     if (!isfinite(cfg->rho_init)) return bns_fail("rho_init must be finite");

@@ -76,6 +76,11 @@ void bns_gaussian_init(bns_model *m, const bns_stream *init_stream) {
 const float *bns_gaussian_mean(const bns_model *m) { return m->params; }
 
 void bns_gaussian_sample_weights(const bns_model *m, const bns_stream *stream, uint64_t index, float *w) {
+    bns_gaussian_sample_weights_mapped(m, stream, index, w, NULL);
+}
+
+void bns_gaussian_sample_weights_mapped(const bns_model *m, const bns_stream *stream, uint64_t index, float *w,
+                                        bns_sigma_map map) {
     size_t n = m->arch.n_weights;
     /* the fused float path in L1-sized chunks; the stream is slice-independent,
      * so chunking does not change the numbers */
@@ -84,6 +89,7 @@ void bns_gaussian_sample_weights(const bns_model *m, const bns_stream *stream, u
     for (size_t begin = 0; begin < n; begin += CHUNK) {
         size_t count = n - begin < CHUNK ? n - begin : CHUNK;
         bns_fused_posterior_prepare(m->params + n + begin, count, sigma, sigmoid_rho);
+        if (map) map(count, sigma, sigmoid_rho);
         bns_fused_sample(m->params + begin, sigma, count, stream, index, begin, eps, w + begin);
     }
 }

@@ -76,7 +76,19 @@ bns_objective bns_make_objective(const bns_config *cfg, int rows, size_t n_train
 void bns_train_step(bns_model *m, void *trainer, bns_optimizer *opt, const float *x, const uint8_t *y, int rows,
                     const bns_objective *obj, float *grad, bns_step_stats *stats) {
     bns_optimizer_begin_step(opt);
-    if (m->method->train_step) {
+    if (m->cfg.clip_norm > 0) {
+        /* gradient-norm clipping (torch.nn.utils.clip_grad_norm_ over all
+         * parameters): the whole gradient first, so no fused update */
+        m->method->loss_grad(trainer, m, x, y, rows, obj, grad, stats);
+        double sq = 0.0;
+        for (size_t i = 0; i < m->n_params; i++) sq += (double)grad[i] * grad[i];
+        double norm = sqrt(sq);
+        if (norm > m->cfg.clip_norm) {
+            float scale = (float)(m->cfg.clip_norm / norm);
+            for (size_t i = 0; i < m->n_params; i++) grad[i] *= scale;
+        }
+        bns_optimizer_update(opt, m->params, grad, 0, m->n_params);
+    } else if (m->method->train_step) {
         m->method->train_step(trainer, m, x, y, rows, obj, opt, grad, stats);
     } else {
         m->method->loss_grad(trainer, m, x, y, rows, obj, grad, stats);
