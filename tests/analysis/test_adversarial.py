@@ -32,6 +32,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "analysis"))
 from bnscube import Cube  # noqa: E402
+from checks import check, failures, run as run_in  # noqa: E402
+
+
+def run(cmd, expect_ok=True):
+    return run_in(cmd, cwd=ROOT, expect_ok=expect_ok)
+
 
 ADV = os.path.join(ROOT, "analysis", "adversarial.py")
 SWEEP = """name: adv-test
@@ -50,21 +56,6 @@ evaluations:
   robustness: {models: [a, b], sets: [val], runs: 1}
   ensembles:  {models: bbb, sets: [val], ensemble: [4], runs: 4}
 """
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def run(cmd, expect_ok=True):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    if expect_ok and p.returncode != 0:
-        print(p.stdout, p.stderr, sep="\n")
-        raise SystemExit("FAILED: %s exited %d" % (" ".join(cmd), p.returncode))
-    return p
 
 
 def md_table(text, title):

@@ -23,25 +23,15 @@ import h5py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-TABLES = os.path.join(ROOT, "analysis", "tables.py")
-FIGURES = os.path.join(ROOT, "analysis", "figures.py")
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FIGS = ["fig1_accuracy_vs_rho", "fig2_ensemble_vs_n", "fig3_pruning_vs_rate", "fig4_distortion"]
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
+from checks import check, failures, valid_png, run as run_in  # noqa: E402
 
 
 def run(cmd, ok_codes=(0,)):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if p.returncode not in ok_codes:
-        print(p.stdout, p.stderr, sep="\n")
-        raise SystemExit("FAILED: %s exited %d" % (" ".join(cmd), p.returncode))
-    return p.stdout
+    return run_in(cmd, ok_codes=ok_codes).stdout
+
+TABLES = os.path.join(ROOT, "analysis", "tables.py")
+FIGURES = os.path.join(ROOT, "analysis", "figures.py")
+FIGS = ["fig1_accuracy_vs_rho", "fig2_ensemble_vs_n", "fig3_pruning_vs_rate", "fig4_distortion"]
 
 
 def eval_kind(path):
@@ -93,9 +83,7 @@ def analyse(name, cube, omitted, skipped, expect_dash):
         if fig in skipped:
             check("skipped " + fig in figs_out and not os.path.exists(path), "%s: %s skipped" % (name, fig))
         else:
-            with open(path, "rb") if os.path.exists(path) else open(os.devnull, "rb") as f:
-                head = f.read(8)
-            check(head == PNG_MAGIC and os.path.getsize(path) > 2000, "%s: %s is a PNG" % (name, fig))
+            check(valid_png(path, 2000), "%s: %s is a PNG" % (name, fig))
 
 
 def main():

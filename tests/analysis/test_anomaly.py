@@ -27,26 +27,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "analysis"))
 from bnscube import Cube  # noqa: E402
+from checks import check, failures, run as run_in  # noqa: E402
+
+
+def run(cmd, expect_ok=True):
+    return run_in(cmd, cwd=ROOT, expect_ok=expect_ok)
+
 
 ANOMALY = os.path.join(ROOT, "analysis", "anomaly.py")
 SWEEP = os.path.join(ROOT, "sweeps", "anomaly-quick.yaml")
 SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "data"))
 MODELS = ["SGD", "MC dropout", "SGLD", "BBB", "LRT"]
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def run(cmd, expect_ok=True):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    if expect_ok and p.returncode != 0:
-        print(p.stdout, p.stderr, sep="\n")
-        raise SystemExit("FAILED: %s exited %d" % (" ".join(cmd), p.returncode))
-    return p
 
 
 def sets(*pairs):

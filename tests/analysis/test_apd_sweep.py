@@ -24,27 +24,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "analysis"))
 from bnscube import Cube  # noqa: E402
+from checks import check, failures, run as run_in  # noqa: E402
+
+
+def run(cmd, expect_ok=True):
+    return run_in(cmd, cwd=ROOT, expect_ok=expect_ok)
+
 
 TABLES = os.path.join(ROOT, "analysis", "apd_tables.py")
 SWEEP = os.path.join(ROOT, "sweeps", "apd.yaml")
 SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "data"))
 GROUPS = ["sgd", "mcdrop", "sgld", "apd", "apd_online", "mog"]
 ARCHS = {"FC-8-10": 784 * 8 + 8 + 8 * 10 + 10, "FC-6-6-10": 784 * 6 + 6 + 6 * 6 + 6 + 6 * 10 + 10}
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def run(cmd):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    if p.returncode != 0:
-        print(p.stdout, p.stderr, sep="\n")
-        raise SystemExit("FAILED: %s exited %d" % (" ".join(cmd), p.returncode))
-    return p
 
 
 def text(v):

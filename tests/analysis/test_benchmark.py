@@ -31,25 +31,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "analysis"))
 from bnscube import Cube  # noqa: E402
+from checks import check, failures, run as run_in  # noqa: E402
+
+
+def run(cmd, expect_ok=True):
+    return run_in(cmd, cwd=ROOT, expect_ok=expect_ok)
+
 
 BENCH = os.path.join(ROOT, "analysis", "benchmark.py")
 SWEEP = os.path.join(ROOT, "sweeps", "benchmark-quick.yaml")
 W_FC16 = 784 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10   # FC-16-16-10
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def run(cmd):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    if p.returncode != 0:
-        print(p.stdout, p.stderr, sep="\n")
-        raise SystemExit("FAILED: %s exited %d" % (" ".join(cmd), p.returncode))
-    return p
 
 
 ARCHS = ["FC-100-100-10", "FC-400-400-10"]

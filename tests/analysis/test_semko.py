@@ -24,31 +24,13 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+from checks import check, failures, valid_png, run as run_in  # noqa: E402
+
+
+def run(cmd, ok_codes=(0,)):
+    return run_in(cmd, ok_codes=ok_codes).stdout
+
 SEMKO = os.path.join(ROOT, "analysis", "semko.py")
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def run(cmd):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if p.returncode != 0:
-        print(p.stdout, p.stderr, sep="\n")
-        raise SystemExit("FAILED: %s exited %d" % (" ".join(cmd), p.returncode))
-    return p.stdout
-
-
-def valid_png(path):
-    if not os.path.exists(path):
-        return False
-    with open(path, "rb") as f:
-        head = f.read(8)
-    return head == PNG_MAGIC and os.path.getsize(path) > 1000
 
 
 def sets(*pairs):
