@@ -89,8 +89,7 @@ case "$mode" in
     # (docs/performance.md). Unless the user chose a kernel, name the one the
     # CPU supports. Results differ from the Prescott kernels' in the last bits
     # only (accuracies identical, measured there), as between any two machines.
-    blas_core="$(OPENBLAS_VERBOSE=2 build/bnnsweep version 2>&1 || true)"
-    if [[ -z ${OPENBLAS_CORETYPE:-} && $blas_core == *"Core: Prescott"* ]]; then
+    if [[ -z ${OPENBLAS_CORETYPE:-} ]] && OPENBLAS_VERBOSE=2 build/bnnsweep version 2>&1 | grep -q "Core: Prescott"; then
       if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
       elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
       [[ -n ${OPENBLAS_CORETYPE:-} ]] &&
