@@ -84,17 +84,6 @@ case "$mode" in
     ranks="$(nproc)"
     say "running sweeps/quick.yaml on $ranks ranks into results/quick (resumes if interrupted)"
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-    # OpenBLAS 0.3.21 falls back to its SSE3 "Prescott" kernels on CPUs it does
-    # not know (Debian 12's build on recent Xeons): GEMMs ~4x slower
-    # (docs/performance.md). Unless the user chose a kernel, name the one the
-    # CPU supports. Results differ from the Prescott kernels' in the last bits
-    # only (accuracies identical, measured there), as between any two machines.
-    if [[ -z ${OPENBLAS_CORETYPE:-} ]] && OPENBLAS_VERBOSE=2 build/bnnsweep version 2>&1 | grep -q "Core: Prescott"; then
-      if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-      elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
-      [[ -n ${OPENBLAS_CORETYPE:-} ]] &&
-        say "OpenBLAS chose its Prescott kernels for this CPU: running with OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
-    fi
     status=0
     mpirun --oversubscribe -n "$ranks" build/bnnsweep run sweeps/quick.yaml --out results/quick || status=$?
     say "tables (also as LaTeX and CSV in results/quick/analysis/)"
