@@ -36,7 +36,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from anomaly import METHOD_NAMES, METHOD_ORDER, UNDEFINED, mark_special, mark_special_csv, model_order  # noqa: E402
-from bnscube import Cube, parse_set_label  # noqa: E402
+from bnscube import open_cube, parse_set_label  # noqa: E402
 from tables import Table, to_latex, to_markdown, write_csv  # noqa: E402
 
 ATTACK_NAMES = {"fgsm": "FGSM", "pgd": "PGD", "minnorm": "min-norm", "targeted": "targeted FGSM"}
@@ -153,10 +153,8 @@ def main(argv=None):
     ap.add_argument("--score", default="auto", choices=["auto", "entropy", "vr", "bald"],
                     help="auto (default): BALD for Bayesian models, entropy for point estimates")
     args = ap.parse_args(argv)
-    try:
-        cube = Cube(args.cube)
-    except (OSError, KeyError) as e:
-        print("adversarial.py: %s: cannot read the cube: %s" % (args.cube, e), file=sys.stderr)
+    cube = open_cube(args.cube, "adversarial.py")
+    if cube is None:
         return 1
     if not cube.has_data("detection_auroc"):
         print("adversarial.py: %s: the cube has no detection evaluation" % args.cube, file=sys.stderr)

@@ -30,7 +30,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bnscube import Cube, parse_model_label  # noqa: E402
+from bnscube import open_cube, parse_model_label  # noqa: E402
 from tables import Table, to_latex, to_markdown, write_csv  # noqa: E402
 
 UNDEFINED = "-"         # BALD of a point estimate
@@ -150,10 +150,8 @@ def main(argv=None):
     ap.add_argument("cube", help="RUN_DIR/cube.h5")
     ap.add_argument("--out", help="output directory (default: the cube's directory/analysis)")
     args = ap.parse_args(argv)
-    try:
-        cube = Cube(args.cube)
-    except (OSError, KeyError) as e:
-        print("anomaly.py: %s: cannot read the cube: %s" % (args.cube, e), file=sys.stderr)
+    cube = open_cube(args.cube, "anomaly.py")
+    if cube is None:
         return 1
     if not cube.oods or cube.var("auroc") is None:
         print("anomaly.py: %s: the cube has no OOD evaluation" % args.cube, file=sys.stderr)

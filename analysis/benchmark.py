@@ -45,7 +45,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bnscube import Cube, parse_model_label  # noqa: E402
+from bnscube import open_cube, parse_model_label  # noqa: E402
 from tables import DASH, TEX_DASH, tex_escape  # noqa: E402
 
 UNDEFINED = "-"
@@ -180,10 +180,8 @@ def main(argv=None):
     ap.add_argument("--out", help="output directory (default: the cube's directory/analysis)")
     ap.add_argument("--dpi", type=int, default=120)
     args = ap.parse_args(argv)
-    try:
-        cube = Cube(args.cube)
-    except (OSError, KeyError) as e:
-        print("benchmark.py: %s: cannot read the cube: %s" % (args.cube, e), file=sys.stderr)
+    cube = open_cube(args.cube, "benchmark.py")
+    if cube is None:
         return 1
     models = models_of(cube)
     if not models:

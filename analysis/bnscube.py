@@ -24,6 +24,7 @@ Labels:
 """
 import math
 import re
+import sys
 
 import h5py
 import numpy as np
@@ -257,3 +258,13 @@ class Cube:
                     parts.append("%s=%s" % (KEY_SHORT.get(base, base), fmt_number(d[k])))
             out.append(", ".join(parts) if parts else self.sets[j])
         return out
+
+
+def open_cube(path, prog):
+    """The Cube at path; None (after "PROG: PATH: cannot read the cube: WHY" on
+    stderr) when it cannot be read, for the scripts' exit status 1."""
+    try:
+        return Cube(path)
+    except (OSError, KeyError) as e:
+        print("%s: %s: cannot read the cube: %s" % (prog, path, e), file=sys.stderr)
+        return None

@@ -35,7 +35,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bnscube import Cube, fmt_number  # noqa: E402
+from bnscube import open_cube, fmt_number  # noqa: E402
 
 
 def nanstats(rows):
@@ -217,10 +217,8 @@ def main(argv=None):
     ap.add_argument("--out", help="output directory (default: the cube's directory/analysis)")
     ap.add_argument("--dpi", type=int, default=120)
     args = ap.parse_args(argv)
-    try:
-        cube = Cube(args.cube)
-    except (OSError, KeyError) as e:
-        print("figures.py: %s: cannot read the cube: %s" % (args.cube, e), file=sys.stderr)
+    cube = open_cube(args.cube, "figures.py")
+    if cube is None:
         return 1
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.cube)), "analysis")
     os.makedirs(out, exist_ok=True)

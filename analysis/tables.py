@@ -38,7 +38,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bnscube import Cube, fmt_number, parse_model_label  # noqa: E402
+from bnscube import open_cube, fmt_number, parse_model_label  # noqa: E402
 
 DASH = "–"
 TEX_DASH = "--"
@@ -484,10 +484,8 @@ def main(argv=None):
     ap.add_argument("--paper", action="store_true", help="also print T1 and the T2-T4 averages next to the "
                     "paper's values (paper.md)")
     args = ap.parse_args(argv)
-    try:
-        cube = Cube(args.cube)
-    except (OSError, KeyError) as e:
-        print("tables.py: %s: cannot read the cube: %s" % (args.cube, e), file=sys.stderr)
+    cube = open_cube(args.cube, "tables.py")
+    if cube is None:
         return 1
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.cube)), "analysis")
     os.makedirs(out, exist_ok=True)
