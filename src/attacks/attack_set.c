@@ -10,8 +10,8 @@
 
 #include "bnnsweep/attack_set.h"
 #include "bnnsweep/attack_settings.h"
+#include "bnnsweep/provenance.h"
 #include "bnnsweep/util.h"
-#include "bnnsweep/version.h"
 #include "bnnsweep/error.h"
 
 #define SET_FORMAT "bnnsweep-attack-set"
@@ -124,14 +124,8 @@ int bns_attack_set_save(const char *path, const bns_attack_set *set) {
     if (bns_temp_path(path, tmp, sizeof tmp) != 0) return -1;
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) return bns_fail("%s: cannot create file (directory missing or not writable?)", tmp);
-    int rc = 0, version = SET_FORMAT_VERSION, n_classes = set->n_classes;
+    int rc = bns_provenance_write(file, SET_FORMAT, SET_FORMAT_VERSION), n_classes = set->n_classes;
     unsigned long n = (unsigned long)set->n, d = (unsigned long)set->d;
-    rc |= H5LTset_attribute_string(file, "/", "format", SET_FORMAT);
-    rc |= H5LTset_attribute_int(file, "/", "format_version", &version, 1);
-    rc |= H5LTset_attribute_string(file, "/", "bnnsweep_version", BNS_VERSION);
-    rc |= H5LTset_attribute_string(file, "/", "git_commit", BNS_GIT_COMMIT);
-    int results_version = BNS_RESULTS_VERSION;
-    rc |= H5LTset_attribute_int(file, "/", BNS_RESULTS_VERSION_ATTR, &results_version, 1);
     rc |= H5LTset_attribute_ulong(file, "/", "n", &n, 1);
     rc |= H5LTset_attribute_ulong(file, "/", "d", &d, 1);
     rc |= H5LTset_attribute_int(file, "/", "n_classes", &n_classes, 1);

@@ -21,6 +21,7 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 
+#include "bnnsweep/provenance.h"
 #include "bnnsweep/attack_set.h"
 #include "bnnsweep/backend.h"
 #include "bnnsweep/dataset.h"
@@ -411,7 +412,7 @@ int cmd_eval(int argc, char **argv) {
         if (!probs_rc) probs_file = H5Fcreate(probs_tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
         if (!probs_rc && probs_file < 0) probs_rc = bns_fail("cannot create %s", probs_tmp);
         if (!probs_rc) {
-            probs_rc |= H5LTset_attribute_string(probs_file, "/", "format", "bnnsweep-sample-probs") < 0;
+            probs_rc |= bns_provenance_write(probs_file, "bnnsweep-sample-probs", 1) < 0;
             probs_rc |= H5LTset_attribute_string(probs_file, "/", "model", model_path) < 0;
             probs_rc |= H5LTset_attribute_string(probs_file, "/", "method", model.cfg.method) < 0;
             probs_rc |= H5LTset_attribute_int(probs_file, "/", "samples", &n_probs, 1) < 0;

@@ -20,6 +20,7 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 
+#include "bnnsweep/provenance.h"
 #include "bnnsweep/backend.h"
 #include "bnnsweep/dataset.h"
 #include "bnnsweep/error.h"
@@ -72,7 +73,7 @@ static int write_result(const char *path, const gradvar_result *r) {
     if (bns_temp_path(path, tmp, sizeof tmp)) return -1;
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) return bns_fail("%s: cannot create", tmp);
-    int rc = 0;
+    int rc = bns_provenance_write(file, "bnnsweep-gradvar", 1) < 0;
     rc |= H5LTset_attribute_string(file, "/", "model", r->model_path) < 0;
     rc |= H5LTset_attribute_string(file, "/", "method", r->m->method->name) < 0;
     rc |= H5LTset_attribute_string(file, "/", "arch", r->m->cfg.arch) < 0;

@@ -8,6 +8,7 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 
+#include "bnnsweep/provenance.h"
 #include "bnnsweep/backend.h"
 #include "bnnsweep/config.h"
 #include "bnnsweep/dataset.h"
@@ -146,7 +147,7 @@ static int write_sample_outputs(const char *path, const bns_model *m, const bns_
         hsize_t od[3] = {(hsize_t)k, g->n, (hsize_t)g->n_classes}, gd[2] = {g->n, g->d}, gt[2] = {g->n, (hsize_t)g->n_classes};
         hsize_t td[2] = {tr->n, tr->d}, tt[2] = {tr->n, (hsize_t)tr->n_classes};
         double noise = m->likelihood.noise_std;
-        rc |= H5LTset_attribute_string(f, "/", "format", "bnnsweep-sample-outputs") < 0;
+        rc |= bns_provenance_write(f, "bnnsweep-sample-outputs", 1) < 0;
         rc |= H5LTset_attribute_string(f, "/", "method", m->cfg.method) < 0;
         rc |= H5LTset_attribute_string(f, "/", "arch", m->cfg.arch) < 0;
         rc |= H5LTset_attribute_int(f, "/", "stochastic", &stochastic, 1) < 0;

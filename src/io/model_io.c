@@ -11,8 +11,8 @@
 #include "bnnsweep/error.h"
 #include "bnnsweep/method.h"
 #include "bnnsweep/model_io.h"
+#include "bnnsweep/provenance.h"
 #include "bnnsweep/util.h"
-#include "bnnsweep/version.h"
 
 #define MODEL_FORMAT "bnnsweep-model"
 /* 1: /layers of a deterministic or Gaussian model; 2: any method's blocks
@@ -264,15 +264,7 @@ int bns_model_save(const char *path, const bns_model *m, const bns_train_history
     if (bns_temp_path(path, tmp, sizeof tmp) != 0) return -1;
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) return bns_fail("%s: cannot create file (directory missing or not writable?)", tmp);
-    int rc = 0;
-    int version = MODEL_FORMAT_VERSION;
-    rc |= H5LTset_attribute_string(file, "/", "format", MODEL_FORMAT);
-    rc |= H5LTset_attribute_int(file, "/", "format_version", &version, 1);
-    rc |= H5LTset_attribute_string(file, "/", "bnnsweep_version", BNS_VERSION);
-    rc |= H5LTset_attribute_string(file, "/", "git_commit", BNS_GIT_COMMIT);
-    int results_version = BNS_RESULTS_VERSION;
-    rc |= H5LTset_attribute_int(file, "/", BNS_RESULTS_VERSION_ATTR, &results_version, 1);
-    if (rc < 0) rc = bns_fail("cannot write file attributes");
+    int rc = bns_provenance_write(file, MODEL_FORMAT, MODEL_FORMAT_VERSION);
     if (rc == 0) {
         int n_inputs = m->arch.n_inputs;
         char caps[128];

@@ -27,6 +27,7 @@
 #include "bnnsweep/profile.h"
 #include "bnnsweep/runner.h"
 #include "bnnsweep/train.h"
+#include "bnnsweep/provenance.h"
 #include "bnnsweep/util.h"
 #include "bnnsweep/version.h"
 
@@ -342,15 +343,9 @@ static int run_eval(bns_runner *r, const bns_task *t, const char *out) {
     if (f < 0 && rc == 0) rc = bns_fail("%s: cannot create", tmp);
     int bad = 0;
     if (rc == 0) {
-        int version = 1;
         char key[32];
         snprintf(key, sizeof key, "%016" PRIx64, r->plan->tasks[t->model].key);
-        bad |= H5LTset_attribute_string(f, "/", "format", EVAL_FORMAT) < 0;
-        bad |= H5LTset_attribute_int(f, "/", "format_version", &version, 1) < 0;
-        bad |= H5LTset_attribute_string(f, "/", "bnnsweep_version", BNS_VERSION) < 0;
-        bad |= H5LTset_attribute_string(f, "/", "git_commit", BNS_GIT_COMMIT) < 0;
-        int results_version = BNS_RESULTS_VERSION;
-        bad |= H5LTset_attribute_int(f, "/", BNS_RESULTS_VERSION_ATTR, &results_version, 1) < 0;
+        bad |= bns_provenance_write(f, EVAL_FORMAT, 1) < 0;
         bad |= H5LTset_attribute_string(f, "/", "kind", bns_eval_kind_name(e->kind)) < 0;
         bad |= H5LTset_attribute_string(f, "/", "model_key", key) < 0;
         bad |= H5LTset_attribute_string(f, "/", "set", set_name) < 0;
@@ -746,6 +741,55 @@ static int read_epoch_seconds(const char *path, double *per_epoch, double *epoch
     return rc;
 }
 
+/* The BLAS configurations the task files were computed with (provenance.h),
+ * counted: results depend on them, so a run whose tasks saw more than one is
+ * not reproducible as a whole and the merge says so. */
+enum { BLAS_SEEN_MAX = 8 };
+typedef struct {
+    char label[BLAS_SEEN_MAX][64];
+    long count[BLAS_SEEN_MAX];
+    int n;
+    long unrecorded, other;
+} blas_tally;
+
+static void blas_tally_add(blas_tally *b, const char *label) {
+    if (!label[0]) {
+        b->unrecorded++;
+        return;
+    }
+    for (int i = 0; i < b->n; i++)
+        if (strcmp(b->label[i], label) == 0) {
+            b->count[i]++;
+            return;
+        }
+    if (b->n == BLAS_SEEN_MAX) {
+        b->other++;
+        return;
+    }
+    snprintf(b->label[b->n], sizeof b->label[b->n], "%s", label);
+    b->count[b->n++] = 1;
+}
+
+static void blas_tally_format(const blas_tally *b, char *buf, size_t size) {
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < b->n && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s (%ld tasks)", i ? "; " : "", b->label[i], b->count[i]);
+    if (b->other && used < size)
+        used += (size_t)snprintf(buf + used, size - used, "%s%ld tasks with other configurations", used ? "; " : "", b->other);
+    if (b->unrecorded && used < size)
+        snprintf(buf + used, size - used, "%s%ld tasks unrecorded (older files)", used ? "; " : "", b->unrecorded);
+}
+
+/* the label of a task file that the cube assembly does not otherwise open */
+static void task_file_blas(const char *path, char *buf, size_t size) {
+    buf[0] = 0;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return;
+    bns_blas_config_read(f, buf, size);
+    H5Fclose(f);
+}
+
 int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const bns_run_info *info) {
     const bns_plan *p = r->plan;
     int n = p->n_tasks;
@@ -823,12 +867,15 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
     rc |= bns_cube_add_string_var(c, "task_kind", "task");
     rc |= bns_cube_add_string_var(c, "status", "task");
     rc |= bns_cube_add_string_var(c, "host", "task");
+    rc |= bns_cube_add_string_var(c, "blas", "task");
     rc |= bns_cube_add_string_var(c, "error", "task");
     rc |= bns_cube_add_var(c, "wall_seconds", t1, 1, "s", "task wall time (NaN: not run in this run)");
     rc |= bns_cube_add_var(c, "rank", t1, 1, NULL, "MPI rank that ran the task");
     rc |= active_cube_dims(c, r);
 
     long n_done = 0;
+    blas_tally blas = {0};
+    char blas_label[64];
     for (int t = 0; t < n && rc == 0; t++) {
         const bns_task *task = &p->tasks[t];
         char path[1200], key[32], text[512];
@@ -870,6 +917,12 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
             rc |= bns_cube_set(c, "wall_seconds", &ti, records[t].seconds);
             rc |= bns_cube_set(c, "rank", &ti, records[t].rank);
         }
+        if (done && task->kind != BNS_TASK_EVAL) { /* an evaluation's file is opened below anyway */
+            bns_runner_task_path(r, t, ".h5", path, sizeof path);
+            task_file_blas(path, blas_label, sizeof blas_label);
+            blas_tally_add(&blas, blas_label);
+            rc |= bns_cube_set_string(c, "blas", ti, blas_label);
+        }
         if (!done || task->kind == BNS_TASK_TRAIN) continue;
         if (task->kind == BNS_TASK_ACTIVE) {
             rc |= active_cube_fill(c, r, t);
@@ -893,6 +946,9 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
             rc = bns_fail("%s: cannot open", path);
             break;
         }
+        bns_blas_config_read(f, blas_label, sizeof blas_label);
+        blas_tally_add(&blas, blas_label);
+        rc |= bns_cube_set_string(c, "blas", ti, blas_label);
         const bns_eval_settings *e = &task->eval;
         size_t mi = (size_t)model_index[task->model];
         size_t si = e->set == BNS_SET_ATTACK ? (size_t)set_index[task->set_task] : e->set == BNS_SET_VAL ? 1 : 0;
@@ -952,6 +1008,17 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
         }
         rc |= bns_cube_set_attr_string(c, "overrides", ov);
         free(ov);
+    }
+    {
+        char configs[1024];
+        blas_tally_format(&blas, configs, sizeof configs);
+        rc |= bns_cube_set_attr_string(c, "blas_configs", configs);
+        if (blas.n + (blas.other > 0) > 1)
+            fprintf(stderr,
+                    "warning: %s: the tasks ran with different BLAS kernels or thread counts (%s); their results "
+                    "are not those one configuration would give. Set OPENBLAS_CORETYPE and --threads alike "
+                    "for every process (docs/performance.md, \"Reproducibility\").\n",
+                    r->run_dir, configs);
     }
     rc |= bns_cube_set_attr_int(c, "seed", (long long)s->seed);
     rc |= bns_cube_set_attr_int(c, BNS_RESULTS_VERSION_ATTR, BNS_RESULTS_VERSION);

@@ -25,6 +25,7 @@ import numpy as np
 
 BOOKKEEPING = {
     "wall_seconds", "rank", "host", "status", "error", "seconds", "epoch_seconds", "val_seconds",
+    "train_seconds_per_epoch",  # a timing (the mean of epoch_seconds), not a result
     "git_commit", "bnnsweep_version", "model_git_commit", "model_hash", "start_time", "end_time",
     "format_version", "mpi_size",
     "DIMENSION_LIST", "REFERENCE_LIST",  # HDF5 object references (addresses), not content

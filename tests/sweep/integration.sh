@@ -20,7 +20,8 @@
 #   shards     stage shards run one by one, then merged: the MPI run's cube;
 #              a grid over an evaluation setting (mc_dropout) trains once per
 #              model, its views run in their model's shard
-#   versions   task files record program and results versions; a resume over
+#   versions   task files record program and results versions and the BLAS
+#              kernels (the cube tallies them; mixed kernels: a warning); a resume over
 #              another results version refuses, listing the tasks;
 #              --accept-stale keeps and records them, --rerun-stale redoes them
 #   locks      a second run or a shard beside a running sweep refuses naming
@@ -268,7 +269,25 @@ for p in files:
         assert int(f.attrs["results_version"]) >= 1 and "bnnsweep_version" in f.attrs and "git_commit" in f.attrs, p
 with h5py.File(sys.argv[1] + "/cube.h5", "r") as f:
     assert int(f.attrs["results_version"]) >= 1 and "accepted_stale" not in f.attrs
+    # the BLAS kernels and threads each task ran with (provenance.h), per task and tallied
+    text = lambda v: v.decode() if isinstance(v, bytes) else str(v)
+    blas = [text(b) for b in f["blas"][()]]
+    assert len(set(blas)) == 1 and " x" in blas[0], set(blas)
+    assert text(f.attrs["blas_configs"]) == "%s (%d tasks)" % (blas[0], len(blas)), f.attrs["blas_configs"]
+for p in files:
+    with h5py.File(p, "r") as t:
+        assert "%s x%d" % (text(t.attrs["blas_kernel"]), int(t.attrs["blas_threads"])) == blas[0], p
 PY
+  # a task computed with other BLAS kernels: the merge warns, naming both, and the cube tallies them
+  evalfile="$(compgen -G "run/tasks/eval-*.h5" | head -n 1)"
+  set_kernel() { "$python" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); f.attrs['blas_kernel']=sys.argv[2].encode()" "$@"; }
+  kernel="$("$python" -c "import h5py,sys; print(h5py.File(sys.argv[1])['/'].attrs['blas_kernel'])" "$evalfile")"
+  set_kernel "$evalfile" NoSuchKernel
+  "$bin" merge run 2>blas.err >/dev/null || fail "merge with mixed BLAS kernels failed: $(cat blas.err)"
+  grep -q "different BLAS kernels" blas.err || fail "no warning for mixed BLAS kernels: $(cat blas.err)"
+  grep -q "NoSuchKernel x1 (1 tasks)" blas.err || fail "the warning does not tally the odd task: $(cat blas.err)"
+  "$python" -c "import h5py,sys; a=str(h5py.File(sys.argv[1])['/'].attrs['blas_configs']); assert 'NoSuchKernel x1 (1 tasks)' in a and a.count('tasks') == 2, a" run/cube.h5
+  set_kernel "$evalfile" "$kernel"
   # one model's file "from another results version": the resume refuses,
   # naming it and an evaluation that used it
   stale_version() { "$python" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); f.attrs['results_version']=int(sys.argv[2])" "$@"; }
