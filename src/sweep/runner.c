@@ -33,8 +33,18 @@
 
 #define EVAL_FORMAT "bnnsweep-eval"
 
+/* mkdir -p: `run --out results/new/x` creates results/new too */
 static int make_dir(const char *path) {
-    if (mkdir(path, 0755) == 0 || errno == EEXIST) return 0;
+    char buf[1200];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return bns_fail("%s: path too long", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return bns_fail("%s: cannot create directory %s: %s", path, buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) == 0 || errno == EEXIST) return 0;
     return bns_fail("%s: cannot create directory: %s", path, strerror(errno));
 }
 

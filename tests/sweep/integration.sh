@@ -8,7 +8,8 @@
 #              what was missing and ends with the same cube as a clean run
 #   failure    a diverging model is recorded as failed, its evaluations are
 #              skipped, the rest finishes, the exit status says incomplete
-#   malformed  a bad sweep file: exit status 2 and an error naming file:line
+#   malformed  a bad sweep file: exit status 2 and an error naming file:line;
+#              --out creates missing parents, and names one it cannot create
 #   methods    every method (bbb, lrt, deterministic, dropout with an MC and a
 #              plain view, alpha, sgld) on clean, attack and OOD sets
 #              (tests/data/specs/methods_tiny.yaml): identical cubes on 1 and 3 ranks
@@ -154,6 +155,16 @@ malformed)
   grep -q 'bad.yaml:2:.*rho_initt' plan.err || { cat plan.err; fail "plan's error does not name file, line and key"; }
   [ "$rc_limit" = 2 ] || { cat plan-limit.err; fail "plan over the task limit: exit status $rc_limit, want 2"; }
   grep -q 'BNNSWEEP_MAX_TASKS' plan-limit.err || { cat plan-limit.err; fail "plan's task-limit error names no setting"; }
+  # --out creates missing parents; a parent that is a file is an error naming it
+  : > afile
+  set +e
+  "$bin" run "$spec" --out afile/run --quiet 2> out.err
+  rc=$?
+  set -e
+  [ "$rc" != 0 ] || fail "run --out under a regular file exited 0"
+  grep -q 'afile/run: cannot create directory' out.err || { cat out.err; fail "the --out error does not name the directory"; }
+  "$bin" run "$spec" --out new/parents/run --quiet
+  [ -e new/parents/run/cube.h5 ] || fail "run --out did not create missing parents"
   ;;
 methods)
   methods="$here/../data/specs/methods_tiny.yaml"
