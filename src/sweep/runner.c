@@ -26,6 +26,7 @@
 #include "bnnsweep/ood.h"
 #include "bnnsweep/profile.h"
 #include "bnnsweep/runner.h"
+#include "bnnsweep/str_index.h"
 #include "bnnsweep/train.h"
 #include "bnnsweep/util.h"
 #include "bnnsweep/version.h"
@@ -578,16 +579,18 @@ static const char *short_name(const char *name) {
     return slash ? slash + 1 : name;
 }
 
+/* A dimension's labels in order of first appearance; the index finds a
+ * label seen before (a scan per task was quadratic in models x tasks). */
 typedef struct {
     const char **labels;
     int n;
+    bns_str_index index;
 } label_list;
 
 static int label_add(label_list *l, const char *label) {
-    for (int i = 0; i < l->n; i++)
-        if (!strcmp(l->labels[i], label)) return i;
-    l->labels[l->n] = label;
-    return l->n++;
+    long i = bns_str_index_add(&l->index, label, l->n);
+    if (i == l->n) l->labels[l->n++] = label;
+    return (int)i;
 }
 
 static int number_add(double *values, int *n, double v) {
@@ -653,14 +656,18 @@ static int active_cube_dims(bns_cube *c, const bns_runner *r) {
     int n = p->n_tasks, n_labels = 0, n_seeds = 0, n_acq = 0;
     char **labels = bns_xcalloc((size_t)n + 1, sizeof *labels);
     double *seeds = bns_xcalloc((size_t)n + 1, sizeof *seeds), *acq = bns_xcalloc((size_t)n + 1, sizeof *acq);
+    bns_str_index seen;
+    bns_str_index_init(&seen);
     for (int t = 0; t < n; t++) {
         const bns_task *task = &p->tasks[t];
         if (task->kind != BNS_TASK_ACTIVE) continue;
         char label[1024];
         active_model_label(r->spec, task, label, sizeof label);
-        int found = 0;
-        for (int i = 0; i < n_labels && !found; i++) found = !strcmp(labels[i], label);
-        if (!found) labels[n_labels++] = bns_xstrdup(label);
+        if (bns_str_index_find(&seen, label) < 0) {
+            labels[n_labels] = bns_xstrdup(label);
+            bns_str_index_add(&seen, labels[n_labels], n_labels);
+            n_labels++;
+        }
         number_add(seeds, &n_seeds, (double)task->active.seed);
         number_add(acq, &n_acq, (double)task->active.round * task->active.acquire);
     }
@@ -676,6 +683,7 @@ static int active_cube_dims(bns_cube *c, const bns_runner *r) {
         rc |= bns_cube_add_var(c, "al_nll", dims, 4, "nats", "active learning: test negative log-likelihood");
         rc |= bns_cube_add_string_var(c, "al_method", "al_model");
     }
+    bns_str_index_free(&seen);
     for (int i = 0; i < n_labels; i++) free(labels[i]);
     free(labels);
     free(seeds);
@@ -752,8 +760,9 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     /* dimensions: models (all trained), sets (test, val, every attack),
      * ensemble sizes, pruning rates, OOD sets, scores */
-    label_list models = {bns_xcalloc(n + r->spec->n_groups + 1, sizeof(char *)), 0}, sets = {bns_xcalloc(n + 3, sizeof(char *)), 0};
-    label_list oods = {bns_xcalloc(BNS_OOD_COUNT + 1, sizeof(char *)), 0};
+    label_list models = {bns_xcalloc(n + r->spec->n_groups + 1, sizeof(char *)), 0, {0}},
+               sets = {bns_xcalloc(n + 3, sizeof(char *)), 0, {0}};
+    label_list oods = {bns_xcalloc(BNS_OOD_COUNT + 1, sizeof(char *)), 0, {0}};
     double *ens = bns_xcalloc(n + 1, sizeof(double)), *rates = bns_xcalloc(n + 1, sizeof(double));
     int n_ens = 0, n_rates = 0, n_detect = 0;
     int *model_index = bns_xcalloc(n + 1, sizeof(int)), *set_index = bns_xcalloc(n + 1, sizeof(int));
@@ -876,16 +885,15 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
             continue;
         }
         bns_runner_task_path(r, t, ".h5", path, sizeof path);
-        if (task->kind == BNS_TASK_ATTACK) {
-            bns_attack_set set;
-            if (bns_attack_set_read(path, &set)) {
+        if (task->kind == BNS_TASK_ATTACK) { /* its two numbers, not its images */
+            double success_rate, mean_distortion;
+            if (bns_attack_set_read_summary(path, &success_rate, &mean_distortion)) {
                 rc = -1;
                 break;
             }
             size_t si = (size_t)set_index[t];
-            rc |= bns_cube_set(c, "attack_success_rate", &si, set.success_rate);
-            rc |= bns_cube_set(c, "attack_mean_distortion", &si, set.mean_distortion);
-            bns_attack_set_free(&set);
+            rc |= bns_cube_set(c, "attack_success_rate", &si, success_rate);
+            rc |= bns_cube_set(c, "attack_mean_distortion", &si, mean_distortion);
             continue;
         }
         hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -989,6 +997,9 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
     free(models.labels);
     free(sets.labels);
     free(oods.labels);
+    bns_str_index_free(&models.index);
+    bns_str_index_free(&sets.index);
+    bns_str_index_free(&oods.index);
     free(ens);
     free(rates);
     free(model_index);
