@@ -511,22 +511,53 @@ static void task_file_name(const bns_runner *r, int task, char *buf, size_t size
     snprintf(buf, size, "%s-%016" PRIx64, bns_task_kind_name(t->kind), t->key);
 }
 
-/* accepted_stale.txt holds "KIND-KEY results_version=N ..." lines */
-static int is_accepted(const char *accepted, const char *name, int version) {
-    for (const char *line = accepted; line && *line;) {
-        char file[64];
+/* accepted_stale.txt holds "KIND-KEY results_version=N ..." lines: read
+ * once into a set of "KIND-KEY N" (a scan of the whole text per task was
+ * quadratic in a sweep whose tasks were all accepted) */
+typedef struct {
+    char **keys;
+    int n;
+    bns_str_index index;
+} accepted_set;
+
+static void accepted_read(const char *text, accepted_set *a) {
+    memset(a, 0, sizeof *a);
+    size_t lines = 1;
+    for (const char *c = text; c && *c; c++) lines += *c == '\n';
+    a->keys = bns_xcalloc(lines, sizeof *a->keys);
+    for (const char *line = text; line && *line;) {
+        char file[64], key[96];
         int v;
-        if (sscanf(line, "%63s results_version=%d", file, &v) == 2 && v == version && !strcmp(file, name)) return 1;
+        if (sscanf(line, "%63s results_version=%d", file, &v) == 2) {
+            snprintf(key, sizeof key, "%s %d", file, v);
+            a->keys[a->n] = bns_xstrdup(key);
+            if (bns_str_index_add(&a->index, a->keys[a->n], a->n) == a->n) a->n++;
+            else free(a->keys[a->n]);
+        }
         line = strchr(line, '\n');
         if (line) line++;
     }
-    return 0;
+}
+
+static int is_accepted(const accepted_set *a, const char *name, int version) {
+    char key[96];
+    snprintf(key, sizeof key, "%s %d", name, version);
+    return bns_str_index_find(&a->index, key) >= 0;
+}
+
+static void accepted_free(accepted_set *a) {
+    bns_str_index_free(&a->index);
+    for (int i = 0; i < a->n; i++) free(a->keys[i]);
+    free(a->keys);
 }
 
 int bns_runner_find_stale(const bns_runner *r, unsigned char *stale, int *versions) {
     char path[1100];
     snprintf(path, sizeof path, "%s/accepted_stale.txt", r->run_dir);
-    char *accepted = access(path, F_OK) == 0 ? bns_read_file(path, NULL) : NULL;
+    char *text = access(path, F_OK) == 0 ? bns_read_file(path, NULL) : NULL;
+    accepted_set accepted;
+    accepted_read(text, &accepted);
+    free(text);
     int count = 0;
     /* dependencies have lower indices: one pass carries staleness down */
     for (int t = 0; t < r->plan->n_tasks; t++) {
@@ -538,11 +569,11 @@ int bns_runner_find_stale(const bns_runner *r, unsigned char *stale, int *versio
         versions[t] = v;
         char name[64];
         task_file_name(r, t, name, sizeof name);
-        if (v != BNS_RESULTS_VERSION && !is_accepted(accepted, name, v)) stale[t] = 1;
+        if (v != BNS_RESULTS_VERSION && !is_accepted(&accepted, name, v)) stale[t] = 1;
         for (int k = 0; k < task->n_deps && !stale[t]; k++) stale[t] = stale[task->deps[k]];
         count += stale[t];
     }
-    free(accepted);
+    accepted_free(&accepted);
     return count;
 }
 
@@ -554,7 +585,10 @@ int bns_runner_accept_stale(const bns_runner *r, const unsigned char *stale, con
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     char *old = access(path, F_OK) == 0 ? bns_read_file(path, NULL) : NULL;
-    size_t used = old ? strlen(old) : 0, cap = used + 256 + (size_t)r->plan->n_tasks * 200;
+    /* room for every line: 200 bytes besides the task's name (names may be longer than that) */
+    size_t used = old ? strlen(old) : 0, cap = used + 256;
+    for (int t = 0; t < r->plan->n_tasks; t++)
+        if (stale[t]) cap += 200 + strlen(BNS_VERSION) + strlen(r->plan->tasks[t].name);
     char *text = bns_xcalloc(cap, 1);
     if (old) memcpy(text, old, used);
     free(old);

@@ -1,9 +1,10 @@
 /* scheduler.c - longest-first dynamic scheduling over MPI (see scheduler.h).
  *
  * Rank 0: the main thread owns the graph and all MPI traffic; a compute
- * thread runs the tasks rank 0 gives itself. Waiting is a loop of
- * MPI_Test calls and 1 ms sleeps, not a blocking receive (Open MPI spins
- * in those, which would steal the core the compute thread needs).
+ * thread runs the tasks rank 0 gives itself and wakes the main thread when
+ * one finishes. Waiting is a loop of MPI_Test calls and short sleeps (50 us
+ * growing to 1 ms), not a blocking receive (Open MPI spins in those, which
+ * would steal the core the compute thread needs).
  * Other ranks: receive a task index, run it, send back a result; -1 stops.
  */
 #include <pthread.h>
@@ -28,8 +29,21 @@ typedef struct {
     char error[256];
 } task_result;
 
-static void nap(void) {
-    struct timespec ts = {0, 1000000}; /* 1 ms */
+/* Waits between polls: 50 us doubling to 1 ms while nothing happens, back to
+ * 50 us after anything did (*level = 0). An answer that comes soon (the
+ * next task for a worker that has just sent its result; a result of a tiny
+ * task) is seen within microseconds, not a whole millisecond per task; a
+ * long wait still polls only once a millisecond. */
+enum { NAP_MIN_NS = 50000, NAP_MAX_NS = 1000000 };
+static long nap_ns(int *level) {
+    long ns = (long)NAP_MIN_NS << *level;
+    if (ns >= NAP_MAX_NS) ns = NAP_MAX_NS;
+    else (*level)++;
+    return ns;
+}
+
+static void nap(int *level) {
+    struct timespec ts = {0, nap_ns(level)};
     nanosleep(&ts, NULL);
 }
 
@@ -79,13 +93,13 @@ static void *local_main(void *arg) {
 /* ---- worker ranks ---- */
 static int worker_loop(MPI_Comm comm, bns_task_run run, void *ctx) {
     for (;;) {
-        int task;
+        int task, level = 0;
         MPI_Request req;
         if (MPI_Irecv(&task, 1, MPI_INT, 0, TAG_TASK, comm, &req) != MPI_SUCCESS) return -1;
         int done = 0;
         while (!done) {
             if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return -1;
-            if (!done) nap();
+            if (!done) nap(&level);
         }
         if (task == STOP) return 0;
         task_result r;
@@ -200,7 +214,7 @@ static int schedule_root(MPI_Comm comm, int size, const bns_task_graph *g, bns_t
         remote_task[w] = -1;
         reqs[w] = MPI_REQUEST_NULL;
     }
-    int running = 0;
+    int running = 0, level = 0;
     for (;;) {
         /* hand out ready tasks: remote ranks first, so rank 0's own thread
          * takes what is left */
@@ -247,11 +261,11 @@ static int schedule_root(MPI_Comm comm, int size, const bns_task_graph *g, bns_t
             pthread_mutex_lock(&lw.lock);
             if (!lw.finished && !progressed) {
                 /* nothing came in: wait for the compute thread for up to
-                 * the nap, woken at once when it finishes (a tiny task then
+                 * a nap, woken at once when it finishes (a tiny task then
                  * costs no nap of its own), then poll the ranks again */
                 struct timespec until;
                 clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_nsec += 1000000;
+                until.tv_nsec += n_remote ? nap_ns(&level) : NAP_MAX_NS; /* no ranks to poll: no hurry */
                 if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
                 pthread_cond_timedwait(&lw.finished_cond, &lw.lock, &until);
                 progressed = -1; /* waited: no nap after this */
@@ -269,7 +283,8 @@ static int schedule_root(MPI_Comm comm, int size, const bns_task_graph *g, bns_t
                 finish(&st, &r, 0);
             }
         }
-        if (progressed == 0) nap();
+        if (progressed == 1) level = 0;
+        else if (progressed == 0) nap(&level);
     }
     /* anything still pending had an unsatisfiable dependency (a cycle) */
     for (int t = 0; t < n; t++)
