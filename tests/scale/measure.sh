@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# measure.sh BNNSWEEP N [WORK_DIR] [--no-run] [--no-mpi]
+# measure.sh BNNSWEEP N [WORK_DIR] [--no-run] [--no-mpi] [--only-mpi]
 #
 # Time and peak memory of the sweep runner on a synthetic sweep of about N
 # tiny tasks (tests/scale/make_sweep.py): `plan --summary`, `run` on 1 rank,
@@ -10,16 +10,18 @@
 # and, after each run, rank 0's overhead per task: (wall - the time rank 0's
 # compute thread spent in tasks, from the run's profile logs) / all tasks, in ms.
 # --no-run skips both runs (the resume and merge then need WORK_DIR/run-1
-# from an earlier call); --no-mpi skips the 2-rank run.
+# from an earlier call); --no-mpi skips the 2-rank run; --only-mpi does only
+# the 2-rank run.
 # docs/performance.md ("Runner scale") has the numbers and how they were taken.
 set -euo pipefail
-[[ $# -ge 2 ]] || { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[[ $# -ge 2 ]] || { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 bin="$(readlink -f "$1")"; n="$2"; shift 2
-work=/tmp/bns-scale-$n; do_run=1; do_mpi=1
+work=/tmp/bns-scale-$n; do_run=1; do_mpi=1; only_mpi=0
 for a in "$@"; do
   case "$a" in
     --no-run) do_run=0 ;;
     --no-mpi) do_mpi=0 ;;
+    --only-mpi) only_mpi=1 ;;
     *) work="$a" ;;
   esac
 done
@@ -71,14 +73,16 @@ print(f"   rank 0 ran {mine} of {tasks} tasks, {busy:.2f} s in them; wall - that
 PY
 }
 
-measure plan "$work/plan.log" "$bin" plan "$spec" --summary
-if ((do_run)); then
-  rm -rf "$work/run-1"
-  measure run1 "$work/run1.log" "$bin" run "$spec" --out "$work/run-1"
-  overhead run1 "$work/run-1"
+if ((!only_mpi)); then
+  measure plan "$work/plan.log" "$bin" plan "$spec" --summary
+  if ((do_run)); then
+    rm -rf "$work/run-1"
+    measure run1 "$work/run1.log" "$bin" run "$spec" --out "$work/run-1"
+    overhead run1 "$work/run-1"
+  fi
+  measure resume "$work/resume.log" "$bin" run "$spec" --out "$work/run-1"
+  measure merge "$work/merge.log" "$bin" merge "$work/run-1"
 fi
-measure resume "$work/resume.log" "$bin" run "$spec" --out "$work/run-1"
-measure merge "$work/merge.log" "$bin" merge "$work/run-1"
 if ((do_run && do_mpi)); then
   rm -rf "$work/run-2"
   measure run2 "$work/run2.log" mpirun --oversubscribe --bind-to none -n 2 "$bin" run "$spec" --out "$work/run-2"
