@@ -86,10 +86,18 @@ static int depends_on(int t, int target) {
 }
 
 static int events = 0;
-static void on_event(int task, const bns_task_record *rec, int n, void *ctx) {
+static void on_event(int task, const bns_task_record *rec, int n, const bns_sched_counts *counts, void *ctx) {
     (void)ctx;
-    (void)n;
     events++;
+    /* the scheduler's running counts are the records' states */
+    int count[5] = {0};
+    for (int t = 0; t < n; t++) count[rec[t].state]++;
+    CHECK(counts->done == count[BNS_TASK_DONE] && counts->running == count[BNS_TASK_RUNNING] &&
+              counts->failed == count[BNS_TASK_FAILED] + count[BNS_TASK_SKIPPED] &&
+              counts->pending == count[BNS_TASK_PENDING],
+          "after task %d: counts done %d running %d failed %d pending %d, records %d %d %d+%d %d", task, counts->done,
+          counts->running, counts->failed, counts->pending, count[BNS_TASK_DONE], count[BNS_TASK_RUNNING],
+          count[BNS_TASK_FAILED], count[BNS_TASK_SKIPPED], count[BNS_TASK_PENDING]);
     if (rec[task].state == BNS_TASK_DONE)
         for (int k = 0; k < n_deps[task]; k++)
             CHECK(rec[deps[task][k]].state == BNS_TASK_DONE, "task %d done before its dependency %d", task,

@@ -6,7 +6,8 @@
  * the netCDF markers (_Netcdf4Dimid, the "not a variable" NAME), global
  * attributes, and no temporary file left behind. Misuse (unknown names,
  * duplicates, out-of-range indices, wrong kinds, unwritable paths) must fail
- * with a message naming the culprit.
+ * with a message naming the culprit; so must a duplicate among 200,000
+ * labels (de-duplicated by hashing, not by comparing every pair).
  *
  * `test_cube --sample PATH` only writes the sample cube, for
  * tests/cube_xarray_check.py (registered as a ctest fixture).
@@ -455,6 +456,52 @@ static void test_errors(void **state) {
     expect_error("'accuracy'", "not a variable-length string variable");
 }
 
+/* A dimension of a sweep's scale (a model per grid point, a task each):
+ * 200,000 labels. De-duplication and look-up go through a hash table; the
+ * pairwise scan they replaced would take 2e10 comparisons here (the test
+ * would run for many minutes and hit ctest's timeout, not pass slowly).
+ * A duplicate is still refused, naming both places, the first one first. */
+#define N_BIG 200000
+static void test_many_labels(void **state) {
+    (void)state;
+    char **labels = malloc(sizeof *labels * N_BIG);
+    assert_non_null(labels);
+    for (size_t i = 0; i < N_BIG; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "train/m/l2_lambda=%zu", (i * 7919) % N_BIG); /* distinct, out of order */
+        labels[i] = strdup(text);
+    }
+    bns_cube *c = bns_cube_new();
+    assert_int_equal(bns_cube_add_dim_strings(c, "model", (const char *const *)labels, N_BIG), 0);
+    for (size_t i = 0; i < N_BIG; i += 997) {
+        size_t idx = 0;
+        assert_int_equal(bns_cube_find_label(c, "model", labels[i], &idx), 0);
+        assert_int_equal(idx, i);
+    }
+    size_t idx = 0;
+    assert_int_equal(bns_cube_find_label(c, "model", "train/m/l2_lambda=200000", &idx), -1);
+    expect_error("no label 'train/m/l2_lambda=200000'", "'model'");
+
+    /* the label of place 123456 again at the end, and at 150000 another's */
+    free(labels[N_BIG - 1]);
+    labels[N_BIG - 1] = strdup(labels[123456]);
+    free(labels[150000]);
+    labels[150000] = strdup(labels[150001 + 7]);
+    assert_int_equal(bns_cube_add_dim_strings(c, "dup", (const char *const *)labels, N_BIG), -1);
+    /* the first repeated label is the one at 150008 (first at 150000) */
+    char want[128];
+    snprintf(want, sizeof want, "label '%s' appears twice (150000 and 150008)", labels[150000]);
+    expect_error("'dup'", want);
+    free(labels[150000]);
+    labels[150000] = strdup("another");
+    assert_int_equal(bns_cube_add_dim_strings(c, "dup", (const char *const *)labels, N_BIG), -1);
+    snprintf(want, sizeof want, "label '%s' appears twice (123456 and %d)", labels[123456], N_BIG - 1);
+    expect_error("'dup'", want);
+    bns_cube_free(c);
+    for (size_t i = 0; i < N_BIG; i++) free(labels[i]);
+    free(labels);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--sample") == 0) {
         bns_cube *c = build_sample();
@@ -468,6 +515,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_rewrite_replaces),
         cmocka_unit_test(test_long_sweep_text),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_many_labels),
     };
     return cmocka_run_group_tests(tests, setup_tmp, NULL);
 }

@@ -33,6 +33,9 @@ int bns_attack_set_identify(bns_attack_set *set, const char *model_path);
 int bns_attack_set_save(const char *path, const bns_attack_set *set);
 /* Everything in the file (free with bns_attack_set_free). */
 int bns_attack_set_read(const char *path, bns_attack_set *set);
+/* Only /summary's success_rate and mean_distortion (what the cube holds of
+ * a set: its images stay on disk). */
+int bns_attack_set_read_summary(const char *path, double *success_rate, double *mean_distortion);
 /* The perturbed images and true labels as a dataset, for any evaluation;
  * name = the file's base name. */
 int bns_attack_set_load(const char *path, bns_dataset *out);

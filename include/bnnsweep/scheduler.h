@@ -47,14 +47,25 @@ typedef struct {
     char error[256];
 } bns_task_record;
 
+/* How many tasks are in each state, kept by the scheduler as they change (a
+ * progress line needs no scan of every record: that made a sweep's progress
+ * lines quadratic in its tasks). failed counts FAILED and SKIPPED. */
+typedef struct {
+    int done, running, failed, pending;
+} bns_sched_counts;
+
 /* Rank 0 only: called after every change (a task finished, failed or was
- * skipped), for progress lines and incremental saving of results. */
-typedef void (*bns_sched_event)(int task, const bns_task_record *records, int n_tasks, void *ctx);
+ * skipped), for progress lines and incremental saving of results; counts are
+ * the states after that change. */
+typedef void (*bns_sched_event)(int task, const bns_task_record *records, int n_tasks, const bns_sched_counts *counts,
+                                void *ctx);
 
 /* Collective over comm. On rank 0, records[t].state must hold the initial
  * state of each task (PENDING, or DONE if already finished); on return it
  * holds the outcome. Other ranks may pass NULL. Returns 0 when every task
  * is DONE, 1 when some failed or were skipped, -1 on an MPI error.
+ * Rank 0's work per task is O(log tasks + the task's dependents): ready
+ * tasks wait in a heap (task_heap.h).
  * comm = MPI_COMM_NULL: a single process that never calls MPI. */
 int bns_schedule(MPI_Comm comm, const bns_task_graph *graph, bns_task_record *records, bns_task_run run,
                  void *run_ctx, bns_sched_event on_event, void *event_ctx);

@@ -269,6 +269,17 @@ int bns_attack_set_read(const char *path, bns_attack_set *set) {
     return rc;
 }
 
+int bns_attack_set_read_summary(const char *path, double *success_rate, double *mean_distortion) {
+    hid_t file = open_set(path);
+    if (file < 0) return -1;
+    int rc = 0;
+    if (H5LTget_attribute_double(file, "summary", "success_rate", success_rate) < 0 ||
+        H5LTget_attribute_double(file, "summary", "mean_distortion", mean_distortion) < 0)
+        rc = bns_fail("%s: missing or malformed /summary attributes", path);
+    H5Fclose(file);
+    return rc;
+}
+
 int bns_attack_set_load(const char *path, bns_dataset *out) {
     memset(out, 0, sizeof *out);
     hid_t file = open_set(path);

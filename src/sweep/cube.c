@@ -21,6 +21,7 @@
 
 #include "bnnsweep/cube.h"
 #include "bnnsweep/error.h"
+#include "bnnsweep/str_index.h"
 #include "bnnsweep/util.h"
 
 #define CUBE_FORMAT "bnnsweep-cube"
@@ -36,6 +37,7 @@ typedef struct {
     int kind;
     size_t n;
     char **labels;  /* DIM_STRINGS */
+    bns_str_index index; /* DIM_STRINGS: label -> position (a sweep's model labels number thousands) */
     double *values; /* DIM_NUMBERS */
 } cube_dim;
 
@@ -91,6 +93,7 @@ void bns_cube_free(bns_cube *c) {
         if (dim->labels)
             for (size_t i = 0; i < dim->n; i++) free(dim->labels[i]);
         free(dim->labels);
+        bns_str_index_free(&dim->index);
         free(dim->values);
         free(dim->name);
     }
@@ -161,15 +164,29 @@ int bns_cube_add_dim(bns_cube *c, const char *name, size_t n) {
 
 int bns_cube_add_dim_strings(bns_cube *c, const char *name, const char *const *labels, size_t n) {
     if (check_dim(c, name, n)) return -1;
+    /* duplicates through a hash table (a scan of every pair was quadratic in
+     * the labels): the first label seen before, named with its first place */
+    bns_str_index index;
+    bns_str_index_init(&index);
     for (size_t i = 0; i < n; i++) {
-        if (!labels[i]) return bns_fail("cube: dimension '%s': label %zu is NULL", name, i);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(labels[i], labels[j]) == 0)
-                return bns_fail("cube: dimension '%s': label '%s' appears twice (%zu and %zu)", name, labels[i], j, i);
+        if (!labels[i]) {
+            bns_str_index_free(&index);
+            return bns_fail("cube: dimension '%s': label %zu is NULL", name, i);
+        }
+        long first = bns_str_index_add(&index, labels[i], (long)i);
+        if (first != (long)i) {
+            bns_fail("cube: dimension '%s': label '%s' appears twice (%ld and %zu)", name, labels[i], first, i);
+            bns_str_index_free(&index);
+            return -1;
+        }
     }
     cube_dim *dim = new_dim(c, name, DIM_STRINGS, n);
     dim->labels = bns_xcalloc(n, sizeof *dim->labels);
     for (size_t i = 0; i < n; i++) dim->labels[i] = bns_xstrdup(labels[i]);
+    /* the index now keys the cube's own copies (the caller's may go) */
+    for (size_t h = 0; h < index.n_slots; h++)
+        if (index.key[h]) index.key[h] = dim->labels[index.value[h]];
+    dim->index = index;
     return 0;
 }
 
@@ -185,11 +202,11 @@ int bns_cube_find_label(const bns_cube *c, const char *dim, const char *label, s
     int d = find_dim(c, dim);
     if (d < 0) return bns_fail("cube: no dimension '%s'", dim);
     if (c->dims[d].kind != DIM_STRINGS) return bns_fail("cube: dimension '%s' has no string labels", dim);
-    for (size_t i = 0; i < c->dims[d].n; i++)
-        if (strcmp(c->dims[d].labels[i], label) == 0) {
-            *index = i;
-            return 0;
-        }
+    long i = label ? bns_str_index_find(&c->dims[d].index, label) : -1;
+    if (i >= 0) {
+        *index = (size_t)i;
+        return 0;
+    }
     return bns_fail("cube: dimension '%s' has no label '%s'", dim, label);
 }
 

@@ -248,13 +248,16 @@ void bns_plan_free(bns_plan *p) {
 
 
 typedef struct {
-    int n;
+    int n, cap;
     int *tasks;               /* task index per point (groups) or per set (attacks) */
 } task_list;
 
 static void list_push(task_list *l, int t) {
-    l->tasks = realloc(l->tasks, (size_t)(l->n + 1) * sizeof *l->tasks);
-    if (!l->tasks) abort();
+    if (l->n == l->cap) { /* doubling: a group of 10,000 points is not 10,000 reallocations */
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->tasks = realloc(l->tasks, (size_t)l->cap * sizeof *l->tasks);
+        if (!l->tasks) abort();
+    }
     l->tasks[l->n++] = t;
 }
 

@@ -13,6 +13,7 @@
 
 #include "bnnsweep/error.h"
 #include "bnnsweep/profile.h"
+#include "bnnsweep/task_heap.h"
 #include "bnnsweep/util.h"
 
 double bns_wall_clock(void) {
@@ -213,79 +214,40 @@ int bns_profile_seconds(const bns_profile *p, const bns_plan *plan, const double
 
 /* ---- a simulated schedule ---- */
 
-/* A binary heap of task indices; `before(a, b)` says a comes out first. */
-typedef struct {
-    int *item, n;
-    const double *key;
-    int max_first; /* 1: largest key first (ready tasks); 0: smallest (finish times) */
-} heap;
-
-static int before(const heap *h, int a, int b) {
-    double ka = h->key[a], kb = h->key[b];
-    if (ka != kb) return h->max_first ? ka > kb : ka < kb;
-    return a < b;
-}
-
-static void heap_push(heap *h, int x) {
-    int i = h->n++;
-    h->item[i] = x;
-    while (i > 0 && before(h, h->item[i], h->item[(i - 1) / 2])) {
-        int parent = (i - 1) / 2, tmp = h->item[parent];
-        h->item[parent] = h->item[i];
-        h->item[i] = tmp;
-        i = parent;
-    }
-}
-
-static int heap_pop(heap *h) {
-    int top = h->item[0];
-    h->item[0] = h->item[--h->n];
-    for (int i = 0;;) {
-        int l = 2 * i + 1, r = l + 1, m = i;
-        if (l < h->n && before(h, h->item[l], h->item[m])) m = l;
-        if (r < h->n && before(h, h->item[r], h->item[m])) m = r;
-        if (m == i) break;
-        int tmp = h->item[m];
-        h->item[m] = h->item[i];
-        h->item[i] = tmp;
-        i = m;
-    }
-    return top;
-}
-
 double bns_profile_simulate(const bns_plan *plan, const double *priority, const double *seconds, int ranks) {
     int n = plan->n_tasks;
     int *waiting = bns_xcalloc((size_t)n + 1, sizeof *waiting);
     double *finish = bns_xcalloc((size_t)n + 1, sizeof *finish);
-    heap ready = {bns_xcalloc((size_t)n + 1, sizeof(int)), 0, priority, 1};
-    heap running = {bns_xcalloc((size_t)n + 1, sizeof(int)), 0, finish, 0};
+    bns_task_heap ready, running; /* the scheduler's order (task_heap.h); finish times, earliest first */
+    bns_task_heap_init(&ready, priority, 1, n);
+    bns_task_heap_init(&running, finish, 0, n);
     for (int t = 0; t < n; t++) {
         waiting[t] = plan->tasks[t].n_deps;
-        if (!waiting[t]) heap_push(&ready, t);
+        if (!waiting[t]) bns_task_heap_push(&ready, t);
     }
     double now = 0.0;
     int free_ranks = ranks;
     for (;;) {
         while (free_ranks > 0 && ready.n) {
-            int t = heap_pop(&ready);
+            int t = bns_task_heap_pop(&ready);
             finish[t] = now + seconds[t];
-            heap_push(&running, t);
+            bns_task_heap_push(&running, t);
             free_ranks--;
         }
         if (!running.n) break;
         now = finish[running.item[0]];
         while (running.n && finish[running.item[0]] == now) { /* every task ending now frees its rank first */
-            int t = heap_pop(&running);
+            int t = bns_task_heap_pop(&running);
             free_ranks++;
             for (int k = 0; k < plan->tasks[t].n_dependents; k++) {
                 int d = plan->tasks[t].dependents[k];
-                if (--waiting[d] == 0) heap_push(&ready, d);
+                if (--waiting[d] == 0) bns_task_heap_push(&ready, d);
             }
         }
     }
     free(waiting);
     free(finish);
-    free(ready.item);
-    free(running.item);
+    bns_task_heap_free(&ready);
+    bns_task_heap_free(&running);
     return now;
 }

@@ -26,6 +26,7 @@
 #include "bnnsweep/ood.h"
 #include "bnnsweep/profile.h"
 #include "bnnsweep/runner.h"
+#include "bnnsweep/str_index.h"
 #include "bnnsweep/train.h"
 #include "bnnsweep/provenance.h"
 #include "bnnsweep/util.h"
@@ -515,22 +516,53 @@ static void task_file_name(const bns_runner *r, int task, char *buf, size_t size
     snprintf(buf, size, "%s-%016" PRIx64, bns_task_kind_name(t->kind), t->key);
 }
 
-/* accepted_stale.txt holds "KIND-KEY results_version=N ..." lines */
-static int is_accepted(const char *accepted, const char *name, int version) {
-    for (const char *line = accepted; line && *line;) {
-        char file[64];
+/* accepted_stale.txt holds "KIND-KEY results_version=N ..." lines: read
+ * once into a set of "KIND-KEY N" (a scan of the whole text per task was
+ * quadratic in a sweep whose tasks were all accepted) */
+typedef struct {
+    char **keys;
+    int n;
+    bns_str_index index;
+} accepted_set;
+
+static void accepted_read(const char *text, accepted_set *a) {
+    memset(a, 0, sizeof *a);
+    size_t lines = 1;
+    for (const char *c = text; c && *c; c++) lines += *c == '\n';
+    a->keys = bns_xcalloc(lines, sizeof *a->keys);
+    for (const char *line = text; line && *line;) {
+        char file[64], key[96];
         int v;
-        if (sscanf(line, "%63s results_version=%d", file, &v) == 2 && v == version && !strcmp(file, name)) return 1;
+        if (sscanf(line, "%63s results_version=%d", file, &v) == 2) {
+            snprintf(key, sizeof key, "%s %d", file, v);
+            a->keys[a->n] = bns_xstrdup(key);
+            if (bns_str_index_add(&a->index, a->keys[a->n], a->n) == a->n) a->n++;
+            else free(a->keys[a->n]);
+        }
         line = strchr(line, '\n');
         if (line) line++;
     }
-    return 0;
+}
+
+static int is_accepted(const accepted_set *a, const char *name, int version) {
+    char key[96];
+    snprintf(key, sizeof key, "%s %d", name, version);
+    return bns_str_index_find(&a->index, key) >= 0;
+}
+
+static void accepted_free(accepted_set *a) {
+    bns_str_index_free(&a->index);
+    for (int i = 0; i < a->n; i++) free(a->keys[i]);
+    free(a->keys);
 }
 
 int bns_runner_find_stale(const bns_runner *r, unsigned char *stale, int *versions) {
     char path[1100];
     snprintf(path, sizeof path, "%s/accepted_stale.txt", r->run_dir);
-    char *accepted = access(path, F_OK) == 0 ? bns_read_file(path, NULL) : NULL;
+    char *text = access(path, F_OK) == 0 ? bns_read_file(path, NULL) : NULL;
+    accepted_set accepted;
+    accepted_read(text, &accepted);
+    free(text);
     int count = 0;
     /* dependencies have lower indices: one pass carries staleness down */
     for (int t = 0; t < r->plan->n_tasks; t++) {
@@ -542,11 +574,11 @@ int bns_runner_find_stale(const bns_runner *r, unsigned char *stale, int *versio
         versions[t] = v;
         char name[64];
         task_file_name(r, t, name, sizeof name);
-        if (v != BNS_RESULTS_VERSION && !is_accepted(accepted, name, v)) stale[t] = 1;
+        if (v != BNS_RESULTS_VERSION && !is_accepted(&accepted, name, v)) stale[t] = 1;
         for (int k = 0; k < task->n_deps && !stale[t]; k++) stale[t] = stale[task->deps[k]];
         count += stale[t];
     }
-    free(accepted);
+    accepted_free(&accepted);
     return count;
 }
 
@@ -558,7 +590,10 @@ int bns_runner_accept_stale(const bns_runner *r, const unsigned char *stale, con
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     char *old = access(path, F_OK) == 0 ? bns_read_file(path, NULL) : NULL;
-    size_t used = old ? strlen(old) : 0, cap = used + 256 + (size_t)r->plan->n_tasks * 200;
+    /* room for every line: 200 bytes besides the task's name (names may be longer than that) */
+    size_t used = old ? strlen(old) : 0, cap = used + 256;
+    for (int t = 0; t < r->plan->n_tasks; t++)
+        if (stale[t]) cap += 200 + strlen(BNS_VERSION) + strlen(r->plan->tasks[t].name);
     char *text = bns_xcalloc(cap, 1);
     if (old) memcpy(text, old, used);
     free(old);
@@ -583,16 +618,18 @@ static const char *short_name(const char *name) {
     return slash ? slash + 1 : name;
 }
 
+/* A dimension's labels in order of first appearance; the index finds a
+ * label seen before (a scan per task was quadratic in models x tasks). */
 typedef struct {
     const char **labels;
     int n;
+    bns_str_index index;
 } label_list;
 
 static int label_add(label_list *l, const char *label) {
-    for (int i = 0; i < l->n; i++)
-        if (!strcmp(l->labels[i], label)) return i;
-    l->labels[l->n] = label;
-    return l->n++;
+    long i = bns_str_index_add(&l->index, label, l->n);
+    if (i == l->n) l->labels[l->n++] = label;
+    return (int)i;
 }
 
 static int number_add(double *values, int *n, double v) {
@@ -658,14 +695,18 @@ static int active_cube_dims(bns_cube *c, const bns_runner *r) {
     int n = p->n_tasks, n_labels = 0, n_seeds = 0, n_acq = 0;
     char **labels = bns_xcalloc((size_t)n + 1, sizeof *labels);
     double *seeds = bns_xcalloc((size_t)n + 1, sizeof *seeds), *acq = bns_xcalloc((size_t)n + 1, sizeof *acq);
+    bns_str_index seen;
+    bns_str_index_init(&seen);
     for (int t = 0; t < n; t++) {
         const bns_task *task = &p->tasks[t];
         if (task->kind != BNS_TASK_ACTIVE) continue;
         char label[1024];
         active_model_label(r->spec, task, label, sizeof label);
-        int found = 0;
-        for (int i = 0; i < n_labels && !found; i++) found = !strcmp(labels[i], label);
-        if (!found) labels[n_labels++] = bns_xstrdup(label);
+        if (bns_str_index_find(&seen, label) < 0) {
+            labels[n_labels] = bns_xstrdup(label);
+            bns_str_index_add(&seen, labels[n_labels], n_labels);
+            n_labels++;
+        }
         number_add(seeds, &n_seeds, (double)task->active.seed);
         number_add(acq, &n_acq, (double)task->active.round * task->active.acquire);
     }
@@ -681,6 +722,7 @@ static int active_cube_dims(bns_cube *c, const bns_runner *r) {
         rc |= bns_cube_add_var(c, "al_nll", dims, 4, "nats", "active learning: test negative log-likelihood");
         rc |= bns_cube_add_string_var(c, "al_method", "al_model");
     }
+    bns_str_index_free(&seen);
     for (int i = 0; i < n_labels; i++) free(labels[i]);
     free(labels);
     free(seeds);
@@ -806,8 +848,9 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     /* dimensions: models (all trained), sets (test, val, every attack),
      * ensemble sizes, pruning rates, OOD sets, scores */
-    label_list models = {bns_xcalloc(n + r->spec->n_groups + 1, sizeof(char *)), 0}, sets = {bns_xcalloc(n + 3, sizeof(char *)), 0};
-    label_list oods = {bns_xcalloc(BNS_OOD_COUNT + 1, sizeof(char *)), 0};
+    label_list models = {bns_xcalloc(n + r->spec->n_groups + 1, sizeof(char *)), 0, {0}},
+               sets = {bns_xcalloc(n + 3, sizeof(char *)), 0, {0}};
+    label_list oods = {bns_xcalloc(BNS_OOD_COUNT + 1, sizeof(char *)), 0, {0}};
     double *ens = bns_xcalloc(n + 1, sizeof(double)), *rates = bns_xcalloc(n + 1, sizeof(double));
     int n_ens = 0, n_rates = 0, n_detect = 0;
     int *model_index = bns_xcalloc(n + 1, sizeof(int)), *set_index = bns_xcalloc(n + 1, sizeof(int));
@@ -939,16 +982,15 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
             continue;
         }
         bns_runner_task_path(r, t, ".h5", path, sizeof path);
-        if (task->kind == BNS_TASK_ATTACK) {
-            bns_attack_set set;
-            if (bns_attack_set_read(path, &set)) {
+        if (task->kind == BNS_TASK_ATTACK) { /* its two numbers, not its images */
+            double success_rate, mean_distortion;
+            if (bns_attack_set_read_summary(path, &success_rate, &mean_distortion)) {
                 rc = -1;
                 break;
             }
             size_t si = (size_t)set_index[t];
-            rc |= bns_cube_set(c, "attack_success_rate", &si, set.success_rate);
-            rc |= bns_cube_set(c, "attack_mean_distortion", &si, set.mean_distortion);
-            bns_attack_set_free(&set);
+            rc |= bns_cube_set(c, "attack_success_rate", &si, success_rate);
+            rc |= bns_cube_set(c, "attack_mean_distortion", &si, mean_distortion);
             continue;
         }
         hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -1066,6 +1108,9 @@ int bns_runner_write_cube(bns_runner *r, const bns_task_record *records, const b
     free(models.labels);
     free(sets.labels);
     free(oods.labels);
+    bns_str_index_free(&models.index);
+    bns_str_index_free(&sets.index);
+    bns_str_index_free(&oods.index);
     free(ens);
     free(rates);
     free(model_index);

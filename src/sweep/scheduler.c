@@ -1,9 +1,10 @@
 /* scheduler.c - longest-first dynamic scheduling over MPI (see scheduler.h).
  *
  * Rank 0: the main thread owns the graph and all MPI traffic; a compute
- * thread runs the tasks rank 0 gives itself. Waiting is a loop of
- * MPI_Test calls and 1 ms sleeps, not a blocking receive (Open MPI spins
- * in those, which would steal the core the compute thread needs).
+ * thread runs the tasks rank 0 gives itself and wakes the main thread when
+ * one finishes. Waiting is a loop of MPI_Test calls and short sleeps (50 us
+ * growing to 1 ms), not a blocking receive (Open MPI spins in those, which
+ * would steal the core the compute thread needs).
  * Other ranks: receive a task index, run it, send back a result; -1 stops.
  */
 #include <pthread.h>
@@ -15,6 +16,7 @@
 
 #include "bnnsweep/error.h"
 #include "bnnsweep/scheduler.h"
+#include "bnnsweep/task_heap.h"
 #include "bnnsweep/util.h"
 
 enum { TAG_TASK = 101, TAG_RESULT = 102, STOP = -1 };
@@ -27,8 +29,21 @@ typedef struct {
     char error[256];
 } task_result;
 
-static void nap(void) {
-    struct timespec ts = {0, 1000000}; /* 1 ms */
+/* Waits between polls: 50 us doubling to 1 ms while nothing happens, back to
+ * 50 us after anything did (*level = 0). An answer that comes soon (the
+ * next task for a worker that has just sent its result; a result of a tiny
+ * task) is seen within microseconds, not a whole millisecond per task; a
+ * long wait still polls only once a millisecond. */
+enum { NAP_MIN_NS = 50000, NAP_MAX_NS = 1000000 };
+static long nap_ns(int *level) {
+    long ns = (long)NAP_MIN_NS << *level;
+    if (ns >= NAP_MAX_NS) ns = NAP_MAX_NS;
+    else (*level)++;
+    return ns;
+}
+
+static void nap(int *level) {
+    struct timespec ts = {0, nap_ns(level)};
     nanosleep(&ts, NULL);
 }
 
@@ -45,7 +60,8 @@ static void run_one(int task, bns_task_run run, void *ctx, task_result *out) {
 /* ---- rank 0's compute thread ---- */
 typedef struct {
     pthread_mutex_t lock;
-    pthread_cond_t wake;
+    pthread_cond_t wake;     /* a task or stop for the compute thread */
+    pthread_cond_t finished_cond; /* the compute thread finished one: the main thread need not wait for its nap */
     int task;        /* assigned task, -1 none */
     int finished;    /* result holds a finished task */
     int stop;
@@ -68,6 +84,7 @@ static void *local_main(void *arg) {
         lw->result = r;
         lw->finished = 1;
         lw->task = -1;
+        pthread_cond_signal(&lw->finished_cond);
     }
     pthread_mutex_unlock(&lw->lock);
     return NULL;
@@ -76,13 +93,13 @@ static void *local_main(void *arg) {
 /* ---- worker ranks ---- */
 static int worker_loop(MPI_Comm comm, bns_task_run run, void *ctx) {
     for (;;) {
-        int task;
+        int task, level = 0;
         MPI_Request req;
         if (MPI_Irecv(&task, 1, MPI_INT, 0, TAG_TASK, comm, &req) != MPI_SUCCESS) return -1;
         int done = 0;
         while (!done) {
             if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return -1;
-            if (!done) nap();
+            if (!done) nap(&level);
         }
         if (task == STOP) return 0;
         task_result r;
@@ -98,25 +115,24 @@ typedef struct {
     int *unmet;          /* dependencies not yet DONE */
     int *dep_count;      /* dependents of each task */
     int **dependents;
-    int *ready;          /* stack of ready tasks */
-    int n_ready;
+    bns_task_heap ready; /* ready tasks, longest first (task_heap.h) */
+    bns_sched_counts counts;
     bns_sched_event on_event;
     void *event_ctx;
 } graph_state;
 
 static void announce(graph_state *st, int task) {
-    if (st->on_event) st->on_event(task, st->rec, st->g->n_tasks, st->event_ctx);
+    if (st->on_event) st->on_event(task, st->rec, st->g->n_tasks, &st->counts, st->event_ctx);
 }
 
+/* The ready task of largest cost, ties by smaller index (so the order is the
+ * same on every run), marked running. The heap gives exactly the pick of a
+ * scan over all ready tasks (task_heap.h), in O(log n) rather than O(n). */
 static int pop_longest(graph_state *st) {
-    int best = 0;
-    for (int i = 1; i < st->n_ready; i++) {
-        double ci = st->g->cost ? st->g->cost[st->ready[i]] : 0, cb = st->g->cost ? st->g->cost[st->ready[best]] : 0;
-        /* ties by index, so the order is the same on every run */
-        if (ci > cb || (ci == cb && st->ready[i] < st->ready[best])) best = i;
-    }
-    int task = st->ready[best];
-    st->ready[best] = st->ready[--st->n_ready];
+    int task = bns_task_heap_pop(&st->ready);
+    st->rec[task].state = BNS_TASK_RUNNING;
+    st->counts.pending--;
+    st->counts.running++;
     return task;
 }
 
@@ -125,6 +141,8 @@ static void skip_dependents(graph_state *st, int task) {
         int d = st->dependents[task][k];
         if (st->rec[d].state != BNS_TASK_PENDING) continue;
         st->rec[d].state = BNS_TASK_SKIPPED;
+        st->counts.pending--;
+        st->counts.failed++;
         snprintf(st->rec[d].error, sizeof st->rec[d].error, "skipped: dependency %d did not finish", task);
         announce(st, d);
         skip_dependents(st, d);
@@ -138,6 +156,9 @@ static void finish(graph_state *st, const task_result *r, int rank) {
     snprintf(rec->host, sizeof rec->host, "%s", r->host);
     snprintf(rec->error, sizeof rec->error, "%s", r->error);
     rec->state = r->ok ? BNS_TASK_DONE : BNS_TASK_FAILED;
+    st->counts.running--;
+    if (r->ok) st->counts.done++;
+    else st->counts.failed++;
     announce(st, r->task);
     if (!r->ok) {
         skip_dependents(st, r->task);
@@ -145,7 +166,7 @@ static void finish(graph_state *st, const task_result *r, int rank) {
     }
     for (int k = 0; k < st->dep_count[r->task]; k++) {
         int d = st->dependents[r->task][k];
-        if (--st->unmet[d] == 0 && st->rec[d].state == BNS_TASK_PENDING) st->ready[st->n_ready++] = d;
+        if (--st->unmet[d] == 0 && st->rec[d].state == BNS_TASK_PENDING) bns_task_heap_push(&st->ready, d);
     }
 }
 
@@ -153,7 +174,8 @@ static int schedule_root(MPI_Comm comm, int size, const bns_task_graph *g, bns_t
                          void *run_ctx, bns_sched_event on_event, void *event_ctx) {
     int n = g->n_tasks, rc = 0;
     graph_state st = {g, rec, bns_xcalloc(n + 1, sizeof(int)), bns_xcalloc(n + 1, sizeof(int)),
-                      bns_xcalloc(n + 1, sizeof(int *)), bns_xcalloc(n + 1, sizeof(int)), 0, on_event, event_ctx};
+                      bns_xcalloc(n + 1, sizeof(int *)), {0}, {0}, on_event, event_ctx};
+    bns_task_heap_init(&st.ready, g->cost, 1, n); /* each task becomes ready at most once */
     for (int t = 0; t < n; t++)
         for (int k = 0; k < g->n_deps[t]; k++) st.dep_count[g->deps[t][k]]++;
     for (int t = 0; t < n; t++) st.dependents[t] = bns_xcalloc(st.dep_count[t] + 1, sizeof(int));
@@ -167,16 +189,19 @@ static int schedule_root(MPI_Comm comm, int size, const bns_task_graph *g, bns_t
     for (int t = 0; t < n; t++) {
         rec[t].rank = -1;
         if (rec[t].state != BNS_TASK_DONE) rec[t].state = BNS_TASK_PENDING;
+        if (rec[t].state == BNS_TASK_DONE) st.counts.done++;
+        else st.counts.pending++;
     }
     for (int t = 0; t < n; t++) {
         if (rec[t].state != BNS_TASK_PENDING) continue;
         for (int k = 0; k < g->n_deps[t]; k++) st.unmet[t] += rec[g->deps[t][k]].state != BNS_TASK_DONE;
-        if (st.unmet[t] == 0) st.ready[st.n_ready++] = t;
+        if (st.unmet[t] == 0) bns_task_heap_push(&st.ready, t);
     }
 
     local_worker lw = {.task = -1, .run = run, .ctx = run_ctx};
     pthread_mutex_init(&lw.lock, NULL);
     pthread_cond_init(&lw.wake, NULL);
+    pthread_cond_init(&lw.finished_cond, NULL);
     pthread_t thread;
     pthread_create(&thread, NULL, local_main, &lw);
     int local_busy = 0;
@@ -189,14 +214,13 @@ static int schedule_root(MPI_Comm comm, int size, const bns_task_graph *g, bns_t
         remote_task[w] = -1;
         reqs[w] = MPI_REQUEST_NULL;
     }
-    int running = 0;
+    int running = 0, level = 0;
     for (;;) {
         /* hand out ready tasks: remote ranks first, so rank 0's own thread
          * takes what is left */
-        for (int w = 0; w < n_remote && st.n_ready > 0; w++) {
+        for (int w = 0; w < n_remote && st.ready.n > 0; w++) {
             if (remote_task[w] >= 0) continue;
             int task = pop_longest(&st);
-            rec[task].state = BNS_TASK_RUNNING;
             remote_task[w] = task;
             if (MPI_Send(&task, 1, MPI_INT, w + 1, TAG_TASK, comm) != MPI_SUCCESS ||
                 MPI_Irecv(&results[w], (int)sizeof(task_result), MPI_BYTE, w + 1, TAG_RESULT, comm, &reqs[w]) !=
@@ -206,9 +230,8 @@ static int schedule_root(MPI_Comm comm, int size, const bns_task_graph *g, bns_t
             }
             running++;
         }
-        if (!local_busy && st.n_ready > 0) {
+        if (!local_busy && st.ready.n > 0) {
             int task = pop_longest(&st);
-            rec[task].state = BNS_TASK_RUNNING;
             pthread_mutex_lock(&lw.lock);
             lw.task = task;
             pthread_cond_signal(&lw.wake);
@@ -236,6 +259,17 @@ static int schedule_root(MPI_Comm comm, int size, const bns_task_graph *g, bns_t
             task_result r;
             int got = 0;
             pthread_mutex_lock(&lw.lock);
+            if (!lw.finished && !progressed) {
+                /* nothing came in: wait for the compute thread for up to
+                 * a nap, woken at once when it finishes (a tiny task then
+                 * costs no nap of its own), then poll the ranks again */
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += n_remote ? nap_ns(&level) : NAP_MAX_NS; /* no ranks to poll: no hurry */
+                if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+                pthread_cond_timedwait(&lw.finished_cond, &lw.lock, &until);
+                progressed = -1; /* waited: no nap after this */
+            }
             if (lw.finished) {
                 r = lw.result;
                 lw.finished = 0;
@@ -249,12 +283,15 @@ static int schedule_root(MPI_Comm comm, int size, const bns_task_graph *g, bns_t
                 finish(&st, &r, 0);
             }
         }
-        if (!progressed) nap();
+        if (progressed == 1) level = 0;
+        else if (progressed == 0) nap(&level);
     }
     /* anything still pending had an unsatisfiable dependency (a cycle) */
     for (int t = 0; t < n; t++)
         if (rec[t].state == BNS_TASK_PENDING) {
             rec[t].state = BNS_TASK_SKIPPED;
+            st.counts.pending--;
+            st.counts.failed++;
             snprintf(rec[t].error, sizeof rec[t].error, "skipped: dependency cycle");
             announce(&st, t);
         }
@@ -270,6 +307,7 @@ out:
     pthread_join(thread, NULL);
     pthread_mutex_destroy(&lw.lock);
     pthread_cond_destroy(&lw.wake);
+    pthread_cond_destroy(&lw.finished_cond);
     free(remote_task);
     free(reqs);
     free(results);
@@ -277,7 +315,7 @@ out:
     free(st.dependents);
     free(st.dep_count);
     free(st.unmet);
-    free(st.ready);
+    bns_task_heap_free(&st.ready);
     if (rc) return rc;
     for (int t = 0; t < n; t++)
         if (rec[t].state != BNS_TASK_DONE) return 1;
