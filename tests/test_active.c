@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <inttypes.h>
 
 #include <cmocka.h>
 
@@ -293,6 +295,212 @@ static void test_rounds_through_files(void **state) {
     bns_splits_free(&data);
 }
 
+/* the labelled pool rows in pool order (what a round trains on, active.c) */
+static void subset(const bns_dataset *pool, const uint32_t *idx, size_t n, bns_dataset *out) {
+    uint8_t *in = calloc(pool->n, 1);
+    for (size_t i = 0; i < n; i++) in[idx[i]] = 1;
+    memset(out, 0, sizeof *out);
+    out->d = pool->d;
+    out->n_classes = pool->n_classes;
+    out->x = malloc(sizeof(float) * n * pool->d);
+    out->y = malloc(n);
+    for (size_t i = 0; i < pool->n; i++)
+        if (in[i]) {
+            memcpy(out->x + out->n * pool->d, pool->x + i * pool->d, sizeof(float) * pool->d);
+            out->y[out->n++] = pool->y[i];
+        }
+    assert_int_equal(out->n, n);
+    free(in);
+}
+
+/* The teacher file of a distilling round holds the model that training the
+ * teacher recipe (with the teacher's key) on the round file's labelled set
+ * gives, bit for bit. */
+static void expect_teacher_of(const char *round_file, const char *teacher_file, const bns_config *tcfg,
+                              const bns_splits *data, long pool_rows, long val_rows) {
+    uint32_t *lab, *tlab;
+    size_t n, tn;
+    read_labelled(round_file, &lab, &n);
+    read_labelled(teacher_file, &tlab, &tn);
+    assert_int_equal(tn, n);
+    assert_memory_equal(tlab, lab, sizeof *lab * n);
+    bns_dataset pool = data->train, val = data->val, sub;
+    pool.n = (size_t)pool_rows;
+    val.n = (size_t)val_rows;
+    subset(&pool, lab, n, &sub);
+    bns_model want, got;
+    bns_train_history h;
+    assert_int_equal(bns_model_create(tcfg, 784, &want), 0);
+    if (bns_train(&want, &sub, &val, &h, NULL, NULL)) fail_msg("%s", bns_last_error());
+    bns_train_history_free(&h);
+    if (bns_model_load(teacher_file, &got, NULL)) fail_msg("%s", bns_last_error());
+    assert_string_equal(got.cfg.method, tcfg->method);
+    assert_int_equal(got.cfg.task, tcfg->task);
+    assert_int_equal(got.n_params, want.n_params);
+    if (memcmp(got.params, want.params, sizeof(float) * want.n_params))
+        fail_msg("%s: not the teacher recipe trained on %s's %zu labelled images", teacher_file, round_file, n);
+    /* the round names it and records its test accuracy */
+    bns_model student;
+    assert_int_equal(bns_model_load(round_file, &student, NULL), 0);
+    char ref[32];
+    snprintf(ref, sizeof ref, "task:%016" PRIx64, tcfg->task);
+    assert_string_equal(bns_config_get_string(&student.cfg, "teacher"), ref);
+    bns_model_free(&student);
+    bns_model_free(&want);
+    bns_model_free(&got);
+    bns_dataset_free(&sub);
+    free(lab);
+    free(tlab);
+}
+
+static void set_or_fail(bns_config *cfg, const char *key, const char *value) {
+    if (bns_config_set(cfg, key, value)) fail_msg("%s=%s: %s", key, value, bns_last_error());
+}
+
+static ino_t inode_of(const char *path) {
+    struct stat st;
+    if (stat(path, &st)) fail_msg("%s: no such file", path);
+    return st.st_ino;
+}
+
+static void test_distilling_rounds(void **state) {
+    (void)state;
+    tmp_dir_setup("active_distil");
+    bns_splits data;
+    make_split(300, 1, &data.train);
+    make_split(60, 2, &data.val);
+    make_split(100, 3, &data.test);
+    bns_config tcfg, cfg, mog;
+    make_config(&tcfg, "sgld");
+    tcfg.max_epochs = 6;
+    set_or_fail(&tcfg, "sgld_burn_in", "4");
+    set_or_fail(&tcfg, "sgld_thin", "1");
+    set_or_fail(&tcfg, "sgld_samples", "4");
+    make_config(&cfg, "apd");
+    cfg.batch_size = 1000; /* one GAN iteration an epoch */
+    cfg.max_epochs = 3;
+    const char *const apd[][2] = {{"teacher_samples", "4"}, {"apd_hidden", "8"}, {"apd_hidden_layers", "1"},
+                                  {"apd_noise_dim", "4"},   {"apd_batch", "4"}, {"apd_critic_steps", "2"}};
+    for (size_t i = 0; i < sizeof apd / sizeof apd[0]; i++) set_or_fail(&cfg, apd[i][0], apd[i][1]);
+    bns_active_settings s = {.round = 0, .score = -1, .initial = 20, .acquire = 10, .samples = 4, .pool = 250,
+                             .val_rows = 30, .seed = 11, .teacher = &tcfg};
+    char r0[4200], r1[4200], t0[4200], t1[4200], rm[4200], tm[4200];
+    tmp_path(r0, sizeof r0, "round0.h5");
+    tmp_path(r1, sizeof r1, "round1.h5");
+    tmp_path(rm, sizeof rm, "mog1.h5");
+    tcfg.task = 0x3e7;
+    tmp_path(t0, sizeof t0, "teacher-00000000000003e7.h5");
+    tmp_path(t1, sizeof t1, "teacher-00000000000003e8.h5");
+    tmp_path(tm, sizeof tm, "teacher-00000000000003e9.h5");
+    remove(t0), remove(t1), remove(tm); /* an earlier run's would be taken as this round's */
+
+    /* round 0: the SGLD teacher on the initial set, then APD distilling it */
+    set_or_fail(&cfg, "teacher", "task:00000000000003e7");
+    if (bns_active_run_round(&cfg, &s, &data, NULL, r0)) fail_msg("round 0: %s", bns_last_error());
+    expect_teacher_of(r0, t0, &tcfg, &data, 250, 30);
+    bns_active_result res;
+    assert_int_equal(bns_active_read(r0, &res), 0);
+    assert_int_equal(res.n_labelled, 20);
+    assert_true(res.accuracy >= 0 && res.accuracy <= 1);
+
+    /* round 1 by BALD over APD's samples: a new teacher on round 1's 30 images */
+    cfg.task = 5678;
+    tcfg.task = 0x3e8;
+    set_or_fail(&cfg, "teacher", "task:00000000000003e8");
+    s.round = 1;
+    s.score = BNS_SCORE_BALD;
+    if (bns_active_run_round(&cfg, &s, &data, r0, r1)) fail_msg("round 1: %s", bns_last_error());
+    expect_teacher_of(r1, t1, &tcfg, &data, 250, 30);
+    uint32_t *l0, *l1;
+    size_t n0, n1;
+    read_labelled(r0, &l0, &n0);
+    read_labelled(r1, &l1, &n1);
+    assert_int_equal(n1, 30);
+    assert_memory_equal(l1, l0, sizeof *l0 * 20);
+    /* the 10 acquired are the top BALD scores of round 0's APD model */
+    bns_model m0, m1;
+    assert_int_equal(bns_model_load(r0, &m0, NULL), 0);
+    assert_int_equal(bns_model_load(r1, &m1, NULL), 0);
+    bns_dataset pool = data.train;
+    pool.n = 250;
+    bns_stream st = bns_stream_make(m0.cfg.seed, m0.cfg.task, BNS_PURPOSE_PREDICT);
+    bns_evaluator ev;
+    bns_evaluator_init(&ev, &m0, &pool, &st);
+    float score[250];
+    assert_int_equal(bns_eval_scores(&ev, 4, BNS_SCORE_BALD, score), 0);
+    bns_evaluator_free(&ev);
+    uint8_t lab[250] = {0};
+    for (int j = 0; j < 20; j++) lab[l0[j]] = 1;
+    uint32_t want1[10];
+    assert_int_equal(bns_active_select(score, 250, lab, 10, want1), 10);
+    assert_memory_equal(l1 + 20, want1, sizeof want1);
+
+    /* resuming a round killed after its teacher file: the file is taken as it is, the round is the same */
+    ino_t before = inode_of(t1);
+    remove(r1);
+    if (bns_active_run_round(&cfg, &s, &data, r0, r1)) fail_msg("round 1 again: %s", bns_last_error());
+    assert_true(inode_of(t1) == before);
+    bns_model again;
+    assert_int_equal(bns_model_load(r1, &again, NULL), 0);
+    assert_memory_equal(again.params, m1.params, sizeof(float) * m1.n_params);
+    bns_model_free(&again);
+    /* a teacher file of another labelled set (round 0's) in its place is trained again */
+    bns_model t0m;
+    assert_int_equal(bns_model_load(t0, &t0m, NULL), 0);
+    t0m.cfg.task = 0x3e8;
+    assert_int_equal(bns_model_save(t1, &t0m, NULL), 0);
+    bns_model_free(&t0m);
+    remove(r1);
+    if (bns_active_run_round(&cfg, &s, &data, r0, r1)) fail_msg("round 1 over a stale teacher: %s", bns_last_error());
+    expect_teacher_of(r1, t1, &tcfg, &data, 250, 30);
+    assert_int_equal(bns_model_load(r1, &again, NULL), 0);
+    assert_memory_equal(again.params, m1.params, sizeof(float) * m1.n_params);
+    bns_model_free(&again);
+
+    /* mog, the other distilling method, the same way */
+    make_config(&mog, "mog");
+    set_or_fail(&mog, "teacher_samples", "4");
+    set_or_fail(&mog, "mog_components", "2");
+    set_or_fail(&mog, "mog_iterations", "5"); /* all in the first epoch: later ones are NaN until run */
+    mog.batch_size = 1;
+    mog.max_epochs = 1;
+    set_or_fail(&mog, "teacher", "task:00000000000003e9");
+    mog.task = 777;
+    tcfg.task = 0x3e9;
+    if (bns_active_run_round(&mog, &s, &data, r0, rm)) fail_msg("mog round 1: %s", bns_last_error());
+    expect_teacher_of(rm, tm, &tcfg, &data, 250, 30);
+    assert_int_equal(bns_active_read(rm, &res), 0);
+    assert_true(res.accuracy >= 0 && res.accuracy <= 1);
+
+    /* a warm start begins round 1's teacher from round 0's (the file the round names) */
+    char rw[4200], tw[4200];
+    tmp_path(rw, sizeof rw, "round1w.h5");
+    tmp_path(tw, sizeof tw, "teacher-00000000000003ea.h5");
+    remove(tw);
+    tcfg.task = 0x3ea;
+    set_or_fail(&cfg, "teacher", "task:00000000000003ea");
+    s.warm_start = 1;
+    s.score = BNS_SCORE_BALD;
+    if (bns_active_run_round(&cfg, &s, &data, r0, rw)) fail_msg("warm round 1: %s", bns_last_error());
+    bns_model tw1, tc1;
+    assert_int_equal(bns_model_load(tw, &tw1, NULL), 0);
+    assert_int_equal(bns_model_load(t1, &tc1, NULL), 0);
+    assert_true(memcmp(tw1.params, tc1.params, sizeof(float) * tc1.n_params) != 0);
+    bns_model_free(&tw1);
+    bns_model_free(&tc1);
+    /* ... and fails, naming it, when round 0's teacher file is gone */
+    remove(t0);
+    remove(tw);
+    assert_int_equal(bns_active_run_round(&cfg, &s, &data, r0, rw), -1);
+    expect_error_names(t0, "warm start");
+
+    bns_model_free(&m0);
+    bns_model_free(&m1);
+    free(l0);
+    free(l1);
+    bns_splits_free(&data);
+}
+
 static const char *const sweep_text =
     "train: {arch: FC-16-10, max_epochs: 1}\n"
     "models:\n"
@@ -366,6 +574,71 @@ static void test_plan_chains(void **state) {
     }
 }
 
+/* A distilling recipe's chains: its rounds carry the teacher recipe, keyed
+ * as the round would be with the teacher's recipe (round 0: the teacher
+ * recipe's own round 0); a teacher group only recipes use trains nothing;
+ * one chain per same-arch teacher point. */
+static void test_plan_distilling_chains(void **state) {
+    (void)state;
+    const char *text =
+        "train: {arch: FC-16-10, max_epochs: 1}\n"
+        "models:\n"
+        "  sgld: {method: sgld, sgld_lr: [0.05, 0.1]}\n"
+        "  apd: {method: apd, teacher: sgld}\n"
+        "  mog: {method: mog, teacher: sgld, mog_components: 2}\n"
+        "active:\n"
+        "  al: {models: [sgld, apd, mog], seeds: [1, 2], rounds: 2, scores: [bald, random]}\n";
+    bns_spec spec;
+    if (bns_spec_load_text("al.yaml", text, NULL, 0, &spec)) fail_msg("%s", bns_last_error());
+    bns_plan plan;
+    if (bns_plan_build(&spec, &plan)) fail_msg("%s", bns_last_error());
+    /* sgld: 2 points x 2 seeds x (1 + 2 x 2); apd and mog the same, per teacher point */
+    assert_int_equal(plan.count[BNS_TASK_ACTIVE], 3 * 2 * 2 * 5);
+    assert_int_equal(plan.count[BNS_TASK_TRAIN], 0);
+    int distilling = 0;
+    uint64_t *teacher_keys = calloc((size_t)plan.n_tasks, sizeof *teacher_keys);
+    for (int t = 0; t < plan.n_tasks; t++) {
+        const bns_task *task = &plan.tasks[t];
+        const bns_active_settings *a = &task->active;
+        int distils = strcmp(task->config.method, "sgld") != 0;
+        assert_int_equal(a->teacher != NULL, distils);
+        if (!distils) continue;
+        distilling++;
+        assert_string_equal(a->teacher->method, "sgld");
+        assert_int_equal(a->teacher->seed, a->seed);
+        assert_true(a->teacher->task != task->key);
+        char ref[32];
+        snprintf(ref, sizeof ref, "task:%016" PRIx64, a->teacher->task);
+        assert_string_equal(bns_config_get_string(&task->config, "teacher"), ref);
+        assert_true(strstr(task->name, a->teacher_point ? "/teacher=sgld_lr=0.1/" : "/teacher=sgld_lr=0.05/") != NULL);
+        for (int u = 0; u < t; u++) assert_true(teacher_keys[u] != a->teacher->task || strcmp(plan.tasks[u].config.method, task->config.method));
+        teacher_keys[t] = a->teacher->task;
+        if (a->round == 0) {
+            /* the sgld chain's round 0 of that point and seed */
+            int sgld = bns_plan_find(&plan, a->teacher->task);
+            assert_true(sgld >= 0);
+            assert_string_equal(plan.tasks[sgld].config.method, "sgld");
+            assert_int_equal(plan.tasks[sgld].active.round, 0);
+            assert_int_equal(plan.tasks[sgld].active.seed, a->seed);
+            assert_int_equal(plan.tasks[sgld].active.point, a->teacher_point);
+        } else {
+            assert_int_equal(bns_plan_find(&plan, a->teacher->task), -1);
+        }
+    }
+    assert_int_equal(distilling, 2 * 2 * 2 * 5);
+    free(teacher_keys);
+    bns_plan_free(&plan);
+    bns_spec_free(&spec);
+    /* an evaluation of apd trains apd (and so its sgld teacher) on the whole pool too */
+    char text2[2048];
+    snprintf(text2, sizeof text2, "%sevaluations:\n  robustness: {models: apd, runs: 1}\n", text);
+    if (bns_spec_load_text("al.yaml", text2, NULL, 0, &spec)) fail_msg("%s", bns_last_error());
+    assert_int_equal(bns_plan_build(&spec, &plan), 0);
+    assert_int_equal(plan.count[BNS_TASK_TRAIN], 4); /* 2 sgld, 2 apd */
+    bns_plan_free(&plan);
+    bns_spec_free(&spec);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_select_top_scores_ties_by_index),
@@ -373,6 +646,8 @@ int main(void) {
         cmocka_unit_test(test_scores_match_sample_predictions),
         cmocka_unit_test(test_rounds_through_files),
         cmocka_unit_test(test_plan_chains),
+        cmocka_unit_test(test_distilling_rounds),
+        cmocka_unit_test(test_plan_distilling_chains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,12 @@ typedef struct {
     uint64_t seed;            /* the chain's seed (its config.seed) */
     int group;                /* the planner's bookkeeping: the spec's model group ... */
     long point;               /* ... and its grid point (the cube's al_model label) */
+    long teacher_point;       /* a distilling recipe's: its teacher group's point (-1: none) */
+    /* A distilling recipe's teacher recipe (NULL: none), its task = the
+     * teacher's key: the round trains it on the labelled set first, writes
+     * it beside the round file and distils that file (below). Owned by the
+     * plan (plan.c). */
+    const bns_config *teacher;
 } bns_active_settings;
 
 /* The acquisition step: the k pool rows with the highest score among those

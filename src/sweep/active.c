@@ -137,7 +137,7 @@ int bns_active_read_labelled(const char *path, uint32_t **idx, size_t *n) {
 /* /active of a round file: the numbers and the labelled set */
 static int write_active_group(const char *path, const bns_active_settings *s, const uint32_t *labelled, size_t n,
                               const uint32_t *acquired, const double *acq_scores, size_t n_acq, long pool,
-                              const bns_accuracy_result *acc) {
+                              const bns_accuracy_result *acc, double teacher_accuracy) {
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     if (f < 0) return bns_fail("%s: cannot reopen", path);
     hid_t g = H5Gcreate2(f, "active", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -153,6 +153,8 @@ static int write_active_group(const char *path, const bns_active_settings *s, co
                  {"n_ensemble", acc->n_ensemble}};
     for (size_t i = 0; !bad && i < sizeof attrs / sizeof attrs[0]; i++)
         bad |= H5LTset_attribute_double(g, ".", attrs[i].name, &attrs[i].v, 1) < 0;
+    if (!bad && !isnan(teacher_accuracy))
+        bad |= H5LTset_attribute_double(g, ".", "teacher_accuracy", &teacher_accuracy, 1) < 0;
     if (!bad) bad |= H5LTset_attribute_string(g, ".", "score_name", s->round ? bns_acq_name(s->score) : "") < 0;
     hsize_t dn = n, da = n_acq;
     if (!bad) bad |= H5LTmake_dataset(g, "labelled", 1, &dn, H5T_NATIVE_UINT32, labelled) < 0;
@@ -219,6 +221,88 @@ static int acquire(const bns_model *prev, const bns_config *cfg, const bns_activ
     return rc;
 }
 
+/* Trains m on the labelled pool rows idx[0..n) (distilling teacher_file, or
+ * for NULL its own teacher setting's file, if its method distils), tests it,
+ * and writes it with its /active group to `out` atomically; *accuracy gets
+ * its test accuracy. */
+static int fit_and_write(bns_model *m, const bns_active_settings *s, const bns_splits *data, const bns_dataset *pool,
+                         const bns_dataset *val, const uint32_t *idx, size_t n, size_t n_acq, const double *acq_scores,
+                         const char *teacher_file, double teacher_accuracy, const char *out, double *accuracy) {
+    bns_model teacher;
+    int rc = bns_model_load_teacher_from(m, teacher_file, &teacher); /* a distilling method's (apd, mog) */
+    if (rc) return rc;
+    bns_dataset sub;
+    gather(pool, idx, n, &sub);
+    bns_train_history h;
+    rc = bns_train(m, &sub, val, &h, NULL, NULL); /* h is zeroed first, even on error */
+    bns_model_free(&teacher);
+    m->teacher = NULL;
+    bns_dataset_free(&sub);
+    if (rc == 0 && h.status == BNS_TRAIN_DIVERGED) rc = bns_fail("training diverged: %s", h.message);
+    bns_accuracy_result acc;
+    if (rc == 0) {
+        bns_stream st = bns_stream_make(m->cfg.seed, m->cfg.task, BNS_PURPOSE_PREDICT);
+        bns_evaluator ev;
+        bns_evaluator_init(&ev, m, &data->test, &st);
+        bns_accuracy_request req = {.n_ensemble = s->samples, .runs = 1};
+        rc = bns_eval_accuracy(&ev, &req, NULL, &acc);
+        bns_evaluator_free(&ev);
+    }
+    char tmp[1300];
+    if (rc == 0) rc = bns_temp_path(out, tmp, sizeof tmp);
+    if (rc == 0 && (rc = bns_model_save(tmp, m, &h)) == 0) {
+        rc = write_active_group(tmp, s, idx, n, idx + n - n_acq, acq_scores, n_acq, (long)pool->n, &acc,
+                                teacher_accuracy);
+        rc = bns_commit_file(tmp, out, rc);
+    }
+    if (rc == 0) *accuracy = acc.summary.mean.acc;
+    bns_train_history_free(&h);
+    return rc;
+}
+
+/* RUN_DIR/tasks/teacher-KEY.h5 beside the round file `round_path` */
+static int teacher_path(const char *round_path, uint64_t key, char *buf, size_t size) {
+    const char *slash = strrchr(round_path, '/');
+    int dir = slash ? (int)(slash - round_path + 1) : 0;
+    int w = snprintf(buf, size, "%.*steacher-%016" PRIx64 ".h5", dir, round_path, key);
+    return w > 0 && (size_t)w < size ? 0 : bns_fail("%s: path too long for its teacher file", round_path);
+}
+
+/* the teacher key of a distilling round's recipe (its teacher setting "task:KEY", plan.c) */
+static int teacher_key_of(const bns_config *cfg, const char *where, uint64_t *key) {
+    const bns_config_field *f = bns_config_field_find("teacher");
+    char tail;
+    if (f && bns_config_field_applies(cfg, f) &&
+        sscanf(bns_config_get_string(cfg, "teacher"), "task:%16" SCNx64 "%c", key, &tail) == 1)
+        return 0;
+    return bns_fail("%s: its recipe (method %s) names no teacher task (teacher: task:KEY)", where, cfg->method);
+}
+
+/* 1 when `path` is the teacher file this round would write: the teacher's
+ * key and the same labelled set (a run killed after writing it resumes
+ * with it; anything else is trained again over it). */
+static int teacher_file_is(const char *path, uint64_t key, const uint32_t *idx, size_t n, double *accuracy) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    fclose(f);
+    uint32_t *got = NULL;
+    size_t n_got = 0;
+    bns_active_result res;
+    bns_model tm;
+    int same = bns_active_read(path, &res) == 0 && bns_active_read_labelled(path, &got, &n_got) == 0 && n_got == n &&
+               !memcmp(got, idx, sizeof *idx * n);
+    free(got);
+    if (same && bns_model_load(path, &tm, NULL) == 0) {
+        same = tm.cfg.task == key;
+        bns_model_free(&tm);
+    } else {
+        same = 0;
+    }
+    bns_clear_error();
+    if (same) *accuracy = res.accuracy;
+    return same;
+}
+
 int bns_active_run_round(const bns_config *cfg, const bns_active_settings *s, const bns_splits *data,
                          const char *prev, const char *out) {
     const bns_dataset *train = &data->train;
@@ -236,8 +320,8 @@ int bns_active_run_round(const bns_config *cfg, const bns_active_settings *s, co
     uint32_t *idx = bns_xmalloc(sizeof *idx * cap);
     double *acq_scores = bns_xmalloc(sizeof *acq_scores * ((size_t)s->acquire + 1));
     uint8_t *labelled = bns_xcalloc(pool.n + 1, 1);
-    bns_model m, teacher;
-    int have_model = 0, rc = 0;
+    bns_model m, pm;
+    int have_model = 0, have_prev = 0, rc = 0;
     if (s->round == 0) {
         rc = bns_active_initial(s->seed, pool.y, pool.n, pool.n_classes, s->initial / pool.n_classes, idx);
         n = (size_t)s->initial;
@@ -254,52 +338,59 @@ int bns_active_run_round(const bns_config *cfg, const bns_active_settings *s, co
         }
         if (rc == 0) memcpy(idx, got, sizeof *idx * n);
         free(got);
-        bns_model pm;
         if (rc == 0 && (rc = bns_model_load(prev, &pm, NULL)) == 0) {
+            have_prev = 1;
             rc = acquire(&pm, cfg, s, &pool, labelled, idx + n, acq_scores, &n_acq);
             n += n_acq;
-            if (rc == 0 && s->warm_start) {
-                m = pm; /* continue from round r-1's parameters, with this round's streams */
-                m.cfg.task = cfg->task;
-                have_model = 1;
-            } else {
-                bns_model_free(&pm);
-            }
         }
     }
+    /* A distilling recipe (plan.c): its teacher recipe first, trained on
+     * this round's labelled set (warm: from round r-1's teacher) with the
+     * teacher's key, written beside the round file; the recipe then distils
+     * that file. */
+    char tpath[1300] = "";
+    double teacher_accuracy = NAN;
+    if (rc == 0 && s->teacher && (rc = teacher_path(out, s->teacher->task, tpath, sizeof tpath)) == 0 &&
+        !teacher_file_is(tpath, s->teacher->task, idx, n, &teacher_accuracy)) {
+        bns_model tm;
+        int have_tm = 0;
+        if (s->warm_start && have_prev) {
+            uint64_t prev_key;
+            char wpath[1300];
+            if ((rc = teacher_key_of(&pm.cfg, prev, &prev_key)) == 0 &&
+                (rc = teacher_path(prev, prev_key, wpath, sizeof wpath)) == 0 &&
+                (rc = bns_model_load(wpath, &tm, NULL)) == 0) {
+                tm.cfg.task = s->teacher->task; /* round r-1's teacher's parameters, this round's streams */
+                have_tm = 1;
+            } else {
+                rc = bns_fail_prefix("round %d's teacher (warm start from round %d's): ", s->round, s->round - 1);
+            }
+        } else {
+            rc = bns_model_create(s->teacher, (int)pool.d, &tm);
+            have_tm = rc == 0;
+        }
+        if (rc == 0)
+            rc = fit_and_write(&tm, s, data, &pool, &val, idx, n, n_acq, acq_scores, NULL, NAN, tpath,
+                               &teacher_accuracy);
+        if (rc) rc = bns_fail_prefix("teacher %s (method %s): ", tpath, s->teacher->method);
+        if (have_tm) bns_model_free(&tm);
+    }
+    if (rc == 0 && have_prev && s->warm_start) {
+        m = pm; /* continue from round r-1's parameters, with this round's streams */
+        have_prev = 0;
+        m.cfg.task = cfg->task;
+        if (s->teacher && bns_config_set(&m.cfg, "teacher", bns_config_get_string(cfg, "teacher"))) rc = -1;
+        have_model = 1;
+    }
+    if (have_prev) bns_model_free(&pm);
     if (rc == 0 && !have_model) {
         rc = bns_model_create(cfg, (int)pool.d, &m);
         have_model = rc == 0;
     }
-    if (rc == 0) {
-        rc = bns_model_load_teacher(&m, &teacher); /* a distilling method's (apd, mog) */
-        if (rc == 0) {
-            bns_dataset sub;
-            gather(&pool, idx, n, &sub);
-            bns_train_history h;
-            rc = bns_train(&m, &sub, &val, &h, NULL, NULL); /* h is zeroed first, even on error */
-            bns_model_free(&teacher);
-            m.teacher = NULL;
-            bns_dataset_free(&sub);
-            if (rc == 0 && h.status == BNS_TRAIN_DIVERGED) rc = bns_fail("training diverged: %s", h.message);
-            bns_accuracy_result acc;
-            if (rc == 0) {
-                bns_stream st = bns_stream_make(m.cfg.seed, m.cfg.task, BNS_PURPOSE_PREDICT);
-                bns_evaluator ev;
-                bns_evaluator_init(&ev, &m, &data->test, &st);
-                bns_accuracy_request req = {.n_ensemble = s->samples, .runs = 1};
-                rc = bns_eval_accuracy(&ev, &req, NULL, &acc);
-                bns_evaluator_free(&ev);
-            }
-            char tmp[1300];
-            if (rc == 0) rc = bns_temp_path(out, tmp, sizeof tmp);
-            if (rc == 0 && (rc = bns_model_save(tmp, &m, &h)) == 0) {
-                rc = write_active_group(tmp, s, idx, n, idx + n - n_acq, acq_scores, n_acq, (long)pool.n, &acc);
-                rc = bns_commit_file(tmp, out, rc);
-            }
-            bns_train_history_free(&h);
-        }
-    }
+    double accuracy;
+    if (rc == 0)
+        rc = fit_and_write(&m, s, data, &pool, &val, idx, n, n_acq, acq_scores, s->teacher ? tpath : NULL,
+                           teacher_accuracy, out, &accuracy);
     if (have_model) bns_model_free(&m);
     free(idx);
     free(acq_scores);

@@ -238,6 +238,7 @@ void bns_plan_free(bns_plan *p) {
         free(p->tasks[t].canonical);
         free(p->tasks[t].deps);
         free(p->tasks[t].dependents);
+        if (p->tasks[t].kind == BNS_TASK_ACTIVE) free((void *)p->tasks[t].active.teacher);
     }
     free(p->tasks);
     free(p->slots);
@@ -317,21 +318,28 @@ static void evaluation_text(const bns_config *cfg, char *buf, size_t size) {
 }
 
 /* A group named by active: sections (active.h) and by no attack or
- * evaluation (nor as a teacher) is only a recipe for the rounds: no model of its own is trained
- * on the whole pool (nothing would read it). */
+ * evaluation is only a recipe for the rounds: no model of its own is trained
+ * on the whole pool (nothing would read it). So is a teacher group whose
+ * every pupil is such a recipe: a distilling recipe's rounds train their own
+ * teachers on each round's labelled set (active.h), never this model. One
+ * level: a group with a teacher group teaches none itself (spec.c). */
 static int recipe_only(const bns_spec *s, int g) {
-    int active = 0;
+    int active = 0, taught = 0;
     for (int a = 0; a < s->n_actives; a++)
         for (int i = 0; i < s->actives[a].n_models; i++) active |= s->actives[a].models[i] == g;
-    for (int a = 0; a < s->n_attacks && active; a++)
+    for (int h = 0; h < s->n_groups; h++)
+        if (s->groups[h].teacher == g) {
+            if (!recipe_only(s, h)) return 0;
+            taught = 1;
+        }
+    if (!active && !taught) return 0;
+    for (int a = 0; a < s->n_attacks; a++)
         for (int i = 0; i < s->attacks[a].n_sources; i++)
             if (s->attacks[a].sources[i] == g) return 0;
-    for (int e = 0; e < s->n_evals && active; e++)
+    for (int e = 0; e < s->n_evals; e++)
         for (int i = 0; i < s->evals[e].n_models; i++)
             if (s->evals[e].models[i] == g) return 0;
-    for (int h = 0; h < s->n_groups && active; h++)
-        if (s->groups[h].teacher == g) return 0;
-    return active;
+    return 1;
 }
 
 /* One grid point of group g (cfg: its configuration) as a TRAIN task (and a
@@ -601,7 +609,19 @@ static int add_eval_tasks(const bns_spec *s, bns_plan *p, const task_list *group
 
 /* Active learning (active.h): per section, model, seed a round 0 shared by
  * the scores, then one chain of rounds per score. Round r's key holds round
- * r-1's (and so, transitively, the recipe, seed and initial set). */
+ * r-1's (and so, transitively, the recipe, seed and initial set).
+ *
+ * A distilling recipe (a group with a teacher group, spec.h) makes one chain
+ * per same-arch point of its teacher group, and each of its rounds trains
+ * that teacher recipe on the round's labelled set first (active.c). The
+ * teacher's key (its config.task: its streams) is the key the round would
+ * have if its recipe were the teacher's: round 0's text with the teacher's
+ * configuration, round r's text as it is (its prev already holds both
+ * recipes). So round 0's teacher is the teacher recipe's own round-0 model,
+ * and every teacher is a function of its round, whatever the ranks. The
+ * round's recipe gets teacher = "task:KEY" (part of its key, as a TRAIN
+ * task's teacher is, plan.c add_train_point; the round file's
+ * /config/teacher names the teacher file active.c writes). */
 static double active_cost(const bns_spec *s, const bns_config *cfg, const bns_spec_active *a, int round) {
     bns_config c = *cfg;
     c.train_limit = a->initial + (long)round * a->acquire; /* the labelled set */
@@ -612,8 +632,18 @@ static double active_cost(const bns_spec *s, const bns_config *cfg, const bns_sp
     return bns_plan_cost_train(&c, a->val_rows ? a->val_rows : s->test_limit) + scoring + limit_rows(s->test_limit, BNS_MNIST_TEST_ROWS) * w * samples * BNS_COST_PREDICT;
 }
 
+/* a distilling round's teacher: trained, and tested like a round */
+static double active_teacher_cost(const bns_spec *s, const bns_config *teacher, const bns_spec_active *a, int round) {
+    if (!teacher) return 0;
+    return active_cost(s, teacher, a, round) -
+           (round > 0 ? limit_rows(a->pool ? a->pool : s->train_limit, BNS_MNIST_TRAIN_ROWS) * arch_weights(teacher) *
+                            ((caps_of(teacher) & BNS_CAP_STOCHASTIC) ? a->samples : 1) * BNS_COST_PREDICT
+                      : 0); /* the teacher scores nothing */
+}
+
 static int add_active_round(bns_plan *p, const char *name, const char *canon, int prev, double cost, int section,
-                            const bns_config *cfg, const bns_active_settings *st, long test_limit) {
+                            const bns_config *cfg, const bns_active_settings *st, const bns_config *teacher,
+                            long test_limit) {
     int before = p->n_tasks;
     int t = bns_plan_add(p, BNS_TASK_ACTIVE, name, canon, &prev, prev >= 0 ? 1 : 0, cost);
     if (t == before) {
@@ -622,55 +652,115 @@ static int add_active_round(bns_plan *p, const char *name, const char *canon, in
         task->config = *cfg;
         task->config.task = task->key;
         task->active = *st;
+        task->active.teacher = NULL;
+        if (teacher) { /* the plan owns it (bns_plan_free) */
+            bns_config *copy = bns_xmalloc(sizeof *copy);
+            *copy = *teacher;
+            task->active.teacher = copy;
+        }
         task->model = prev;
         task->test_limit = test_limit;
     }
     return t;
 }
 
+static void round0_canonical(char *buf, size_t size, const bns_spec *s, const bns_spec_active *a, uint64_t seed,
+                             const char *cfg_text) {
+    snprintf(buf, size,
+             "task=active\nround=0\ninitial=%d\npool=%ld\nsamples=%d\nseed=%" PRIu64
+             "\ntest_limit=%ld\nval_rows=%ld\nconfig:\n%s",
+             a->initial, a->pool, a->samples, seed, s->test_limit, a->val_rows, cfg_text);
+}
+
+/* A distilling recipe's round: its teacher's configuration (tcfg: the
+ * teacher recipe, its task = the teacher key of `teacher_canon`) and the
+ * recipe's teacher setting pointing at it. */
+static int set_round_teacher(const bns_spec_group *grp, bns_config *cfg, bns_config *tcfg, const char *teacher_canon) {
+    char value[32];
+    tcfg->task = bns_hash64(teacher_canon);
+    snprintf(value, sizeof value, "task:%016" PRIx64, tcfg->task);
+    return bns_config_set(cfg, "teacher", value) ? bns_fail_prefix("group '%s': ", grp->name) : 0;
+}
+
+/* one chain family: group grp's point pt (cfg), seed si, teacher recipe
+ * tcfg0 (NULL: not distilling), point tp of its group (tlabel: its point
+ * label when the group has several points, else "") */
+static int add_active_chains(const bns_spec *s, bns_plan *p, int ai, int gi, long pt, int si, const bns_config *tcfg0,
+                             long tp, const char *tlabel) {
+    char canon[CANON_SIZE], tcanon[CANON_SIZE], cfg_text[CANON_SIZE - 512], name[NAME_SIZE + 128],
+        label[NAME_SIZE - 256], chain[NAME_SIZE];
+    const bns_spec_active *a = &s->actives[ai];
+    const bns_spec_group *grp = &s->groups[a->models[gi]];
+    bns_config cfg, tcfg;
+    if (bns_spec_group_point(grp, pt, &cfg)) return bns_fail_prefix("group '%s': ", grp->name);
+    cfg.seed = a->seeds[si];
+    if (tcfg0) {
+        tcfg = *tcfg0;
+        tcfg.seed = a->seeds[si];
+        bns_spec_config_canonical(&tcfg, cfg_text, sizeof cfg_text);
+        round0_canonical(tcanon, sizeof tcanon, s, a, a->seeds[si], cfg_text);
+        if (set_round_teacher(grp, &cfg, &tcfg, tcanon)) return -1;
+    }
+    const bns_config *teacher = tcfg0 ? &tcfg : NULL;
+    bns_spec_config_canonical(&cfg, cfg_text, sizeof cfg_text);
+    bns_spec_point_label(grp->axes, grp->n_axes, pt, label, sizeof label);
+    snprintf(chain, sizeof chain, "active/%s/%s%s%s%s%s/seed=%" PRIu64, a->name, grp->name, label[0] ? "/" : "",
+             label, tlabel[0] ? "/teacher=" : "", tlabel, a->seeds[si]);
+    bns_active_settings st = {.round = 0, .score = -1, .initial = a->initial, .acquire = a->acquire,
+                              .samples = a->samples, .warm_start = a->warm_start, .pool = a->pool, .val_rows = a->val_rows,
+                              .seed = a->seeds[si], .group = a->models[gi], .point = pt,
+                              .teacher_point = tcfg0 ? tp : -1};
+    round0_canonical(canon, sizeof canon, s, a, a->seeds[si], cfg_text);
+    snprintf(name, sizeof name, "%s/round=0", chain);
+    int r0 = add_active_round(p, name, canon, -1, active_cost(s, &cfg, a, 0) + active_teacher_cost(s, teacher, a, 0),
+                              ai, &cfg, &st, teacher, s->test_limit);
+    if (r0 < 0) return -1;
+    int stochastic = (caps_of(&cfg) & BNS_CAP_STOCHASTIC) != 0;
+    for (int sc = 0; sc < BNS_ACQ_COUNT; sc++) {
+        /* BALD is not defined for a point estimate: its chain is left out */
+        if (!(a->scores & (1u << sc)) || (sc == BNS_SCORE_BALD && !stochastic)) continue;
+        int prev = r0;
+        for (int r = 1; r <= a->rounds; r++) {
+            st.round = r;
+            st.score = sc;
+            snprintf(canon, sizeof canon,
+                     "task=active\nround=%d\nscore=%s\nacquire=%d\nwarm_start=%d\nprev=%016" PRIx64 "\n", r,
+                     bns_acq_name(sc), a->acquire, a->warm_start, p->tasks[prev].key);
+            if (teacher) {
+                if (set_round_teacher(grp, &cfg, &tcfg, canon)) return -1;
+                size_t used = strlen(canon);
+                snprintf(canon + used, sizeof canon - used, "teacher=%016" PRIx64 "\n", tcfg.task);
+            }
+            snprintf(name, sizeof name, "%s/%s/round=%d", chain, bns_acq_name(sc), r);
+            prev = add_active_round(p, name, canon, prev,
+                                    active_cost(s, &cfg, a, r) + active_teacher_cost(s, teacher, a, r), ai, &cfg, &st,
+                                    teacher, s->test_limit);
+            if (prev < 0) return -1;
+        }
+    }
+    return 0;
+}
+
 static int add_active_tasks(const bns_spec *s, bns_plan *p) {
-    char canon[CANON_SIZE], cfg_text[CANON_SIZE - 512], name[NAME_SIZE + 128], label[NAME_SIZE - 256], chain[NAME_SIZE];
     for (int ai = 0; ai < s->n_actives; ai++) {
         const bns_spec_active *a = &s->actives[ai];
         for (int gi = 0; gi < a->n_models; gi++) {
             const bns_spec_group *grp = &s->groups[a->models[gi]];
             long points = bns_spec_axes_points(grp->axes, grp->n_axes);
+            const bns_spec_group *tg = grp->teacher >= 0 ? &s->groups[grp->teacher] : NULL;
+            long tpoints = tg ? bns_spec_axes_points(tg->axes, tg->n_axes) : 1;
             for (long pt = 0; pt < points; pt++)
-                for (int si = 0; si < a->n_seeds; si++) {
-                    bns_config cfg;
-                    if (bns_spec_group_point(grp, pt, &cfg)) return bns_fail_prefix("group '%s': ", grp->name);
-                    cfg.seed = a->seeds[si];
-                    bns_spec_config_canonical(&cfg, cfg_text, sizeof cfg_text);
-                    bns_spec_point_label(grp->axes, grp->n_axes, pt, label, sizeof label);
-                    snprintf(chain, sizeof chain, "active/%s/%s%s%s/seed=%" PRIu64, a->name, grp->name,
-                             label[0] ? "/" : "", label, a->seeds[si]);
-                    bns_active_settings st = {.round = 0, .score = -1, .initial = a->initial, .acquire = a->acquire,
-                                              .samples = a->samples, .warm_start = a->warm_start, .pool = a->pool, .val_rows = a->val_rows,
-                                              .seed = a->seeds[si], .group = a->models[gi], .point = pt};
-                    snprintf(canon, sizeof canon,
-                             "task=active\nround=0\ninitial=%d\npool=%ld\nsamples=%d\nseed=%" PRIu64
-                             "\ntest_limit=%ld\nval_rows=%ld\nconfig:\n%s",
-                             a->initial, a->pool, a->samples, a->seeds[si], s->test_limit, a->val_rows, cfg_text);
-                    snprintf(name, sizeof name, "%s/round=0", chain);
-                    int r0 = add_active_round(p, name, canon, -1, active_cost(s, &cfg, a, 0), ai, &cfg, &st, s->test_limit);
-                    if (r0 < 0) return -1;
-                    int stochastic = (caps_of(&cfg) & BNS_CAP_STOCHASTIC) != 0;
-                    for (int sc = 0; sc < BNS_ACQ_COUNT; sc++) {
-                        /* BALD is not defined for a point estimate: its chain is left out */
-                        if (!(a->scores & (1u << sc)) || (sc == BNS_SCORE_BALD && !stochastic)) continue;
-                        int prev = r0;
-                        for (int r = 1; r <= a->rounds; r++) {
-                            st.round = r;
-                            st.score = sc;
-                            snprintf(canon, sizeof canon,
-                                     "task=active\nround=%d\nscore=%s\nacquire=%d\nwarm_start=%d\nprev=%016" PRIx64 "\n",
-                                     r, bns_acq_name(sc), a->acquire, a->warm_start, p->tasks[prev].key);
-                            snprintf(name, sizeof name, "%s/%s/round=%d", chain, bns_acq_name(sc), r);
-                            prev = add_active_round(p, name, canon, prev, active_cost(s, &cfg, a, r), ai, &cfg, &st,
-                                                    s->test_limit);
-                            if (prev < 0) return -1;
-                        }
+                for (long tp = 0; tp < tpoints; tp++) {
+                    bns_config cfg, tcfg;
+                    char tlabel[NAME_SIZE / 4] = "";
+                    if (tg) {
+                        if (bns_spec_group_point(grp, pt, &cfg) || bns_spec_group_point(tg, tp, &tcfg))
+                            return bns_fail_prefix("group '%s': ", grp->name);
+                        if (!bns_spec_same_arch(&cfg, &tcfg)) continue; /* as a TRAIN task distils (spec.c checked one exists) */
+                        if (tpoints > 1) bns_spec_point_label(tg->axes, tg->n_axes, tp, tlabel, sizeof tlabel);
                     }
+                    for (int si = 0; si < a->n_seeds; si++)
+                        if (add_active_chains(s, p, ai, gi, pt, si, tg ? &tcfg : NULL, tp, tlabel)) return -1;
                 }
         }
     }

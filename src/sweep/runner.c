@@ -680,14 +680,20 @@ static long existing_tasks_done(const char *path, const char *plan_id) {
 }
 
 /* Active learning in the cube: al_accuracy[al_model, al_score, al_seed,
- * acquired] (and al_nll), al_model = "SECTION/GROUP[/POINT]", acquired =
+ * acquired] (and al_nll), al_model = "SECTION/GROUP[/POINT][/teacher=POINT]", acquired =
  * round * acquire, al_method[al_model] its method; only when the plan has
  * ACTIVE tasks. */
 static void active_model_label(const bns_spec *s, const bns_task *t, char *buf, size_t size) {
     const bns_spec_group *g = &s->groups[t->active.group];
-    char point[512];
+    char point[512], teacher[512] = "";
     bns_spec_point_label(g->axes, g->n_axes, t->active.point, point, sizeof point);
-    snprintf(buf, size, "%s/%s%s%s", s->actives[t->spec_index].name, g->name, point[0] ? "/" : "", point);
+    /* a distilling recipe's chains per teacher point (plan.c), named only where there are several */
+    const bns_spec_group *tg = g->teacher >= 0 && t->active.teacher ? &s->groups[g->teacher] : NULL;
+    if (tg && bns_spec_axes_points(tg->axes, tg->n_axes) > 1) {
+        memcpy(teacher, "/teacher=", 10);
+        bns_spec_point_label(tg->axes, tg->n_axes, t->active.teacher_point, teacher + 9, sizeof teacher - 9);
+    }
+    snprintf(buf, size, "%s/%s%s%s%s", s->actives[t->spec_index].name, g->name, point[0] ? "/" : "", point, teacher);
 }
 
 static int active_cube_dims(bns_cube *c, const bns_runner *r) {
