@@ -206,6 +206,23 @@ static void read_labelled(const char *path, uint32_t **idx, size_t *n) {
     if (bns_active_read_labelled(path, idx, n)) fail_msg("%s", bns_last_error());
 }
 
+/* What round 1 must acquire from a 250-image pool (the first training rows)
+ * when round 0's model m0 labelled l0[0..20): the 10 top `score` values of
+ * m0's 4 samples (its PREDICT stream), labelled images excluded. */
+static void expected_acquisitions(const bns_model *m0, const bns_dataset *train, const uint32_t *l0, int score_kind,
+                                  float score[250], uint32_t want[10]) {
+    bns_dataset pool = *train;
+    pool.n = 250;
+    bns_stream st = bns_stream_make(m0->cfg.seed, m0->cfg.task, BNS_PURPOSE_PREDICT);
+    bns_evaluator ev;
+    bns_evaluator_init(&ev, m0, &pool, &st);
+    assert_int_equal(bns_eval_scores(&ev, 4, score_kind, score), 0);
+    bns_evaluator_free(&ev);
+    uint8_t lab[250] = {0};
+    for (int j = 0; j < 20; j++) lab[l0[j]] = 1;
+    assert_int_equal(bns_active_select(score, 250, lab, 10, want), 10);
+}
+
 static void test_rounds_through_files(void **state) {
     (void)state;
     tmp_dir_setup("active_rounds");
@@ -245,17 +262,9 @@ static void test_rounds_through_files(void **state) {
     for (int j = 0; j < 20; j++) assert_int_equal(l1[j], l0[j]);
     bns_model m0;
     assert_int_equal(bns_model_load(r0, &m0, NULL), 0);
-    bns_dataset pool = data.train;
-    pool.n = 250;
-    bns_stream st = bns_stream_make(m0.cfg.seed, m0.cfg.task, BNS_PURPOSE_PREDICT);
-    bns_evaluator ev;
-    bns_evaluator_init(&ev, &m0, &pool, &st);
     float score[250];
-    assert_int_equal(bns_eval_scores(&ev, 4, BNS_SCORE_ENTROPY, score), 0);
-    uint8_t lab[250] = {0};
-    for (int j = 0; j < 20; j++) lab[l0[j]] = 1;
     uint32_t want1[10];
-    assert_int_equal(bns_active_select(score, 250, lab, 10, want1), 10);
+    expected_acquisitions(&m0, &data.train, l0, BNS_SCORE_ENTROPY, score, want1);
     for (int j = 0; j < 10; j++) assert_int_equal(l1[20 + j], want1[j]);
     for (int j = 1; j < 10; j++) assert_true(score[want1[j - 1]] >= score[want1[j]]);
     assert_int_equal(bns_active_read(r1, &res1), 0);
@@ -285,7 +294,6 @@ static void test_rounds_through_files(void **state) {
     assert_int_equal(bns_active_run_round(&cfg, &s, &data, r0, r1w), -1);
     assert_non_null(strstr(bns_last_error(), "pool 301"));
 
-    bns_evaluator_free(&ev);
     bns_model_free(&m0);
     bns_model_free(&m1);
     bns_model_free(&m1w);
@@ -421,18 +429,9 @@ static void test_distilling_rounds(void **state) {
     bns_model m0, m1;
     assert_int_equal(bns_model_load(r0, &m0, NULL), 0);
     assert_int_equal(bns_model_load(r1, &m1, NULL), 0);
-    bns_dataset pool = data.train;
-    pool.n = 250;
-    bns_stream st = bns_stream_make(m0.cfg.seed, m0.cfg.task, BNS_PURPOSE_PREDICT);
-    bns_evaluator ev;
-    bns_evaluator_init(&ev, &m0, &pool, &st);
     float score[250];
-    assert_int_equal(bns_eval_scores(&ev, 4, BNS_SCORE_BALD, score), 0);
-    bns_evaluator_free(&ev);
-    uint8_t lab[250] = {0};
-    for (int j = 0; j < 20; j++) lab[l0[j]] = 1;
     uint32_t want1[10];
-    assert_int_equal(bns_active_select(score, 250, lab, 10, want1), 10);
+    expected_acquisitions(&m0, &data.train, l0, BNS_SCORE_BALD, score, want1);
     assert_memory_equal(l1 + 20, want1, sizeof want1);
 
     /* resuming a round killed after its teacher file: the file is taken as it is, the round is the same */

@@ -33,3 +33,14 @@ def valid_png(path, min_bytes=1000):
     with open(path, "rb") as f:
         head = f.read(8)
     return head == PNG_MAGIC and os.path.getsize(path) > min_bytes
+
+
+def md_rows(text):
+    """{first cell: [other cells]} of every Markdown table row in text (the
+    header rows included, the --- rows not)."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("| ") and not line.startswith("| ---"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            out[cells[0]] = cells[1:]
+    return out

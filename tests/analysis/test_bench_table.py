@@ -22,20 +22,11 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from checks import md_rows  # noqa: E402
 from test_semko import ROOT, check, failures, run  # noqa: E402
 
 TABLE = os.path.join(ROOT, "analysis", "bench_table.py")
 WAYS = ("BBB sequential", "BBB vectorized", "LRT")
-
-
-def md_rows(text):
-    """{first cell: [cells]} of the Markdown table rows"""
-    out = {}
-    for line in text.splitlines():
-        if line.startswith("| ") and not line.startswith("| ---"):
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            out[cells[0]] = cells[1:]
-    return out
 
 
 def main():

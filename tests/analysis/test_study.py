@@ -21,7 +21,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from checks import check, failures  # noqa: E402
+from checks import check, failures, md_rows  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 STUDY = os.path.join(ROOT, "analysis", "study.py")
@@ -47,15 +47,6 @@ def write_cube(path, models, sets, acc):
         f["set"] = np.array([s.encode() for s in sets], dtype="S")
         f["accuracy"] = np.array(acc, dtype=float)
         f.attrs["sweep_name"] = "zhang2020-study"
-
-
-def md_rows(text):
-    out = {}
-    for line in text.splitlines():
-        if line.startswith("| ") and not line.startswith("| ---"):
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            out[cells[0]] = cells[1:]
-    return out
 
 
 def main():
