@@ -339,7 +339,7 @@ static void expect_teacher_of(const char *round_file, const char *teacher_file, 
     bns_model want, got;
     bns_train_history h;
     assert_int_equal(bns_model_create(tcfg, 784, &want), 0);
-    if (bns_train(&want, &sub, &val, &h, NULL, NULL)) fail_msg("%s", bns_last_error());
+    if (bns_train(&want, &sub, &val, &h, NULL)) fail_msg("%s", bns_last_error());
     bns_train_history_free(&h);
     if (bns_model_load(teacher_file, &got, NULL)) fail_msg("%s", bns_last_error());
     assert_string_equal(got.cfg.method, tcfg->method);

@@ -326,7 +326,7 @@ static int setup(void **state) {
     cfg.seed = 2;
     bns_train_history h;
     if (bns_model_create(&cfg, 784, &mnist_model) ||
-        bns_train(&mnist_model, &splits.train, &splits.val, &h, NULL, NULL)) {
+        bns_train(&mnist_model, &splits.train, &splits.val, &h, NULL)) {
         snprintf(mnist_error, sizeof mnist_error, "training: %s", bns_last_error());
         bns_splits_free(&splits);
         return 0;

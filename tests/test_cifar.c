@@ -163,7 +163,7 @@ static void test_conv_nets_train_on_files(void **state) {
         const bns_shape in = m.arch.ops[0].in;
         assert_true(in.c == 3 && in.h == 32 && in.w == 32);
         bns_train_history h;
-        if (bns_train(&m, &s.train, &s.val, &h, NULL, NULL)) fail_msg("%s %s: %s", cases[i].arch, cases[i].method, bns_last_error());
+        if (bns_train(&m, &s.train, &s.val, &h, NULL)) fail_msg("%s %s: %s", cases[i].arch, cases[i].method, bns_last_error());
         assert_int_equal(h.epochs_run, 1);
         if (!isfinite(h.epochs[0].train_loss)) fail_msg("%s %s: loss %g", cases[i].arch, cases[i].method, h.epochs[0].train_loss);
         for (size_t k = 0; k < m.n_params; k++) assert_true(isfinite(m.params[k]));

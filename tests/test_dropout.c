@@ -362,7 +362,7 @@ static void train_mnist(const char *method) {
     bns_model m;
     assert_int_equal(bns_model_create(&cfg, 784, &m), 0);
     bns_train_history h;
-    if (bns_train(&m, &splits.train, &splits.val, &h, NULL, NULL)) fail_msg("bns_train: %s", bns_last_error());
+    if (bns_train(&m, &splits.train, &splits.val, &h, NULL)) fail_msg("bns_train: %s", bns_last_error());
     /* validation of an MC-dropout model: a 10-sample ensemble */
     if (h.best_val_acc < 0.9) fail_msg("%s FC-100-10: validation accuracy %.4f < 0.9", method, h.best_val_acc);
     assert_true(h.epochs[h.epochs_run - 1].train_nll < h.epochs[0].train_nll);

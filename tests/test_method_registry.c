@@ -196,7 +196,7 @@ static void test_train_save_load(void **state) {
     if (bns_model_create(&cfg, 12, &m)) fail_msg("%s", bns_last_error());
     assert_int_equal(m.n_params, m.arch.n_weights);
     bns_train_history h;
-    if (bns_train(&m, &train, &val, &h, NULL, NULL)) fail_msg("%s", bns_last_error());
+    if (bns_train(&m, &train, &val, &h, NULL)) fail_msg("%s", bns_last_error());
     /* the classes are separable: training through the toy's gradient must find them */
     if (h.best_val_acc < 0.9) fail_msg("toy method reached only %.3f validation accuracy", h.best_val_acc);
 

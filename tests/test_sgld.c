@@ -174,7 +174,7 @@ static void train_model(int samples, bns_model *m, bns_train_history *h) {
     bns_config cfg;
     sgld_config(&cfg, samples);
     if (bns_model_create(&cfg, 784, m)) fail_msg("%s", bns_last_error());
-    if (bns_train(m, &splits.train, &splits.val, h, NULL, NULL)) fail_msg("%s", bns_last_error());
+    if (bns_train(m, &splits.train, &splits.val, h, NULL)) fail_msg("%s", bns_last_error());
 }
 
 static void test_mnist(void **state) {

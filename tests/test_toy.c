@@ -134,7 +134,7 @@ static void test_train(void **state) {
     bns_model m;
     bns_train_history h;
     assert_int_equal(bns_model_create(&cfg, 1, &m), 0);
-    assert_int_not_equal(bns_train(&m, &sp.train, &sp.val, &h, NULL, NULL), 0);
+    assert_int_not_equal(bns_train(&m, &sp.train, &sp.val, &h, NULL), 0);
     assert_non_null(strstr(bns_last_error(), "class-label"));
     bns_model_free(&m);
 
@@ -146,13 +146,13 @@ static void test_train(void **state) {
     assert_int_equal(bns_config_set(&cfg, "patience", "0"), 0);
     assert_int_equal(bns_config_set(&cfg, "max_epochs", "1"), 0);
     assert_int_equal(bns_model_create(&cfg, 1, &m), 0);
-    assert_int_equal(bns_train(&m, &sp.train, &sp.val, &h, NULL, NULL), 0);
+    assert_int_equal(bns_train(&m, &sp.train, &sp.val, &h, NULL), 0);
     double first = h.epochs[0].val_acc;
     bns_train_history_free(&h);
     bns_model_free(&m);
     assert_int_equal(bns_config_set(&cfg, "max_epochs", "100"), 0);
     assert_int_equal(bns_model_create(&cfg, 1, &m), 0);
-    assert_int_equal(bns_train(&m, &sp.train, &sp.val, &h, NULL, NULL), 0);
+    assert_int_equal(bns_train(&m, &sp.train, &sp.val, &h, NULL), 0);
     assert_true(h.best_val_acc < 0 && h.best_val_acc > first);
     /* the noise reaches y through the sines too: the fit cannot beat ~0.05 */
     assert_true(-h.best_val_acc < 0.15 && -h.best_val_acc > 0.03);

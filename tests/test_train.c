@@ -77,7 +77,7 @@ static void base_config(bns_config *cfg, const char *method, const char *arch) {
 
 static void train_or_fail(bns_model *m, bns_train_history *h) {
     if (verbose()) print_message("%s %s lr %g:\n", m->cfg.method, m->cfg.arch, m->cfg.lr);
-    if (bns_train(m, &splits.train, &splits.val, h, print_epoch, NULL)) fail_msg("bns_train: %s", bns_last_error());
+    if (bns_train(m, &splits.train, &splits.val, h, &(bns_train_hooks){.on_epoch = print_epoch})) fail_msg("bns_train: %s", bns_last_error());
 }
 
 static int all_finite(const float *x, size_t n) {
@@ -206,6 +206,56 @@ static void test_reproducible(void **state) {
     }
 }
 
+/* The step hook sees every step of every epoch in order (done = 1..steps,
+ * steps = ceil(n / batch), the epoch's seconds never decreasing), and
+ * reporting changes nothing: the same parameters as a run without hooks. */
+typedef struct {
+    int epoch, bad;
+    size_t next, calls, steps;
+    double seconds;
+} step_log;
+
+static void record_step(int epoch, size_t done, size_t steps, double seconds, void *ctx) {
+    step_log *l = ctx;
+    if (epoch != l->epoch) {
+        if (epoch != l->epoch + 1 || (l->epoch > 0 && l->next != steps + 1)) l->bad = 1;
+        l->epoch = epoch;
+        l->next = 1;
+        l->seconds = 0.0;
+    }
+    if (done != l->next || steps != l->steps || seconds < l->seconds) l->bad = 1;
+    l->next = done + 1;
+    l->seconds = seconds;
+    l->calls++;
+}
+
+static void test_step_hook(void **state) {
+    (void)state;
+    require_mnist();
+    bns_config cfg;
+    base_config(&cfg, "bbb", "FC-20-10");
+    cfg.max_epochs = 2;
+    cfg.samples = 2;
+    cfg.val_samples = 2;
+    bns_model a, b;
+    bns_train_history ha, hb;
+    assert_int_equal(bns_model_create(&cfg, 784, &a), 0);
+    assert_int_equal(bns_model_create(&cfg, 784, &b), 0);
+    size_t steps = (splits.train.n + cfg.batch_size - 1) / cfg.batch_size;
+    step_log log = {.steps = steps};
+    if (bns_train(&a, &splits.train, &splits.val, &ha, &(bns_train_hooks){.on_step = record_step, .ctx = &log}))
+        fail_msg("%s", bns_last_error());
+    if (bns_train(&b, &splits.train, &splits.val, &hb, NULL)) fail_msg("%s", bns_last_error());
+    assert_false(log.bad);
+    assert_int_equal(log.epoch, 2);
+    assert_int_equal(log.calls, 2 * steps);
+    assert_memory_equal(a.params, b.params, sizeof(float) * a.n_params);
+    bns_model_free(&a);
+    bns_model_free(&b);
+    bns_train_history_free(&ha);
+    bns_train_history_free(&hb);
+}
+
 /* A hopeless learning rate: training stops with status diverged and a
  * message, and does not hand back garbage: either no epoch finished
  * (best_epoch 0, nothing to restore) or the best epoch's finite parameters. */
@@ -274,7 +324,7 @@ static void test_divergence_restores_best(void **state) {
         assert_int_equal(bns_model_create(&cfg, 784, &m), 0);
         bns_train_history h;
         blowup_ctx c = {.blow_up_after = 2};
-        if (bns_train(&m, &splits.train, &splits.val, &h, blow_up, &c)) fail_msg("%s", bns_last_error());
+        if (bns_train(&m, &splits.train, &splits.val, &h, &(bns_train_hooks){.on_epoch = blow_up, .ctx = &c})) fail_msg("%s", bns_last_error());
         if (h.status != BNS_TRAIN_DIVERGED) fail_msg("%s: status %s after blow-up", methods[k], bns_train_status_name(h.status));
         assert_int_equal(h.epochs_run, 2);
         assert_true(h.best_epoch == 1 || h.best_epoch == 2);
@@ -317,7 +367,7 @@ static void test_nan_rho_detected(void **state) {
     bns_model m;
     assert_int_equal(bns_model_create(&cfg, 784, &m), 0);
     bns_train_history h;
-    if (bns_train(&m, &splits.train, &splits.val, &h, poison_rho, NULL)) fail_msg("%s", bns_last_error());
+    if (bns_train(&m, &splits.train, &splits.val, &h, &(bns_train_hooks){.on_epoch = poison_rho, .ctx = NULL})) fail_msg("%s", bns_last_error());
     if (h.status != BNS_TRAIN_DIVERGED) fail_msg("NaN rho: status %s, not diverged", bns_train_status_name(h.status));
     if (!strstr(h.message, "weight_rho[3]") || !strstr(h.message, "epoch 3")) fail_msg("message: %s", h.message);
     assert_int_equal(h.epochs_run, 2);
@@ -346,7 +396,7 @@ static void test_early_stopping(void **state) {
         assert_int_equal(bns_model_create(&cfg, 784, &m), 0);
         bns_train_history h;
         blowup_ctx c = {.blow_up_after = -1};
-        if (bns_train(&m, &splits.train, &splits.val, &h, blow_up, &c)) fail_msg("%s", bns_last_error());
+        if (bns_train(&m, &splits.train, &splits.val, &h, &(bns_train_hooks){.on_epoch = blow_up, .ctx = &c})) fail_msg("%s", bns_last_error());
         if (h.status != BNS_TRAIN_EARLY_STOPPED)
             fail_msg("patience %d: status %s after %d epochs", cfg.patience, bns_train_status_name(h.status), h.epochs_run);
         assert_int_equal(h.best_epoch, 1);
@@ -384,7 +434,7 @@ static void test_train_rejects_bad_data(void **state) {
     assert_int_equal(bns_model_create(&cfg, 100, &m), 0); /* expects 100 features, data has 784 */
     bns_train_history h;
     bns_clear_error();
-    assert_int_equal(bns_train(&m, &splits.train, &splits.val, &h, NULL, NULL), -1);
+    assert_int_equal(bns_train(&m, &splits.train, &splits.val, &h, NULL), -1);
     assert_non_null(strstr(bns_last_error(), "784"));
     bns_model_free(&m);
 }
@@ -394,6 +444,7 @@ int main(void) {
         cmocka_unit_test(test_deterministic_learns),
         cmocka_unit_test(test_bbb_learns),
         cmocka_unit_test(test_reproducible),
+        cmocka_unit_test(test_step_hook),
         cmocka_unit_test(test_divergence_detected),
         cmocka_unit_test(test_divergence_restores_best),
         cmocka_unit_test(test_nan_rho_detected),

@@ -42,11 +42,22 @@ typedef struct {
 } bns_train_history;
 
 typedef void (*bns_epoch_callback)(const bns_model *m, const bns_train_history *h, void *ctx);
+/* After each training step: the 1-based epoch, steps done in it, its step
+ * count, and the wall seconds since it began (a long epoch's progress). */
+typedef void (*bns_step_callback)(int epoch, size_t steps_done, size_t steps, double seconds, void *ctx);
+
+/* What bns_train reports as it goes; NULL members (or a NULL pointer) are
+ * not called. Neither changes what is trained. */
+typedef struct {
+    bns_epoch_callback on_epoch; /* after each epoch's validation */
+    bns_step_callback on_step;
+    void *ctx;                   /* passed to both */
+} bns_train_hooks;
 
 /* Trains m in place. Returns 0 when it finished (any status, with the best
  * parameters restored unless the method keeps its final state), -1 on an error (message in bns_last_error()). */
 int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bns_train_history *h,
-              bns_epoch_callback on_epoch, void *ctx);
+              const bns_train_hooks *hooks);
 void bns_train_history_free(bns_train_history *h);
 const char *bns_train_status_name(int status);
 

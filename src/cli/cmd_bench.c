@@ -271,7 +271,7 @@ static double time_toy_epoch(const char *method, int prior_kind, int samples, in
     bns_model m;
     if (bns_model_create(&cfg, (int)toy->train.d, &m)) return -1;
     bns_train_history h;
-    int rc = bns_train(&m, &toy->train, &toy->val, &h, NULL, NULL);
+    int rc = bns_train(&m, &toy->train, &toy->val, &h, NULL);
     double median = -1;
     if (rc == 0 && h.epochs_run == epochs + 1) {
         double *s = bns_xmalloc(sizeof(double) * (size_t)epochs);

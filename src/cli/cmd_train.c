@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hdf5.h>
 #include <hdf5_hl.h>
@@ -45,7 +46,7 @@ static void train_usage(FILE *out) {
             "  --threads N         BLAS threads (default 1)\n"
             "  --set KEY=VALUE     set any setting below by its key (repeatable)\n"
             "  --epochs N          alias of --max-epochs;  --lambda X  alias of --l2-lambda\n"
-            "  --quiet             no per-epoch lines\n"
+            "  --quiet             no per-epoch lines, nor the progress of a long epoch (stderr)\n"
             "  --sample-outputs F  regression (dataset toy1d): write the network output of each of\n"
             "                      --output-samples weight samples (default 100; 1 for a point\n"
             "                      estimate) on the test grid to HDF5 file F (analysis/toy.py)\n\n"
@@ -70,6 +71,37 @@ static void print_epoch(const bns_model *m, const bns_train_history *h, void *ct
            h->epochs_run, r->train_loss, r->train_nll, r->train_kl, r->train_acc, r->val_acc,
            h->best_epoch == h->epochs_run ? "*" : " ", r->seconds, r->val_seconds);
     fflush(stdout);
+}
+
+/* Progress inside a long epoch (a ResNet-20 epoch on one core takes many
+ * minutes), on stderr so that stdout keeps one line per epoch: nothing for
+ * the first 10 s of an epoch; then a line rewritten in place every second
+ * on a terminal, or a new line every 60 s into a log. */
+typedef struct {
+    int tty;
+    double last; /* seconds into the epoch of the last report */
+    int open;    /* a terminal line is shown and not yet ended */
+} step_progress;
+
+static void print_step(int epoch, size_t done, size_t steps, double seconds, void *ctx) {
+    step_progress *p = ctx;
+    if (done == 1) p->last = 0.0;
+    int final = done == steps;
+    if (!final && (seconds < 10.0 || seconds - p->last < (p->tty ? 1.0 : 60.0))) return;
+    if (final && !p->open) return;
+    p->last = seconds;
+    double left = seconds / done * (steps - done);
+    fprintf(stderr, "%sepoch %d: step %zu/%zu, %.0f s, about %.0f s left%s", p->tty ? "\r" : "", epoch, done, steps,
+            seconds, left, p->tty && !final ? "   " : "\n");
+    p->open = p->tty && !final;
+    fflush(stderr);
+}
+
+static void print_epoch_after_steps(const bns_model *m, const bns_train_history *h, void *ctx) {
+    step_progress *p = ctx;
+    if (p->open) fputc('\n', stderr);
+    p->open = 0;
+    print_epoch(m, h, NULL);
 }
 
 /* Test accuracy as the papers report it, through the evaluation pipeline:
@@ -291,7 +323,9 @@ int cmd_train(int argc, char **argv) {
 
     bns_train_history history;
     int status = BNS_EXIT_OK;
-    if (bns_train(&model, &data.train, &data.val, &history, quiet ? NULL : print_epoch, NULL)) {
+    step_progress progress = {.tty = isatty(fileno(stderr))};
+    bns_train_hooks hooks = {.on_epoch = print_epoch_after_steps, .on_step = print_step, .ctx = &progress};
+    if (bns_train(&model, &data.train, &data.val, &history, quiet ? NULL : &hooks)) {
         fprintf(stderr, "bnnsweep train: %s\n", bns_last_error());
         status = BNS_EXIT_ERROR;
     } else {

@@ -234,7 +234,7 @@ static int fit_and_write(bns_model *m, const bns_active_settings *s, const bns_s
     bns_dataset sub;
     gather(pool, idx, n, &sub);
     bns_train_history h;
-    rc = bns_train(m, &sub, val, &h, NULL, NULL); /* h is zeroed first, even on error */
+    rc = bns_train(m, &sub, val, &h, NULL); /* h is zeroed first, even on error */
     bns_model_free(&teacher);
     m->teacher = NULL;
     bns_dataset_free(&sub);

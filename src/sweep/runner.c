@@ -159,7 +159,7 @@ static int run_train(bns_runner *r, const bns_task *t, const char *out) {
         return -1;
     }
     bns_train_history h;
-    int rc = bns_train(&m, &r->data.train, &r->data.val, &h, NULL, NULL);
+    int rc = bns_train(&m, &r->data.train, &r->data.val, &h, NULL);
     bns_model_free(&teacher);
     m.teacher = NULL;
     if (rc == 0 && h.status == BNS_TRAIN_DIVERGED) rc = bns_fail("training diverged: %s", h.message);

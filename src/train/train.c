@@ -97,7 +97,9 @@ void bns_train_step(bns_model *m, void *trainer, bns_optimizer *opt, const float
 }
 
 int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bns_train_history *h,
-              bns_epoch_callback on_epoch, void *ctx) {
+              const bns_train_hooks *hooks) {
+    bns_train_hooks none = {0};
+    if (!hooks) hooks = &none;
     const bns_config *cfg = &m->cfg;
     const bns_arch *arch = &m->arch;
     memset(h, 0, sizeof *h);
@@ -170,6 +172,7 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
             reg_last = stats.reg_per_example;
             kl_last = stats.kl;
             correct += stats.correct;
+            if (hooks->on_step) hooks->on_step(epoch, b + 1, n_batches, bns_now_seconds() - t0, hooks->ctx);
         }
         if (diverged) {
             h->status = BNS_TRAIN_DIVERGED;
@@ -206,7 +209,7 @@ int bns_train(bns_model *m, const bns_dataset *train, const bns_dataset *val, bn
         } else {
             since_best++;
         }
-        if (on_epoch) on_epoch(m, h, ctx);
+        if (hooks->on_epoch) hooks->on_epoch(m, h, hooks->ctx);
         if (cfg->patience > 0 && since_best >= cfg->patience) {
             h->status = BNS_TRAIN_EARLY_STOPPED;
             snprintf(h->message, sizeof h->message, "no validation improvement for %d epochs", cfg->patience);
