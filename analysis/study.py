@@ -12,7 +12,10 @@ the attack sets made with the min-norm stopping margin m (the attack axis).
 Prints, as Markdown on stdout, and writes study.md, study.tex and study.csv into
 DIR (default: CUBE's directory/analysis):
   Table 1  each axis value's effect: T1 and T2 averaged over every other axis
-           (the marginal mean), and the best model with that value
+           (the marginal mean), and the best model with that value; where the
+           cube has them, also T3 gain = the largest ensemble's accuracy minus
+           the 1-sample ensemble's, averaged over the attack sets, and T4 r =
+           the clean test accuracy after SNR pruning at rate r
   Table 2  the configurations, best T1 first
   Table 3  per margin: the best BNN's T2, the best baseline's, and the margin
            between them (the paper's headline: 15.4 points)
@@ -32,6 +35,31 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bnscube import fmt_number, open_cube, parse_model_label, parse_set_label  # noqa: E402
 from tables import Table, cell, to_latex, to_markdown  # noqa: E402
+
+
+def extra_scores(cube, i):
+    """[T3 gain, T4 per rate] of model i (extra_columns' order), NaN where missing."""
+    out = []
+    ens = cube.var("ensemble_accuracy")
+    if ens is not None and cube.n_ensemble.size >= 2:
+        lo, hi = int(np.argmin(cube.n_ensemble)), int(np.argmax(cube.n_ensemble))
+        gains = [ens[i, j, hi] - ens[i, j, lo] for j in cube.attack_sets()]
+        out.append(float(np.mean(gains)) if gains and all(np.isfinite(gains)) else math.nan)
+    pr, test = cube.var("pruned_accuracy"), cube.set_index("test")
+    if pr is not None and test is not None:
+        out += [float(pr[i, test, k]) for k in range(len(cube.rates))]
+    return out
+
+
+def extra_columns(cube):
+    """The headers of extra_scores' values: (markdown, tex, csv)."""
+    cols = []
+    if cube.var("ensemble_accuracy") is not None and cube.n_ensemble.size >= 2:
+        n = "%g-%g" % (max(cube.n_ensemble), min(cube.n_ensemble))
+        cols.append(("T3 gain N=%s" % n, "T3 gain $N=%s$" % n, "t3_gain"))
+    if cube.var("pruned_accuracy") is not None and cube.set_index("test") is not None:
+        cols += [("T4 %g%%" % (100 * r), "T4 %g\\%%" % (100 * r), "t4_rate_%g" % r) for r in cube.rates]
+    return cols
 
 
 def model_scores(cube, i, margins, sets_by_margin):
@@ -58,7 +86,7 @@ def attack_margins(cube):
 def build(cube, group, baseline):
     sets_by_margin = attack_margins(cube)
     margins = list(sets_by_margin)
-    rows = []   # (params, T1, {margin: T2})
+    rows = []   # (params, T1, {margin: T2}, [extra_scores])
     missing = 0
     for i, label in enumerate(cube.models):
         g, params = parse_model_label(label)
@@ -68,13 +96,13 @@ def build(cube, group, baseline):
         if not math.isfinite(t1):
             missing += 1
             continue
-        rows.append((params, t1, t2))
+        rows.append((params, t1, t2, extra_scores(cube, i)))
     base = []
     for i, label in enumerate(cube.models):
         g, params = parse_model_label(label)
         if g == baseline:
             t1, t2 = model_scores(cube, i, margins, sets_by_margin)
-            base.append((params, t1, t2))
+            base.append((params, t1, t2, []))
     axes = [k for k in (rows[0][0] if rows else {}) if len({r[0].get(k) for r in rows}) > 1]
     return rows, base, axes, margins, missing
 
@@ -83,20 +111,25 @@ def params_text(params, axes):
     return ", ".join("%s=%s" % (k, fmt_number(params[k])) for k in axes)
 
 
-def effect_table(rows, axes, margins):
+def mean_finite(values):
+    v = [x for x in values if math.isfinite(x)]
+    return cell(float(np.mean(v)) if v else None)
+
+
+def effect_table(rows, axes, margins, extra):
     t = Table(1, "study-effects", "Effect of each open choice: marginal means over the other axes, in %")
     t.columns = [("T1 test", "T1 test", "t1_mean", False)]
     t.columns += [("T2 m=%s" % m, "T2 $m=%s$" % m, "t2_margin_%s_mean" % m, False) for m in margins]
     t.columns += [("best T1", "best T1", "t1_best", False)]
+    t.columns += [(md, tex, csv_name + "_mean", False) for md, tex, csv_name in extra]
     for k in axes:
         values = sorted({r[0][k] for r in rows}, key=lambda v: (math.isnan(_num(v)), _num(v), v))
         for v in values:
             sel = [r for r in rows if r[0][k] == v]
             cells = [cell(float(np.mean([r[1] for r in sel])))]
-            for m in margins:
-                t2 = [r[2][m] for r in sel if math.isfinite(r[2][m])]
-                cells.append(cell(float(np.mean(t2)) if t2 else None))
+            cells += [mean_finite([r[2][m] for r in sel]) for m in margins]
             cells.append(cell(max(r[1] for r in sel)))
+            cells += [mean_finite([r[3][c] for r in sel]) for c in range(len(extra))]
             t.add_row("%s = %s (%d)" % (k, fmt_number(v), len(sel)), "%s=%s" % (k, v), cells)
     return t
 
@@ -108,12 +141,14 @@ def _num(v):
         return math.nan
 
 
-def config_table(rows, axes, margins):
+def config_table(rows, axes, margins, extra):
     t = Table(2, "study-configs", "Every BNN configuration, best single-sample test accuracy first, in %")
     t.columns = [("T1 test", "T1 test", "t1", False)]
     t.columns += [("T2 m=%s" % m, "T2 $m=%s$" % m, "t2_margin_%s" % m, False) for m in margins]
-    for params, t1, t2 in sorted(rows, key=lambda r: -r[1]):
-        t.add_row(params_text(params, axes), params_text(params, axes), [cell(t1)] + [cell(t2[m]) for m in margins])
+    t.columns += [(md, tex, csv_name, False) for md, tex, csv_name in extra]
+    for params, t1, t2, more in sorted(rows, key=lambda r: -r[1]):
+        t.add_row(params_text(params, axes), params_text(params, axes),
+                  [cell(t1)] + [cell(t2[m]) for m in margins] + [cell(v) for v in more])
     return t
 
 
@@ -165,9 +200,15 @@ def main(argv=None):
     if not rows:
         print("study.py: %s: no model of group '%s' has a test accuracy" % (args.cube, args.group), file=sys.stderr)
         return 1
-    tables = [effect_table(rows, axes, margins), config_table(rows, axes, margins), margin_table(rows, base, margins)]
+    extra = extra_columns(cube)
+    tables = [effect_table(rows, axes, margins, extra), config_table(rows, axes, margins, extra),
+              margin_table(rows, base, margins)]
     tables[0].notes.append("(n): the number of configurations with that value, averaged over. T2 m: the mean over "
                            "the attack sets made with min-norm stopping margin m.")
+    if extra:
+        tables[0].notes.append("T3 gain: the largest ensemble's accuracy minus the 1-sample ensemble's, in points, "
+                               "averaged over every attack set (all margins). T4 r: clean test accuracy after "
+                               "removing the fraction r of the weights with the lowest |mu|/sigma.")
     if missing:
         tables[0].notes.append("%d models of group %s have no results yet (pending or failed): left out." %
                                (missing, args.group))
