@@ -149,11 +149,13 @@ static void make_batch(uint64_t seed, int rows, float *x, uint8_t *y) {
     for (int i = 0; i < rows; i++) y[i] = (uint8_t)bns_stream_below(&data, 1, (uint64_t)i, 10);
 }
 
-/* The fused BBB step (optimizer applied chunk by chunk inside the gradient
- * pass) leaves the parameters exactly as loss_grad + a full update would. */
-static void check_fused_step(int optimizer, int samples, int sample_mode) {
+/* The fused BBB or LRT step (optimizer applied chunk by chunk inside the
+ * gradient pass) leaves the parameters exactly as loss_grad + a full update would. */
+static void check_fused_step(const char *method, int optimizer, int samples, int sample_mode) {
     bns_config cfg;
     bns_config_defaults(&cfg);
+    snprintf(cfg.method, sizeof cfg.method, "%s", method);
+    if (!strcmp(method, "lrt")) bns_prior_defaults(&cfg.prior, BNS_PRIOR_GAUSSIAN);
     snprintf(cfg.arch, sizeof cfg.arch, "FC-40-30-10"); /* > 1 chunk of parameters */
     cfg.optimizer = optimizer;
     cfg.samples = samples;
@@ -193,14 +195,17 @@ static void check_fused_step(int optimizer, int samples, int sample_mode) {
 
 static void test_fused_step_sgd(void **state) {
     (void)state;
-    check_fused_step(BNS_OPT_SGD, 1, BNS_SAMPLES_VECTORIZED);
-    check_fused_step(BNS_OPT_SGD, 3, BNS_SAMPLES_VECTORIZED);
-    check_fused_step(BNS_OPT_SGD, 3, BNS_SAMPLES_SEQUENTIAL);
+    check_fused_step("bbb", BNS_OPT_SGD, 1, BNS_SAMPLES_VECTORIZED);
+    check_fused_step("bbb", BNS_OPT_SGD, 3, BNS_SAMPLES_VECTORIZED);
+    check_fused_step("bbb", BNS_OPT_SGD, 3, BNS_SAMPLES_SEQUENTIAL);
+    check_fused_step("lrt", BNS_OPT_SGD, 1, BNS_SAMPLES_SEQUENTIAL);
+    check_fused_step("lrt", BNS_OPT_SGD, 3, BNS_SAMPLES_SEQUENTIAL);
 }
 
 static void test_fused_step_adam(void **state) {
     (void)state;
-    check_fused_step(BNS_OPT_ADAM, 2, BNS_SAMPLES_VECTORIZED);
+    check_fused_step("bbb", BNS_OPT_ADAM, 2, BNS_SAMPLES_VECTORIZED);
+    check_fused_step("lrt", BNS_OPT_ADAM, 2, BNS_SAMPLES_SEQUENTIAL);
 }
 
 /* Sequential and vectorized BBB draw the same samples and compute the same

@@ -74,6 +74,15 @@ double bns_fused_bbb_grad(const float *rho, const float *sigma, const float *sig
 double bns_fused_gaussian_kl_grad(const float *mu, const float *rho, const float *sigma, const float *sigmoid_rho,
                                   size_t n, double sigma_p, double kl_scale, int want_kl, float *grad_mu,
                                   float *grad_rho);
+/* LRT's per-parameter gradient (METHODS.md s.2), chunk by chunk: the
+ * gradients w.r.t. the means and variances, grad_mean and grad_var, folded
+ * into grad_mu and grad_rho (added from accumulate_from on, written below
+ * it), then the Gaussian KL's as bns_fused_gaussian_kl_grad (same result);
+ * chunk_done after each chunk. Returns the KL (0 unless want_kl). */
+double bns_fused_lrt_grad(const float *mu, const float *rho, const float *sigma, const float *sigmoid_rho,
+                          const float *grad_mean, const float *grad_var, size_t n, size_t accumulate_from,
+                          double sigma_p, double kl_scale, int want_kl, float *grad_mu, float *grad_rho,
+                          bns_chunk_done chunk_done, void *chunk_ctx);
 
 /* Optimizer updates (PyTorch conventions). */
 void bns_sgd_momentum_update(float *param, const float *grad, float *velocity, size_t n, float lr,

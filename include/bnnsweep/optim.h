@@ -28,4 +28,16 @@ void bns_optimizer_begin_step(bns_optimizer *opt);
 /* params[i] and its state for i in [begin, begin + count), from grad[i]. */
 void bns_optimizer_update(bns_optimizer *opt, float *params, const float *grad, size_t begin, size_t count);
 
+/* A Gaussian posterior's parameters are mu (n) then rho (n): chunk [begin,
+ * begin + count) of the per-parameter pass finishes both halves' gradient
+ * there. bns_pair_update_chunk (a bns_chunk_done, ctx a bns_pair_update)
+ * updates both halves of the chunk. */
+typedef struct {
+    bns_optimizer *opt;
+    float *params;
+    const float *grad;
+    size_t n;
+} bns_pair_update;
+void bns_pair_update_chunk(void *ctx, size_t begin, size_t count);
+
 #endif

@@ -130,33 +130,73 @@ double bns_fused_bbb_grad(const float *rho, const float *sigma, const float *sig
     return kl;
 }
 
+/* One chunk (in L1) of the closed-form Gaussian KL's gradient, added to
+ * grad_mu and grad_rho, and its value added to *kl in index order. */
+static inline void gaussian_kl_chunk(const float *restrict m_, const float *restrict r_, const float *restrict s_,
+                                     const float *restrict sr_, size_t count, float inv_var_p, float log_sp,
+                                     float kls, int want_kl, float *restrict gm_, float *restrict gr_,
+                                     double *kl) {
+    /* KL = log(sp/sq) + (sq^2 + mu^2)/(2 sp^2) - 1/2 (METHODS.md s.2) */
+    float kl_terms[CHUNK];
+    for (size_t q = 0; q < count; q++) {
+        float r = r_[q], s = max_f(s_[q], 1e-30f), m = m_[q];
+        float ratio_direct = sr_[q] / s;
+        float ratio = r < -20.0f ? 1.0f : ratio_direct;      /* sigmoid(rho) / sigma */
+        gm_[q] += kls * m * inv_var_p;
+        gr_[q] += kls * (-ratio + s * sr_[q] * inv_var_p);  /* dKL/dsq * dsq/drho */
+    }
+    if (!want_kl) return;
+    for (size_t q = 0; q < count; q++) {
+        float r = r_[q], s = max_f(s_[q], 1e-30f), m = m_[q];
+        float log_s = logf(s);
+        float log_sigma = r < -20.0f ? r : log_s;
+        kl_terms[q] = log_sp - log_sigma + 0.5f * (s * s + m * m) * inv_var_p - 0.5f;
+    }
+    for (size_t q = 0; q < count; q++) *kl += kl_terms[q];
+}
+
 double bns_fused_gaussian_kl_grad(const float *mu, const float *rho, const float *sigma, const float *sigmoid_rho,
                                   size_t n, double sigma_p, double kl_scale, int want_kl, float *grad_mu,
                                   float *grad_rho) {
-    /* KL = log(sp/sq) + (sq^2 + mu^2)/(2 sp^2) - 1/2 (METHODS.md s.2) */
     const float inv_var_p = (float)(1.0 / (sigma_p * sigma_p)), log_sp = (float)log(sigma_p), kls = (float)kl_scale;
     double kl = 0.0;
-    float kl_terms[CHUNK];
     for (size_t begin = 0; begin < n; begin += CHUNK) {
         size_t count = n - begin < CHUNK ? n - begin : CHUNK;
-        const float *restrict m_ = mu + begin, *restrict r_ = rho + begin, *restrict s_ = sigma + begin,
-                    *restrict sr_ = sigmoid_rho + begin;
+        gaussian_kl_chunk(mu + begin, rho + begin, sigma + begin, sigmoid_rho + begin, count, inv_var_p, log_sp,
+                          kls, want_kl, grad_mu + begin, grad_rho + begin, &kl);
+    }
+    return kl;
+}
+
+double bns_fused_lrt_grad(const float *mu, const float *rho, const float *sigma, const float *sigmoid_rho,
+                          const float *grad_mean, const float *grad_var, size_t n, size_t accumulate_from,
+                          double sigma_p, double kl_scale, int want_kl, float *grad_mu, float *grad_rho,
+                          bns_chunk_done chunk_done, void *chunk_ctx) {
+    const float inv_var_p = (float)(1.0 / (sigma_p * sigma_p)), log_sp = (float)log(sigma_p), kls = (float)kl_scale;
+    double kl = 0.0;
+    /* the chunks of bns_fused_gaussian_kl_grad (multiples of CHUNK), so its
+     * vector loops see the same lanes and the KL sums in the same order */
+    for (size_t begin = 0; begin < n; begin += CHUNK) {
+        size_t count = n - begin < CHUNK ? n - begin : CHUNK;
+        {
+        const float *restrict s_ = sigma + begin, *restrict sr_ = sigmoid_rho + begin,
+                    *restrict gmean_ = grad_mean + begin, *restrict gvar_ = grad_var + begin;
         float *restrict gm_ = grad_mu + begin, *restrict gr_ = grad_rho + begin;
-        for (size_t q = 0; q < count; q++) {
-            float r = r_[q], s = max_f(s_[q], 1e-30f), m = m_[q];
-            float ratio_direct = sr_[q] / s;
-            float ratio = r < -20.0f ? 1.0f : ratio_direct;      /* sigmoid(rho) / sigma */
-            gm_[q] += kls * m * inv_var_p;
-            gr_[q] += kls * (-ratio + s * sr_[q] * inv_var_p);  /* dKL/dsq * dsq/drho */
+        /* below accumulate_from the sum starts at 0 (0 + g, as a zeroed
+         * gradient plus g: -0 becomes +0); d/d rho = d/d sigma^2 * 2 sigma sigmoid(rho) */
+        size_t fresh = accumulate_from <= begin ? 0 : accumulate_from - begin < count ? accumulate_from - begin : count;
+        for (size_t q = 0; q < fresh; q++) {
+            gm_[q] = 0.0f + gmean_[q];
+            gr_[q] = 0.0f + gvar_[q] * 2.0f * s_[q] * sr_[q];
         }
-        if (!want_kl) continue;
-        for (size_t q = 0; q < count; q++) {
-            float r = r_[q], s = max_f(s_[q], 1e-30f), m = m_[q];
-            float log_s = logf(s);
-            float log_sigma = r < -20.0f ? r : log_s;
-            kl_terms[q] = log_sp - log_sigma + 0.5f * (s * s + m * m) * inv_var_p - 0.5f;
+        for (size_t q = fresh; q < count; q++) {
+            gm_[q] += gmean_[q];
+            gr_[q] += gvar_[q] * 2.0f * s_[q] * sr_[q];
         }
-        for (size_t q = 0; q < count; q++) kl += kl_terms[q];
+        }
+        gaussian_kl_chunk(mu + begin, rho + begin, sigma + begin, sigmoid_rho + begin, count, inv_var_p, log_sp,
+                          kls, want_kl, grad_mu + begin, grad_rho + begin, &kl);
+        if (chunk_done) chunk_done(chunk_ctx, begin, count);
     }
     return kl;
 }

@@ -125,20 +125,6 @@ static void bbb_trainer_free(void *trainer) {
     free(t);
 }
 
-/* The optimizer update of one finished chunk of mu and of rho. */
-typedef struct {
-    bns_optimizer *opt;
-    float *params;
-    const float *grad;
-    size_t n;
-} chunk_update;
-
-static void update_chunk(void *ctx, size_t begin, size_t count) {
-    chunk_update *c = ctx;
-    bns_optimizer_update(c->opt, c->params, c->grad, begin, count);
-    bns_optimizer_update(c->opt, c->params, c->grad, c->n + begin, count);
-}
-
 /* Folds sample s (its eps, w and dNLL/dw) into grad; returns its log q - log p. */
 static double fold_sample(bbb_trainer *t, const bns_model *m, int s, const float *eps, const float *w,
                           const float *grad_w, const bns_objective *obj, bns_optimizer *opt, float *grad) {
@@ -146,11 +132,11 @@ static double fold_sample(bbb_trainer *t, const bns_model *m, int s, const float
     /* kl_weight 1: the KL/M of METHODS.md s.1 under either reduction;
      * |B| with reduction mean: a per-batch KL/M added to a mean NLL */
     double kl_scale = obj->reg_scale / obj->n_train / t->samples * t->kl_weight;
-    chunk_update update = {opt, m->params, grad, n};
+    bns_pair_update update = {opt, m->params, grad, n};
     int last = s + 1 == t->samples;
     const float *rho = t->variance ? t->rho_kernel : m->params + n;
     return bns_fused_bbb_grad(rho, t->sigma, t->sigmoid_rho, eps, w, grad_w, n, &m->cfg.prior, kl_scale,
-                              s > 0, !obj->skip_kl_value, grad, grad + n, opt && last ? update_chunk : NULL,
+                              s > 0, !obj->skip_kl_value, grad, grad + n, opt && last ? bns_pair_update_chunk : NULL,
                               &update);
 }
 

@@ -8,7 +8,10 @@
  * step, and its weight gradients once from the gradients summed over
  * samples (X^T sum_s dB_s): S samples cost far less than S steps. Noise for sample s,
  * layer l at step t: normals [s*Z + zoff[l], ...) of substream t, where Z is
- * batch * (sum of layer widths) and zoff[l] the running offset. */
+ * batch * (sum of layer widths) and zoff[l] the running offset. The step
+ * closes with one pass over the parameters (bns_fused_lrt_grad): the last
+ * gradients folded in, the KL's added and, with an optimizer (train_step),
+ * the update applied chunk by chunk while the chunk is in cache. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,8 +103,10 @@ static void lrt_trainer_free(void *trainer) {
     free(t);
 }
 
-static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, const uint8_t *y, int batch,
-                          const bns_objective *obj, float *grad, bns_step_stats *stats) {
+/* One step's gradient into grad; with an optimizer (train_step) the
+ * closing per-parameter pass also applies the update chunk by chunk. */
+static void lrt_run(void *trainer, const bns_model *m, const float *x, const uint8_t *y, int batch,
+                    const bns_objective *obj, bns_optimizer *opt, float *grad, bns_step_stats *stats) {
     lrt_trainer *t = trainer;
     const bns_arch *arch = &m->arch;
     size_t n = arch->n_weights;
@@ -109,9 +114,16 @@ static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, con
     const float *mu = m->params, *rho = m->params + n;
     float *grad_mu = grad, *grad_rho = grad + n;
 
-    bns_fused_posterior_prepare(rho, n, t->sigma, t->sigmoid_rho);
-    for (size_t i = 0; i < n; i++) t->var[i] = t->sigma[i] * t->sigma[i];
-    memset(grad, 0, sizeof(float) * 2 * n);
+    /* sigma, sigmoid(rho) and sigma^2 chunk by chunk, the square while the
+     * chunk's sigma is in L1. The chunk is a multiple of every vector width,
+     * so the prepare's libmvec loops (whose lanes may differ from the
+     * scalar epilogue's in the last ulp) see the same lanes as in one call. */
+    enum { PREPARE_CHUNK = 1024 };
+    for (size_t begin = 0; begin < n; begin += PREPARE_CHUNK) {
+        size_t count = n - begin < PREPARE_CHUNK ? n - begin : PREPARE_CHUNK;
+        bns_fused_posterior_prepare(rho + begin, count, t->sigma + begin, t->sigmoid_rho + begin);
+        for (size_t i = begin; i < begin + count; i++) t->var[i] = t->sigma[i] * t->sigma[i];
+    }
     uint64_t noise_per_sample = 0;
     for (int l = 0; l < L; l++) noise_per_sample += (uint64_t)batch * arch->width[l + 1];
 
@@ -173,25 +185,38 @@ static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, con
             t->grad_gamma0[i] += grad_out[i];
             t->grad_delta0[i] += grad_out[i] * t->zeta[0][i] / (2.0f * t->std_out[0][i]);
         }
-        /* layers >= 1: d/d rho = d/d sigma^2 * 2 sigma * sigmoid(rho) */
+        /* layers >= 1: d/d rho = d/d sigma^2 * 2 sigma * sigmoid(rho); the
+         * last sample's share is folded in by the closing pass below */
+        if (s == S - 1) break;
         for (size_t i = upper; i < n; i++) {
-            grad_mu[i] += t->grad_mu_sample[i];
-            grad_rho[i] += t->grad_var_sample[i] * 2.0f * t->sigma[i] * t->sigmoid_rho[i];
+            grad_mu[i] = (s == 0 ? 0.0f : grad_mu[i]) + t->grad_mu_sample[i];
+            grad_rho[i] = (s == 0 ? 0.0f : grad_rho[i]) + t->grad_var_sample[i] * 2.0f * t->sigma[i] * t->sigmoid_rho[i];
         }
     }
     bns_dense_backward(x, t->grad_gamma0, batch, in0, out0, mu, t->grad_mu_sample,
                        t->grad_mu_sample + arch->bias_offset[0], NULL);
     bns_dense_backward(t->act_sq[0], t->grad_delta0, batch, in0, out0, t->var, t->grad_var_sample,
                        t->grad_var_sample + arch->bias_offset[0], NULL);
-    for (size_t i = 0; i < upper; i++) {
-        grad_mu[i] += t->grad_mu_sample[i];
-        grad_rho[i] += t->grad_var_sample[i] * 2.0f * t->sigma[i] * t->sigmoid_rho[i];
-    }
     stats->correct /= S;
+    /* One pass over the parameters, chunk by chunk in cache: the first
+     * layer's gradients (from 0) and the last sample's of the others (onto
+     * the earlier samples' sum, from 0 when S = 1), the KL's, the update. */
     double kl_scale = obj->reg_scale / obj->n_train;
-    stats->kl = bns_fused_gaussian_kl_grad(mu, rho, t->sigma, t->sigmoid_rho, n, m->cfg.prior.sigma, kl_scale,
-                                           !obj->skip_kl_value, grad_mu, grad_rho);
+    bns_pair_update cu = {opt, m->params, grad, n};
+    stats->kl = bns_fused_lrt_grad(mu, rho, t->sigma, t->sigmoid_rho, t->grad_mu_sample, t->grad_var_sample, n,
+                                   S > 1 ? upper : n, m->cfg.prior.sigma, kl_scale, !obj->skip_kl_value, grad_mu,
+                                   grad_rho, opt ? bns_pair_update_chunk : NULL, &cu);
     stats->reg_per_example = stats->kl / obj->n_train;
+}
+
+static void lrt_loss_grad(void *trainer, const bns_model *m, const float *x, const uint8_t *y, int batch,
+                          const bns_objective *obj, float *grad, bns_step_stats *stats) {
+    lrt_run(trainer, m, x, y, batch, obj, NULL, grad, stats);
+}
+
+static void lrt_train_step(void *trainer, bns_model *m, const float *x, const uint8_t *y, int batch,
+                           const bns_objective *obj, bns_optimizer *opt, float *grad, bns_step_stats *stats) {
+    lrt_run(trainer, m, x, y, batch, obj, opt, grad, stats);
 }
 
 const bns_method bns_method_lrt = {
@@ -203,4 +228,5 @@ const bns_method bns_method_lrt = {
     .trainer_create = lrt_trainer_create,
     .trainer_free = lrt_trainer_free,
     .loss_grad = lrt_loss_grad,
+    .train_step = lrt_train_step,
 };

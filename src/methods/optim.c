@@ -35,3 +35,9 @@ void bns_optimizer_update(bns_optimizer *opt, float *params, const float *grad, 
     else
         bns_sgd_momentum_update(params + begin, grad + begin, opt->state1 + begin, count, opt->lr, opt->momentum);
 }
+
+void bns_pair_update_chunk(void *ctx, size_t begin, size_t count) {
+    bns_pair_update *c = ctx;
+    bns_optimizer_update(c->opt, c->params, c->grad, begin, count);
+    bns_optimizer_update(c->opt, c->params, c->grad, c->n + begin, count);
+}

@@ -7,26 +7,41 @@
 #include "bnnsweep/backend.h"
 #include "bnnsweep/nn.h"
 
+/* Both products into b (gamma) and std_out (delta), before any elementwise work. */
+static void lrt_products(const float *a, int batch, int n_in, int n_out, const float *weight_mu,
+                         const float *bias_mu, const float *weight_var, const float *bias_var, float *act_sq,
+                         float *std_out, float *gamma) {
+    size_t n_a = (size_t)batch * n_in;
+    for (size_t i = 0; i < n_a; i++) act_sq[i] = a[i] * a[i];
+    /* delta = (A*A) sigma^2 + sigma_b^2 into std_out */
+    for (int i = 0; i < batch; i++) memcpy(std_out + (size_t)i * n_out, bias_var, sizeof(float) * n_out);
+    bns_gemm(0, 0, batch, n_out, n_in, 1.0f, act_sq, n_in, weight_var, n_out, 1.0f, std_out, n_out);
+    /* gamma = A mu + mu_b */
+    bns_dense_forward(a, batch, n_in, n_out, weight_mu, bias_mu, gamma);
+}
+
+/* sqrt(delta), floored: at rho < ~-52 sigma^2 underflows to 0 in float, and
+ * the backward pass divides by sqrt(delta) */
+static inline float lrt_std(float delta) { return sqrtf(delta > 1e-30f ? delta : 1e-30f); }
+
 void bns_lrt_forward(const float *a, int batch, int n_in, int n_out, const float *weight_mu,
                      const float *bias_mu, const float *weight_var, const float *bias_var,
                      const float *zeta, float *act_sq, float *std_out, float *b) {
-    bns_lrt_moments(a, batch, n_in, n_out, weight_mu, bias_mu, weight_var, bias_var, act_sq, std_out, b);
+    lrt_products(a, batch, n_in, n_out, weight_mu, bias_mu, weight_var, bias_var, act_sq, std_out, b);
+    /* one pass over the outputs: the standard deviation and the noise */
     size_t n_b = (size_t)batch * n_out;
-    for (size_t i = 0; i < n_b; i++) b[i] += std_out[i] * zeta[i];
+    for (size_t i = 0; i < n_b; i++) {
+        float sd = lrt_std(std_out[i]);
+        std_out[i] = sd;
+        b[i] += sd * zeta[i];
+    }
 }
 
 void bns_lrt_moments(const float *a, int batch, int n_in, int n_out, const float *weight_mu, const float *bias_mu,
                      const float *weight_var, const float *bias_var, float *act_sq, float *std_out, float *gamma) {
-    size_t n_a = (size_t)batch * n_in, n_b = (size_t)batch * n_out;
-    for (size_t i = 0; i < n_a; i++) act_sq[i] = a[i] * a[i];
-    /* delta = (A*A) sigma^2 + sigma_b^2 into std_out, then its square root */
-    for (int i = 0; i < batch; i++) memcpy(std_out + (size_t)i * n_out, bias_var, sizeof(float) * n_out);
-    bns_gemm(0, 0, batch, n_out, n_in, 1.0f, act_sq, n_in, weight_var, n_out, 1.0f, std_out, n_out);
-    /* floor delta: at rho < ~-52 sigma^2 underflows to 0 in float, and the
-     * backward pass divides by sqrt(delta) */
-    for (size_t i = 0; i < n_b; i++) std_out[i] = sqrtf(std_out[i] > 1e-30f ? std_out[i] : 1e-30f);
-    /* gamma = A mu + mu_b */
-    bns_dense_forward(a, batch, n_in, n_out, weight_mu, bias_mu, gamma);
+    lrt_products(a, batch, n_in, n_out, weight_mu, bias_mu, weight_var, bias_var, act_sq, std_out, gamma);
+    size_t n_b = (size_t)batch * n_out;
+    for (size_t i = 0; i < n_b; i++) std_out[i] = lrt_std(std_out[i]);
 }
 
 void bns_lrt_backward(const float *a, float *act_sq, const float *std_out, const float *zeta,
