@@ -22,7 +22,7 @@ typedef struct {
     bns_arch gen, critic;
     int batch;
     bns_net_workspace gws, cws;       /* generator: batch rows; critic: 2 * batch (real then fake) */
-    float *x;                         /* [2 batch, P]: the critic's real rows, then its fake rows */
+    float *x;                         /* [2 batch, P]: the critic's real rows, then its fake rows (G's output buffer) */
     float *interp;                    /* [batch, P]: the gradient penalty's interpolates */
     float *g;                         /* [batch, P]: dD/dx of each interpolate, then u = dGP/dg */
     float *gout;                      /* [batch, P]: the generator loss's gradient w.r.t. G's output */

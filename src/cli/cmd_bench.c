@@ -40,12 +40,18 @@ static void bench_usage(FILE *out) {
             "Measure seconds per training epoch (50,000 MNIST-sized examples, batch 128) of the\n"
             "deterministic MLP, Bayes by Backprop (scale-mixture prior), the LRT layer, dropout,\n"
             "alpha-divergence dropout (K = S samples per example) and SGLD, each against the\n"
-            "measured GEMM lower bound of its epoch, and prediction throughput.\n"
+            "measured GEMM lower bound of its epoch, seconds per APD generator iteration against\n"
+            "its GEMM bound, and prediction throughput.\n"
             "Synthetic data: no data set needed.\n\n"
             "options:\n"
             "  --arch LIST       architectures (default FC-100-100-10,FC-1200-1200-10)\n"
             "  --samples LIST    BBB and LRT sample counts S, alpha's K (default 1,2,5,10)\n"
-            "  --modes LIST      deterministic,bbb,lrt,dropout,alpha,sgld (default all)\n"
+            "  --modes LIST      deterministic,bbb,lrt,dropout,alpha,sgld,apd (default all)\n"
+            "  --apd-arch LIST   apd: classifiers distilled (default FC-100-10 = fcNN1; FC-400-400-10\n"
+            "                    = fcNN2 costs ~6x): s per generator iteration (5 critic steps with\n"
+            "                    the gradient penalty + 1 generator step, apd_batch 100, generator\n"
+            "                    20-100-100-100-P: the defaults) vs those GEMMs alone\n"
+            "  --apd-iterations N  apd: iterations timed, after one warm-up (default 3; --quick 1)\n"
             "  --fraction F      time this fraction of an epoch and scale up (default 0.2)\n"
             "  --threads N       BLAS threads (default 1)\n"
             "  --json FILE       also write the figures as JSON (--conv: one conv_layers entry per layer)\n"
@@ -66,7 +72,9 @@ static void bench_usage(FILE *out) {
 typedef struct {
     char arch[64], mode[32];
     int samples;
-    double epoch_s, bound_s;
+    double epoch_s, bound_s; /* per epoch; an apd row (iteration set): per generator iteration */
+    int iteration;
+    double cpu_s, cpu_bound_s; /* an apd row: the same in CPU seconds */
 } bench_row;
 
 /* One conv layer's timing (bench --conv), also written to --json. */
@@ -238,6 +246,151 @@ static double time_training(const char *arch, const char *method, int prior_kind
     return per_step * steps_per_epoch;
 }
 
+/* ---- --modes apd: a generator iteration of APD (METHODS.md s.10) ---- */
+
+/* The GEMMs of one APD generator iteration (src/methods/apd.c at the default
+ * wgan_gp), for the bound: n_critic critic steps, each = the generator's
+ * forward pass on B noise rows, the critic's forward and backward pass
+ * (weight gradients; input gradients except at its first layer) on 2B rows,
+ * and the gradient penalty's four passes on B rows (forward, the
+ * input-gradient pass e, the tangent pass r, the weight-gradient products
+ * R_l^T E_{l+1}); then the generator step = the generator's and the
+ * critic's forward pass on B rows, the critic's input-gradient pass down to
+ * its input, and the generator's backward pass (weight gradients; input
+ * gradients except at its first layer). Returns the shapes' count; each is
+ * {trans_a, trans_b, m, n, k}. */
+enum { MAX_APD_GEMMS = 64 * BNS_MAX_LAYERS };
+static int apd_gemm_shapes(const bns_arch *gen, const bns_arch *critic, int B, int n_critic, int shapes[][5]) {
+    int n = 0;
+#define GEMM(ta, tb, m_, n_, k_) (shapes[n][0] = (ta), shapes[n][1] = (tb), shapes[n][2] = (m_), shapes[n][3] = (n_), shapes[n][4] = (k_), n++)
+    const int *g = gen->width, *c = critic->width;
+    int Lg = gen->n_layers, Lc = critic->n_layers;
+    for (int j = 0; j <= n_critic; j++) {
+        int critic_step = j < n_critic, rows = critic_step ? 2 * B : B;
+        for (int l = 0; l < Lg; l++) GEMM(0, 0, B, g[l + 1], g[l]);     /* G forward */
+        for (int l = 0; l < Lc; l++) GEMM(0, 0, rows, c[l + 1], c[l]);  /* D forward */
+        for (int l = Lc - 1; l >= 0; l--) {                             /* D backward */
+            if (critic_step) GEMM(1, 0, c[l], c[l + 1], rows);
+            if (l > 0 || !critic_step) GEMM(0, 1, rows, c[l], c[l + 1]);
+        }
+        if (critic_step) { /* the gradient penalty */
+            for (int l = 0; l < Lc; l++) GEMM(0, 0, B, c[l + 1], c[l]);
+            for (int l = Lc - 1; l >= 0; l--) GEMM(0, 1, B, c[l], c[l + 1]);
+            for (int l = 1; l < Lc; l++) GEMM(0, 0, B, c[l], c[l - 1]);
+            for (int l = 0; l < Lc; l++) GEMM(1, 0, c[l], c[l + 1], B);
+        } else {
+            for (int l = Lg - 1; l >= 0; l--) { /* G backward */
+                GEMM(1, 0, g[l], g[l + 1], B);
+                if (l > 0) GEMM(0, 1, B, g[l], g[l + 1]);
+            }
+        }
+    }
+#undef GEMM
+    return n;
+}
+
+/* This process's CPU seconds: on a shared machine (the load of other jobs
+ * stretches wall time, not CPU time) the apd rows give both. */
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Wall seconds for `iterations` generator iterations of the shapes alone;
+ * *cpu_s: their CPU seconds. */
+static double time_apd_gemm_bound(int shapes[][5], int n_shapes, int iterations, double *cpu_s) {
+    size_t most = 0;
+    for (int s = 0; s < n_shapes; s++) {
+        size_t m = (size_t)shapes[s][2], n = (size_t)shapes[s][3], k = (size_t)shapes[s][4];
+        size_t big = m * k > k * n ? m * k : k * n;
+        if (m * n > big) big = m * n;
+        if (big > most) most = big;
+    }
+    float *a = bns_xcalloc(most, sizeof(float)), *b = bns_xcalloc(most, sizeof(float)), *c = bns_xcalloc(most, sizeof(float));
+    double t0 = bns_now_seconds(), c0 = cpu_seconds();
+    for (int it = 0; it < iterations; it++)
+        for (int s = 0; s < n_shapes; s++) {
+            int ta = shapes[s][0], tb = shapes[s][1], m = shapes[s][2], n = shapes[s][3], k = shapes[s][4];
+            bns_gemm(ta, tb, m, n, k, 1.0f, a, ta ? m : k, b, tb ? k : n, 0.0f, c, n);
+        }
+    double t = bns_now_seconds() - t0;
+    *cpu_s = cpu_seconds() - c0;
+    free(a), free(b), free(c);
+    return t;
+}
+
+/* Seconds per APD generator iteration on classifier `arch_text` at the
+ * default settings (wgan_gp, generator 20-100-100-100-P, apd_batch 100, 5
+ * critic steps) through the real step (bns_train_step -> the method's
+ * train_step, the point refresh skipped as on all but an epoch's last step),
+ * after one warm-up iteration. The teacher: an sgld model whose stored
+ * samples are standard normals (timing only; the values do not matter).
+ * *bound_s: the iteration's GEMMs alone; cpu[0], cpu[1]: the CPU seconds of
+ * the iteration and of its bound. -1 on an error. */
+static double time_apd_iteration(const char *arch_text, int iterations, double *bound_s, double cpu[2]) {
+    bns_config cfg;
+    bns_config_defaults(&cfg);
+    snprintf(cfg.arch, sizeof cfg.arch, "%s", arch_text);
+    bns_config tcfg = cfg;
+    bns_model teacher, m;
+    if (bns_config_set(&tcfg, "method", "sgld") || bns_model_create(&tcfg, N_INPUTS, &teacher)) return -1;
+    int K = bns_config_get_int(&tcfg, "sgld_samples");
+    bns_param_block blocks[BNS_MAX_PARAM_BLOCKS];
+    int nb = bns_model_param_blocks(&teacher, blocks);
+    float *samples = NULL, *state = NULL;
+    for (int i = 0; i < nb; i++) {
+        if (!strcmp(blocks[i].path, "samples/weights")) samples = teacher.params + blocks[i].offset;
+        if (!strcmp(blocks[i].path, "sgld/state")) state = teacher.params + blocks[i].offset;
+    }
+    if (!samples || !state) {
+        bns_model_free(&teacher);
+        return bns_fail("bench apd: the sgld teacher has no samples/weights block"), -1;
+    }
+    bns_stream s = bns_stream_make(3, 0, BNS_PURPOSE_DATA);
+    bns_stream_normal(&s, 0, 0, (size_t)K * teacher.arch.n_weights, samples);
+    state[0] = (float)K; /* kept; ring start 0 */
+    if (bns_config_set(&cfg, "method", "apd") || bns_config_set(&cfg, "teacher", "synthetic") ||
+        bns_model_create(&cfg, N_INPUTS, &m)) {
+        bns_model_free(&teacher);
+        return -1;
+    }
+    m.teacher = &teacher;
+    void *trainer = m.method->trainer_create(&m, cfg.batch_size);
+    float *grad = bns_xmalloc(sizeof(float) * m.n_params);
+    bns_optimizer opt;
+    bns_optimizer_init(&opt, &cfg, m.n_params);
+    bns_step_stats stats;
+    double t0 = 0, c0 = 0;
+    for (int it = -1; it < iterations; it++) { /* one warm-up iteration */
+        if (it == 0) t0 = bns_now_seconds(), c0 = cpu_seconds();
+        bns_objective obj = bns_make_objective(&cfg, cfg.batch_size, N_TRAIN, (uint64_t)(it + 2), 0);
+        bns_train_step(&m, trainer, &opt, NULL, NULL, cfg.batch_size, &obj, grad, &stats);
+    }
+    double per_iteration = (bns_now_seconds() - t0) / iterations;
+    cpu[0] = (cpu_seconds() - c0) / iterations;
+    bns_arch gen, critic;
+    int B = bns_config_get_int(&cfg, "apd_batch"), hidden = bns_config_get_int(&cfg, "apd_hidden");
+    int layers = bns_config_get_int(&cfg, "apd_hidden_layers"), widths[BNS_MAX_LAYERS + 1];
+    size_t P = m.arch.n_weights;
+    for (int l = 1; l <= layers; l++) widths[l] = hidden;
+    widths[0] = bns_config_get_int(&cfg, "apd_noise_dim"), widths[layers + 1] = (int)P;
+    int bad = bns_arch_from_widths(widths, layers + 1, &gen);
+    widths[0] = (int)P, widths[layers + 1] = 1;
+    bad |= bns_arch_from_widths(widths, layers + 1, &critic);
+    static int shapes[MAX_APD_GEMMS][5];
+    int n_shapes = bad ? 0 : apd_gemm_shapes(&gen, &critic, B, bns_config_get_int(&cfg, "apd_critic_steps"), shapes);
+    time_apd_gemm_bound(shapes, n_shapes, 1, &cpu[1]); /* warm-up */
+    *bound_s = time_apd_gemm_bound(shapes, n_shapes, iterations, &cpu[1]) / iterations;
+    cpu[1] /= iterations;
+    m.method->trainer_free(trainer);
+    free(grad);
+    bns_optimizer_free(&opt);
+    bns_model_free(&m);
+    bns_model_free(&teacher);
+    return bad ? -1 : per_iteration;
+}
+
 /* --toy: the regression toy's epoch through the real loop (bns_train), as
  * analysis/toy.py trains it (its COMMON and MODELS settings). Returns the
  * median over `epochs` epochs (the first, warm-up epoch dropped) of the
@@ -334,8 +487,14 @@ static int write_json(const char *path, int threads, double gflops, double fract
         bad |= json_object_set_new(o, "arch", json_string(rows[i].arch));
         bad |= json_object_set_new(o, "mode", json_string(rows[i].mode));
         bad |= json_object_set_new(o, "samples", json_integer(rows[i].samples));
-        bad |= json_object_set_new(o, "epoch_s", json_real(rows[i].epoch_s));
+        /* an apd row's unit is a generator iteration, not an epoch */
+        bad |= json_object_set_new(o, "unit", json_string(rows[i].iteration ? "generator_iteration" : "epoch"));
+        bad |= json_object_set_new(o, rows[i].iteration ? "iteration_s" : "epoch_s", json_real(rows[i].epoch_s));
         bad |= json_object_set_new(o, "gemm_bound_s", json_real(rows[i].bound_s));
+        if (rows[i].iteration) {
+            bad |= json_object_set_new(o, "cpu_iteration_s", json_real(rows[i].cpu_s));
+            bad |= json_object_set_new(o, "cpu_gemm_bound_s", json_real(rows[i].cpu_bound_s));
+        }
     }
     /* --conv: one object per conv layer, rates in GFLOP/s (sgemm_gflops is the reference) */
     json_t *conv_list = json_array();
@@ -408,6 +567,7 @@ static int bench_toy(const char *mode_list, const int *samples, int n_samples, i
             }
             double bound = time_gemm_bound(&arch, 100, S, kinds[k].lrt, steps_per_epoch * epochs) / epochs;
             bench_row *r = &rows[n_rows++];
+            memset(r, 0, sizeof *r);
             snprintf(r->arch, sizeof r->arch, "FC-100-100-1");
             snprintf(r->mode, sizeof r->mode, "%s", kinds[k].mode);
             r->samples = S, r->epoch_s = epoch, r->bound_s = bound;
@@ -437,10 +597,23 @@ static int bench_toy(const char *mode_list, const int *samples, int n_samples, i
     return status;
 }
 
+/* An option's count in 1..most into *out; -1 (said on stderr) otherwise. */
+static int parse_count(const char *option, const char *text, int most, int *out) {
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (*end || end == text || v < 1 || v > most) {
+        fprintf(stderr, "bnnsweep bench: --%s '%s' must be in 1..%d\n", option, text, most);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv) {
     const char *arch_list = "FC-100-100-10,FC-1200-1200-10", *sample_list = "1,2,5,10", *json_path = NULL;
-    const char *mode_list = "deterministic,bbb,lrt,dropout,alpha,sgld", *conv_list = NULL;
-    int conv_inputs = 3072, toy = 0, toy_epochs = 50, samples_given = 0, modes_given = 0;
+    const char *mode_list = "deterministic,bbb,lrt,dropout,alpha,sgld,apd", *conv_list = NULL;
+    const char *apd_arch_list = "FC-100-10";
+    int conv_inputs = 3072, toy = 0, toy_epochs = 50, samples_given = 0, modes_given = 0, apd_iterations = 3;
     double fraction = 0.2;
     int threads = 1;
     static const struct option options[] = {
@@ -449,7 +622,8 @@ int cmd_bench(int argc, char **argv) {
         {"json", required_argument, NULL, 'j'}, {"quick", no_argument, NULL, 'q'},
         {"modes", required_argument, NULL, 'm'}, {"conv", required_argument, NULL, 'c'},
         {"conv-inputs", required_argument, NULL, 'i'}, {"toy", no_argument, NULL, 'y'},
-        {"epochs", required_argument, NULL, 'e'},
+        {"epochs", required_argument, NULL, 'e'}, {"apd-arch", required_argument, NULL, 'A'},
+        {"apd-iterations", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -478,13 +652,13 @@ int cmd_bench(int argc, char **argv) {
         case 'm': mode_list = optarg, modes_given = 1; break;
         case 'y': toy = 1; break;
         case 'e':
-            toy_epochs = (int)strtol(optarg, &end, 10);
-            if (*end || toy_epochs < 1 || toy_epochs > 100000) {
-                fprintf(stderr, "bnnsweep bench: --epochs '%s' must be in 1..100000\n", optarg);
-                return BNS_EXIT_USAGE;
-            }
+            if (parse_count("epochs", optarg, 100000, &toy_epochs)) return BNS_EXIT_USAGE;
             break;
         case 'c': conv_list = optarg; break;
+        case 'A': apd_arch_list = optarg; break;
+        case 'I':
+            if (parse_count("apd-iterations", optarg, 10000, &apd_iterations)) return BNS_EXIT_USAGE;
+            break;
         case 'i':
             conv_inputs = (int)strtol(optarg, &end, 10);
             if (*end || conv_inputs < 1) {
@@ -492,7 +666,7 @@ int cmd_bench(int argc, char **argv) {
                 return BNS_EXIT_USAGE;
             }
             break;
-        case 'q': arch_list = "FC-100-100-10"; sample_list = "1,2"; fraction = 0.1; break;
+        case 'q': arch_list = "FC-100-100-10"; sample_list = "1,2"; fraction = 0.1; apd_iterations = 1; break;
         case 'h': bench_usage(stdout); return BNS_EXIT_OK;
         default:
             fprintf(stderr, "bnnsweep bench: unknown or incomplete option '%s' (see --help)\n", argv[optind - 1]);
@@ -503,10 +677,11 @@ int cmd_bench(int argc, char **argv) {
         if (!samples_given) sample_list = "1,2,3,4,5,6,7,8,9,10";
         if (!modes_given) mode_list = "deterministic,bbb,lrt";
     }
-    char archs[8][64], sample_text[16][64];
+    char archs[8][64], sample_text[16][64], apd_archs[8][64];
     int n_arch = parse_list(arch_list, archs, 8), n_samples = parse_list(sample_list, sample_text, 16);
-    if (n_arch < 1 || n_samples < 1) {
-        fprintf(stderr, "bnnsweep bench: --arch and --samples take comma-separated lists\n");
+    int n_apd_arch = parse_list(apd_arch_list, apd_archs, 8);
+    if (n_arch < 1 || n_samples < 1 || n_apd_arch < 1) {
+        fprintf(stderr, "bnnsweep bench: --arch, --apd-arch and --samples take comma-separated lists\n");
         return BNS_EXIT_USAGE;
     }
     int samples[16];
@@ -561,6 +736,7 @@ int cmd_bench(int argc, char **argv) {
                                                      : time_gemm_bound(&arch, 128, S, kinds[k].lrt, bound_steps)) *
                                steps_per_epoch / bound_steps;
                 bench_row *r = &rows[n_rows++];
+                memset(r, 0, sizeof *r);
                 snprintf(r->arch, sizeof r->arch, "%s", archs[a]);
                 snprintf(r->mode, sizeof r->mode, "%s", kinds[k].mode);
                 r->samples = S;
@@ -571,6 +747,33 @@ int cmd_bench(int argc, char **argv) {
                 fflush(stdout);
             }
         }
+    }
+
+    /* APD: its unit is a generator iteration, so a table of its own */
+    for (int a = 0; a < n_apd_arch && list_contains(mode_list, "apd"); a++) {
+        if (a == 0)
+            printf("\nAPD (wgan_gp, defaults: apd_batch 100, 5 critic steps + 1 generator step, generator\n"
+                   "20-100-100-100-P; synthetic teacher), %d iteration%s timed; bound = the iteration's GEMMs alone\n\n"
+                   "| arch | mode | s/iteration | GEMM bound s | ratio | GEMM share | CPU s/iteration | CPU bound s | CPU ratio |\n"
+                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+                   apd_iterations, apd_iterations > 1 ? "s" : "");
+        fflush(stdout);
+        double bound = 0, cpu[2] = {0, 0}, iteration = time_apd_iteration(apd_archs[a], apd_iterations, &bound, cpu);
+        if (iteration < 0 || n_rows >= 128) {
+            fprintf(stderr, "bnnsweep bench: apd %s: %s\n", apd_archs[a], bns_last_error());
+            free(x);
+            free(y);
+            return BNS_EXIT_USAGE;
+        }
+        bench_row *r = &rows[n_rows++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->arch, sizeof r->arch, "%s", apd_archs[a]);
+        snprintf(r->mode, sizeof r->mode, "APD (wgan_gp)");
+        r->samples = 1, r->epoch_s = iteration, r->bound_s = bound, r->iteration = 1;
+        r->cpu_s = cpu[0], r->cpu_bound_s = cpu[1];
+        printf("| %s | %s | %.3f | %.3f | %.2f | %.0f%% | %.3f | %.3f | %.2f |\n", r->arch, r->mode, iteration, bound,
+               iteration / bound, 100.0 * bound / iteration, cpu[0], cpu[1], cpu[0] / cpu[1]);
+        fflush(stdout);
     }
 
     static conv_row conv_rows[MAX_CONV_ROWS];
@@ -593,7 +796,7 @@ int cmd_bench(int argc, char **argv) {
         int first_of_kind = 1;
         for (int j = 0; j < i; j++)
             if (!strcmp(rows[j].arch, rows[i].arch) && !strcmp(rows[j].mode, rows[i].mode)) first_of_kind = 0;
-        if (!first_of_kind) continue;
+        if (!first_of_kind || rows[i].iteration) continue;
         double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
         int k = 0;
         for (int j = i; j < n_rows; j++) {

@@ -172,6 +172,13 @@ void bns_apd_work_init(bns_apd_work *w, const bns_arch *gen, const bns_arch *cri
     w->dlogits = bns_xmalloc(sizeof(float) * 2 * B);
     for (int l = 1; l <= critic->n_layers; l++) w->e[l] = bns_xmalloc(sizeof(float) * B * critic->width[l]);
     for (int l = 1; l < critic->n_layers; l++) w->r[l] = bns_xmalloc(sizeof(float) * B * critic->width[l]);
+    /* G's output layer writes its rows straight into the critic's fake half
+     * of x (no copy of B x P floats per critic step); the workspace frees
+     * only what it owns */
+    int last = gen->n_ops - 1;
+    free(w->gws.owned[last]);
+    w->gws.owned[last] = NULL;
+    w->gws.out[last] = w->x + B * P;
 }
 
 void bns_apd_work_free(bns_apd_work *w) {
@@ -231,15 +238,29 @@ double bns_apd_gradient_penalty(bns_apd_work *w, double lambda, const float *cw,
         mask_by(w->e[l], h[l], (size_t)B * n[l]);
     }
     bns_gemm(0, 1, B, n[0], n[1], 1.0f, w->e[1], n[1], cw + a->weight_offset[0], n[1], 0.0f, w->g, n[0]);
+    /* |g_i|^2 of ROWS rows at a time: each row's double sum in its own
+     * order (j = 0..n_0-1, as for the row alone), so ROWS independent
+     * chains of additions instead of one latency-bound chain */
+    enum { ROWS = 8 };
     double penalty = 0.0;
-    for (int i = 0; i < B; i++) {
-        float *gi = w->g + (size_t)i * n[0];
-        double sq = 0.0;
-        for (int j = 0; j < n[0]; j++) sq += (double)gi[j] * gi[j];
-        double norm = sqrt(sq);
-        penalty += (norm - 1.0) * (norm - 1.0);
-        float c = norm > 0 ? (float)(2.0 * lambda / B * (norm - 1.0) / norm) : 0.0f;
-        for (int j = 0; j < n[0]; j++) gi[j] *= c; /* u_i */
+    for (int i0 = 0; i0 < B; i0 += ROWS) {
+        int rows = B - i0 < ROWS ? B - i0 : ROWS;
+        double sq[ROWS] = {0};
+        const float *gr[ROWS];
+        for (int r = 0; r < rows; r++) gr[r] = w->g + (size_t)(i0 + r) * n[0];
+        if (rows == ROWS)
+            for (int j = 0; j < n[0]; j++)
+                for (int r = 0; r < ROWS; r++) sq[r] += (double)gr[r][j] * gr[r][j];
+        else
+            for (int r = 0; r < rows; r++)
+                for (int j = 0; j < n[0]; j++) sq[r] += (double)gr[r][j] * gr[r][j];
+        for (int r = 0; r < rows; r++) {
+            float *gi = w->g + (size_t)(i0 + r) * n[0];
+            double norm = sqrt(sq[r]);
+            penalty += (norm - 1.0) * (norm - 1.0);
+            float c = norm > 0 ? (float)(2.0 * lambda / B * (norm - 1.0) / norm) : 0.0f;
+            for (int j = 0; j < n[0]; j++) gi[j] *= c; /* u_i */
+        }
     }
     const float *r_prev = w->g; /* r_0 = u */
     for (int l = 1; l < L; l++) {
@@ -633,10 +654,9 @@ static void apd_train_step(void *trainer, bns_model *m, const float *x, const ui
                 for (size_t c = 0; c < P; c++) w->x[i * P + c] = (t->buffer[k * P + c] - t->shift[c]) / t->scale[c];
         }
         bns_stream_normal(&t->noise, substream(obj->step, j, 1), 0, B * t->noise_dim, t->z);
-        const float *fake = bns_net_forward(&w->gen, gw, t->z, (int)B, &w->gws);
-        memcpy(w->x + B * P, fake, sizeof(float) * B * P);
+        const float *fake = bns_net_forward(&w->gen, gw, t->z, (int)B, &w->gws); /* = w->x + B P (work_init) */
         bns_stream_uniform(&t->noise, substream(obj->step, j, 2), 0, B, t->eps);
-        critic_loss = bns_apd_critic_grad(w, t->gan, t->lambda, t->cw, w->x, w->x + B * P, t->eps, t->grad_c, &penalty);
+        critic_loss = bns_apd_critic_grad(w, t->gan, t->lambda, t->cw, w->x, fake, t->eps, t->grad_c, &penalty);
         bns_adam_update(t->cw, t->grad_c, t->cm, t->cv, t->n_critic_params, t->lr, t->beta1, t->beta2, 1e-8f,
                         ++t->critic_steps);
         if (t->gan == BNS_APD_WGAN)
