@@ -7,8 +7,8 @@
 #
 #   sweeps/tiny.yaml and sweeps/quick.yaml under mpirun -n 2 (cubes, posteriors,
 #     every per-task model / attack / evaluation file);
-#   bnnsweep train (deterministic, bbb sequential + vectorized, lrt) on 3000
-#     rows for 3 epochs: model files and the epoch lines;
+#   bnnsweep train (deterministic, bbb sequential + vectorized, lrt, sgld, apd
+#     offline and online) on 3000 rows for 2-3 epochs: model files and the epoch lines;
 #   bnnsweep attack (fgsm and minnorm on the deterministic model, pgd with the
 #     expectation source on the BBB model): attack sets;
 #   bnnsweep eval (ensembles, pruning, OOD on an attack set; --json): the
@@ -54,6 +54,17 @@ run_side() {  # run_side BINARY DIR
     "$bin" train --method bbb --samples 2 --sample-mode vectorized --arch FC-30-20-10 "${common[@]}" \
       --out "$dir/bbbvec.h5" >"$dir/train-bbbvec.txt"
     "$bin" train --method lrt --prior gaussian --samples 2 "${common[@]}" --out "$dir/lrt.h5" >"$dir/train-lrt.txt"
+    # SGLD, then APD distilling it (offline) and APD with its own chain (online): 3000 rows / batch
+    # 100 = 30 generator iterations per epoch, wgan_gp's double backprop included.
+    sgld=(--sgld-burn-in 20 --sgld-thin 2 --sgld-samples 20)
+    "$bin" train --method sgld "${sgld[@]}" "${common[@]}" --out "$dir/sgld.h5" >"$dir/train-sgld.txt"
+    apd=(--apd-hidden 20 --apd-batch 10 --max-epochs 2)
+    "$bin" train --method apd --teacher "$dir/sgld.h5" --teacher-samples 20 "${common[@]}" "${apd[@]}" \
+      --out "$dir/apd.h5" >"$dir/train-apd.txt"
+    "$bin" train --method apd --apd-mode online --teacher-samples 10 --apd-sgld-burn-in 20 --apd-sgld-thin 2 \
+      "${common[@]}" "${apd[@]}" --out "$dir/apd-online.h5" >"$dir/train-apd-online.txt"
+    "$bin" eval --model "$dir/apd.h5" --runs 4 --ensemble 1,4 --ood gaussian --ood-samples 4 --test-limit 300 \
+      --quiet --json "$dir/eval-apd.json" >"$dir/eval-apd.txt"
     "$bin" attack --model "$dir/det.h5" --attack fgsm --limit 300 --quiet --out "$dir/fgsm.h5" >/dev/null
     "$bin" attack --model "$dir/det.h5" --attack minnorm --limit 100 --quiet --out "$dir/minnorm.h5" >/dev/null
     "$bin" attack --model "$dir/bbb.h5" --attack pgd --source expectation --samples 3 --steps 5 --limit 100 \

@@ -141,8 +141,8 @@ def compare_json(rel, old_path, new_path):
 
 
 def compare_text(rel, old_path, new_path):
-    old = [TIMING.sub("T", l) for l in open(old_path).read().splitlines()]
-    new = [TIMING.sub("T", l) for l in open(new_path).read().splitlines()]
+    old = [TIMING.sub("T", unside(l)) for l in open(old_path).read().splitlines()]
+    new = [TIMING.sub("T", unside(l)) for l in open(new_path).read().splitlines()]
     skip = re.compile(r"^test accuracy|^wrote |^saved |^model .*: ")
     old_k = [l for l in old if not skip.match(l)]
     new_k = [l for l in new if not skip.match(l)]
