@@ -134,6 +134,32 @@ static void test_calibration(void **state) {
     assert_true(fabs(bns_plan_cost_train(&cfg, 1) / fc_train - bns_arch_macs(&lenet) / 7850.0) < 1e-6);
 }
 
+/* APD's estimate: offline, a generator iteration per batch_size rows at
+ * the cost bench measures (docs/apd.md s.3: 1.32-1.40 CPU-s at the defaults on
+ * fcNN1); online, the SGLD chain's deterministic steps plus GAN iterations
+ * only from the step at which the buffer is full. */
+static void test_apd_cost(void **state) {
+    (void)state;
+    bns_config cfg;
+    bns_config_defaults(&cfg);
+    assert_int_equal(bns_config_set(&cfg, "method", "apd"), 0);
+    assert_int_equal(bns_config_set(&cfg, "arch", "FC-100-10"), 0);
+    cfg.max_epochs = 1, cfg.val_samples = 1, cfg.batch_size = 500; /* 100 iterations an epoch */
+    double offline = bns_plan_cost_train(&cfg, 1) / 100;
+    assert_true(offline > 1.0 && offline < 1.6);
+    /* online, 20 epochs = 2000 steps; the buffer full after 500 + 20 x 50 = 1500: a quarter of them */
+    assert_int_equal(bns_config_set(&cfg, "apd_mode", "online"), 0);
+    assert_int_equal(bns_config_set(&cfg, "teacher_samples", "50"), 0);
+    cfg.max_epochs = 20;
+    double online = bns_plan_cost_train(&cfg, 1);
+    bns_config det = cfg;
+    assert_int_equal(bns_config_set(&det, "method", "deterministic"), 0);
+    double chain = bns_plan_cost_train(&det, 1); /* its SGLD steps, at a deterministic step's cost */
+    assert_true(fabs(online - chain - 0.25 * 2000 * offline) < 1e-6 * online);
+    assert_int_equal(bns_config_set(&cfg, "apd_sgld_burn_in", "5000"), 0); /* never full: the chain alone */
+    assert_true(fabs(bns_plan_cost_train(&cfg, 1) - chain) < 1e-9 * chain);
+}
+
 static const char *base_text =
     "seed: 5\n"
     "data: {test_limit: 100}\n"
@@ -488,7 +514,7 @@ int main(void) {
     if (slash) *slash = '\0';
     else snprintf(source_dir, sizeof source_dir, ".");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_example_counts), cmocka_unit_test(test_calibration), cmocka_unit_test(test_teacher_groups),
+        cmocka_unit_test(test_example_counts), cmocka_unit_test(test_calibration), cmocka_unit_test(test_apd_cost), cmocka_unit_test(test_teacher_groups),
         cmocka_unit_test(test_keys_stable),
         cmocka_unit_test(test_ood_rows), cmocka_unit_test(test_detection), cmocka_unit_test(test_stream_ids),
         cmocka_unit_test(test_shared_and_duplicate_tasks), cmocka_unit_test(test_critical_path),

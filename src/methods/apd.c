@@ -66,6 +66,7 @@
 
 #include "bnnsweep/apd.h"
 #include "bnnsweep/backend.h"
+#include "bnnsweep/dataset.h"
 #include "bnnsweep/error.h"
 #include "bnnsweep/method.h"
 #include "bnnsweep/nn.h"
@@ -421,14 +422,32 @@ static void apd_sample_weights(const bns_model *m, const bns_stream *stream, uin
 }
 
 static double apd_train_cost(const bns_config *cfg, double row_weights) {
-    /* a generator iteration per batch_size rows; each critic step ~12 and the
-     * generator step ~6 GEMMs of apd_batch x hidden x P (a deterministic
-     * epoch does ~6 flops per row-weight) */
-    double per_row_weight = (double)bns_config_get_int(cfg, "apd_batch") * bns_config_get_int(cfg, "apd_hidden") *
-                            (12.0 * bns_config_get_int(cfg, "apd_critic_steps") + 6.0) / cfg->batch_size;
-    double gan = row_weights * per_row_weight * BNS_COST_TRAIN_DET / 6.0;
-    /* online: an SGLD step (a deterministic step's cost) on each minibatch too */
-    return bns_config_get_int(cfg, "apd_mode") == APD_ONLINE ? gan + row_weights * BNS_COST_TRAIN_DET : gan;
+    /* A generator iteration per batch_size rows. Its products with P (the
+     * classifier's weights) dominate: each critic step ~9 and the generator
+     * step ~5 GEMMs of apd_batch x hidden x P (`bnnsweep bench --modes apd`
+     * counts 169 GEMMs, 79.75 GFLOP per iteration at the defaults on fcNN1 =
+     * 50.2 x 2 B H P flops), at a deterministic epoch's flop rate (6 flops per
+     * row-weight), times 1.35: the iteration's measured time over its GEMMs
+     * alone (docs/apd.md s.3: 1.30-1.45). */
+    int B = bns_config_get_int(cfg, "apd_batch"), H = bns_config_get_int(cfg, "apd_hidden");
+    int critic_steps = bns_config_get_int(cfg, "apd_critic_steps");
+    double flops_per_weight = 2.0 * B * H * (9.0 * critic_steps + 5.0);
+    double iterations = row_weights / cfg->batch_size; /* per epoch, times P: rows = row_weights / P */
+    double gan = iterations * flops_per_weight * (BNS_COST_TRAIN_DET / 6.0) * 1.35;
+    if (bns_config_get_int(cfg, "apd_mode") != APD_ONLINE) return gan;
+    /* online: an SGLD step (a deterministic step's cost) on each minibatch,
+     * the GAN iterations only from the step at which the buffer is full
+     * (burn-in + thin x teacher_samples): averaged over max_epochs epochs */
+    bns_arch arch;
+    double share = 1.0;
+    if (!bns_arch_parse(cfg->arch, bns_data_inputs(cfg->dataset), &arch) && bns_arch_macs(&arch) > 0) {
+        double rows = row_weights / bns_arch_macs(&arch);
+        double steps = (double)cfg->max_epochs * ceil(rows / cfg->batch_size);
+        double first = bns_config_get_int(cfg, "apd_sgld_burn_in") +
+                       (double)bns_config_get_int(cfg, "apd_sgld_thin") * bns_config_get_int(cfg, "teacher_samples");
+        share = steps > first ? (steps - first) / steps : 0.0;
+    }
+    return gan * share + row_weights * BNS_COST_TRAIN_DET;
 }
 
 static void apd_describe(const bns_model *m, char *buf, size_t size) {
