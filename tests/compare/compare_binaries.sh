@@ -7,8 +7,8 @@
 #
 #   sweeps/tiny.yaml and sweeps/quick.yaml under mpirun -n 2 (cubes, posteriors,
 #     every per-task model / attack / evaluation file);
-#   bnnsweep train (deterministic, bbb sequential + vectorized, lrt, sgld, apd
-#     offline and online) on 3000 rows for 2-3 epochs: model files and the epoch lines;
+#   bnnsweep train (deterministic, bbb sequential + vectorized, lrt, dropout,
+#     alpha, sgld, apd offline and online) on 3000 rows for 2-3 epochs: model files and the epoch lines;
 #   bnnsweep attack (fgsm and minnorm on the deterministic model, pgd with the
 #     expectation source on the BBB model): attack sets;
 #   bnnsweep eval (ensembles, pruning, OOD on an attack set; --json): the
@@ -54,6 +54,10 @@ run_side() {  # run_side BINARY DIR
     "$bin" train --method bbb --samples 2 --sample-mode vectorized --arch FC-30-20-10 "${common[@]}" \
       --out "$dir/bbbvec.h5" >"$dir/train-bbbvec.txt"
     "$bin" train --method lrt --prior gaussian --samples 2 "${common[@]}" --out "$dir/lrt.h5" >"$dir/train-lrt.txt"
+    "$bin" train --method dropout --mc-dropout 1 "${common[@]}" --out "$dir/dropout.h5" >"$dir/train-dropout.txt"
+    "$bin" train --method alpha --alpha-samples 3 "${common[@]}" --out "$dir/alpha.h5" >"$dir/train-alpha.txt"
+    "$bin" eval --model "$dir/dropout.h5" --runs 4 --ensemble 1,4 --ood uniform --ood-samples 4 --test-limit 300 \
+      --quiet --json "$dir/eval-dropout.json" >"$dir/eval-dropout.txt"
     # SGLD, then APD distilling it (offline) and APD with its own chain (online): 3000 rows / batch
     # 100 = 30 generator iterations per epoch, wgan_gp's double backprop included.
     sgld=(--sgld-burn-in 20 --sgld-thin 2 --sgld-samples 20)
