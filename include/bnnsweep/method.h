@@ -159,8 +159,10 @@ double bns_gaussian_train_cost(const bns_config *cfg, double row_weights);
 
 /* The per-layer-normalised L2 term of METHODS.md s.3 (deterministic.c):
  * adds reg_scale * d/dw of lambda * sum_l (1/|l|) sum_{w in l} w^2 to grad
- * (weights, not biases) and returns that per-example penalty. */
-double bns_l2_penalty_grad(const bns_arch *arch, const float *w, double lambda, double reg_scale, float *grad);
+ * (weights, not biases) and returns that per-example penalty; with
+ * want_value 0 (objective.skip_kl_value) only the gradient, returning 0. */
+double bns_l2_penalty_grad(const bns_arch *arch, const float *w, double lambda, double reg_scale, int want_value,
+                           float *grad);
 
 /* Weights (or mu) ~ N(0, std^2) truncated at 2 std, biases 0 (METHODS.md s.1);
  * std <= 0 means 1/sqrt(3 fan-in) per layer (the std of PyTorch's nn.Linear

@@ -93,7 +93,7 @@ static void alpha_loss_grad(void *trainer, const bns_model *m, const float *x, c
     stats->nll_sum = nll;
     stats->correct = bns_count_correct(logits, y, batch, n_classes); /* sample 0's predictions */
     bns_dropout_backward(&t->net, m, batch * K, grad);
-    stats->reg_per_example = bns_l2_penalty_grad(&m->arch, m->params, m->cfg.l2_lambda, obj->reg_scale, grad);
+    stats->reg_per_example = bns_l2_penalty_grad(&m->arch, m->params, m->cfg.l2_lambda, obj->reg_scale, !obj->skip_kl_value, grad);
     stats->kl = 0.0;
 }
 

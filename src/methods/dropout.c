@@ -198,7 +198,7 @@ static void dropout_loss_grad(void *trainer, const bns_model *m, const float *x,
     stats->nll_sum = m->likelihood.nll(&m->likelihood, logits, y, batch, n_classes, (float)obj->nll_scale, t->net.grad_logits);
     stats->correct = bns_count_correct(logits, y, batch, n_classes);
     bns_dropout_backward(&t->net, m, batch, grad);
-    stats->reg_per_example = bns_l2_penalty_grad(&m->arch, m->params, m->cfg.l2_lambda, obj->reg_scale, grad);
+    stats->reg_per_example = bns_l2_penalty_grad(&m->arch, m->params, m->cfg.l2_lambda, obj->reg_scale, !obj->skip_kl_value, grad);
     stats->kl = 0.0;
 }
 

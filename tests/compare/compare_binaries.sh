@@ -8,6 +8,7 @@
 #   sweeps/tiny.yaml and sweeps/quick.yaml under mpirun -n 2 (cubes, posteriors,
 #     every per-task model / attack / evaluation file);
 #   bnnsweep train (deterministic, bbb sequential + vectorized, lrt, dropout,
+#     deterministic / dropout / alpha with an L2 lambda,
 #     alpha, sgld, apd offline and online) on 3000 rows for 2-3 epochs: model files and the epoch lines;
 #   bnnsweep attack (fgsm and minnorm on the deterministic model, pgd with the
 #     expectation source on the BBB model): attack sets;
@@ -50,12 +51,17 @@ run_side() {  # run_side BINARY DIR
     if ((quick)); then "${mpi[@]}" "$bin" run sweeps/quick.yaml --out "$dir/quick" --quiet >"$dir/quick.log" 2>&1; fi
     common=(--set train_limit=3000 --max-epochs 3 --patience 0 --test-limit 500 --arch FC-30-10)
     "$bin" train --method deterministic "${common[@]}" --out "$dir/det.h5" >"$dir/train-det.txt"
+    "$bin" train --method deterministic --lambda 1e-2 "${common[@]}" --out "$dir/det-l2.h5" >"$dir/train-det-l2.txt"
     "$bin" train --method bbb --samples 2 --sample-mode sequential "${common[@]}" --out "$dir/bbb.h5" >"$dir/train-bbb.txt"
     "$bin" train --method bbb --samples 2 --sample-mode vectorized --arch FC-30-20-10 "${common[@]}" \
       --out "$dir/bbbvec.h5" >"$dir/train-bbbvec.txt"
     "$bin" train --method lrt --prior gaussian --samples 2 "${common[@]}" --out "$dir/lrt.h5" >"$dir/train-lrt.txt"
     "$bin" train --method dropout --mc-dropout 1 "${common[@]}" --out "$dir/dropout.h5" >"$dir/train-dropout.txt"
     "$bin" train --method alpha --alpha-samples 3 "${common[@]}" --out "$dir/alpha.h5" >"$dir/train-alpha.txt"
+    "$bin" train --method dropout --lambda 1e-3 "${common[@]}" --out "$dir/dropout-l2.h5" \
+      >"$dir/train-dropout-l2.txt"
+    "$bin" train --method alpha --lambda 1e-3 --alpha-samples 2 "${common[@]}" --out "$dir/alpha-l2.h5" \
+      >"$dir/train-alpha-l2.txt"
     "$bin" eval --model "$dir/dropout.h5" --runs 4 --ensemble 1,4 --ood uniform --ood-samples 4 --test-limit 300 \
       --quiet --json "$dir/eval-dropout.json" >"$dir/eval-dropout.txt"
     # SGLD, then APD distilling it (offline) and APD with its own chain (online): 3000 rows / batch
