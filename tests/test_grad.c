@@ -554,6 +554,33 @@ static void test_objective_pieces(void **state) {
     method_teardown(&c);
 }
 
+/* A step that does not report the regulariser's value (skip_kl_value = 1:
+ * every step but an epoch's last) gets the same gradient, bit for bit, for
+ * the methods with the L2 term, at lambda 0 and > 0. */
+static void test_l2_gradient_without_value(void **state) {
+    (void)state;
+    const char *methods[] = {"deterministic", "dropout"};
+    const double lambdas[] = {0.0, 0.3};
+    for (int mi = 0; mi < 2; mi++) {
+        for (int li = 0; li < 2; li++) {
+            method_case mc = {methods[mi], BNS_PRIOR_MIXTURE, 1, 0, lambdas[li], 1};
+            method_ctx c;
+            method_setup(&c, &mc, BNS_REDUCE_MEAN, M_BATCH);
+            size_t np = c.m.n_params;
+            float *with_value = malloc(sizeof(float) * np);
+            bns_step_stats st;
+            c.m.method->loss_grad(c.trainer, &c.m, c.x, c.y, c.batch, &c.obj, with_value, &st);
+            assert_true(lambdas[li] == 0.0 ? st.reg_per_example == 0.0 : st.reg_per_example > 0.0);
+            c.obj.skip_kl_value = 1;
+            c.m.method->loss_grad(c.trainer, &c.m, c.x, c.y, c.batch, &c.obj, c.grad_scratch, &st);
+            assert_true(st.reg_per_example == 0.0);
+            assert_memory_equal(with_value, c.grad_scratch, sizeof(float) * np);
+            free(with_value);
+            method_teardown(&c);
+        }
+    }
+}
+
 /* The checker is not vacuous: a gradient off by 3% in one coordinate, and a
  * J that weighs the regulariser without its batch factor, must be rejected. */
 static void test_checker_can_fail(void **state) {
@@ -835,6 +862,7 @@ int main(void) {
         cmocka_unit_test(test_lrt_grad),
         cmocka_unit_test(test_deterministic_grad),
         cmocka_unit_test(test_objective_pieces),
+        cmocka_unit_test(test_l2_gradient_without_value),
         cmocka_unit_test(test_checker_can_fail),
         cmocka_unit_test(test_reduction_sum_vs_mean),
         cmocka_unit_test(test_bbb_kl_weight),

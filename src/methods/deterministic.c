@@ -57,19 +57,14 @@ double bns_l2_penalty_grad(const bns_arch *arch, const float *w, double lambda, 
         if (!op->type->has_params) continue;
         double per_unit = 1.0 / bns_layer_units(op);
         float coef = (float)(reg_scale * lambda * 2.0 * per_unit);
-        if (!want_value) {
-            /* the gradient alone: no serial double sum (it was a latency-bound
-             * chain, ~11% of a dropout FC-1200 step, docs/performance.md), and
-             * nothing at all at lambda 0, where the term adds zeros */
-            if (coef == 0.0f) continue;
+        /* nothing to add at lambda 0; the value's serial double sum (a
+         * latency-bound chain, ~11% of a dropout FC-1200 step when it ran
+         * every step, docs/performance.md) only on the steps that report it */
+        if (coef != 0.0f)
             for (size_t i = op->weight_offset; i < op->bias_offset; i++) grad[i] += coef * w[i];
-            continue;
-        }
+        if (!want_value) continue;
         double layer_sum = 0.0;
-        for (size_t i = op->weight_offset; i < op->bias_offset; i++) {
-            layer_sum += (double)w[i] * w[i];
-            grad[i] += coef * w[i];
-        }
+        for (size_t i = op->weight_offset; i < op->bias_offset; i++) layer_sum += (double)w[i] * w[i];
         penalty += per_unit * layer_sum;
     }
     return lambda * penalty;

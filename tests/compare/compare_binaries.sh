@@ -8,8 +8,8 @@
 #   sweeps/tiny.yaml and sweeps/quick.yaml under mpirun -n 2 (cubes, posteriors,
 #     every per-task model / attack / evaluation file);
 #   bnnsweep train (deterministic, bbb sequential + vectorized, lrt, dropout,
-#     deterministic / dropout / alpha with an L2 lambda,
-#     alpha, sgld, apd offline and online) on 3000 rows for 2-3 epochs: model files and the epoch lines;
+#     alpha, sgld, apd offline and online; deterministic, dropout and alpha also
+#     at L2 lambda > 0) on 3000 rows for 2-3 epochs: model files and the epoch lines;
 #   bnnsweep attack (fgsm and minnorm on the deterministic model, pgd with the
 #     expectation source on the BBB model): attack sets;
 #   bnnsweep eval (ensembles, pruning, OOD on an attack set; --json): the
